@@ -1,0 +1,131 @@
+"""NAS-Bench-201 (topology space) as a raynas search space, with table look-up trials."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable
+
+from raynas.benchmarks._table import BenchmarkTable, load_table
+from raynas.errors import ConfigError
+from raynas.space import SearchSpace, one_of
+
+OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: Edges of the cell in the benchmark's string order: (target node, source node).
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+
+
+def edge_key(target: int, source: int) -> str:
+    return f"{source}->{target}"
+
+
+def nasbench201_space() -> SearchSpace:
+    """The 5^6 = 15,625-cell NAS-Bench-201 space: one operation per cell edge."""
+    return SearchSpace({"cell": {edge_key(t, s): one_of(*OPERATIONS) for t, s in EDGES}}, name="nasbench201")
+
+
+def arch_to_string(arch: dict[str, Any]) -> str:
+    """The benchmark's cell string, e.g. ``|nor_conv_3x3~0|+|...~0|...~1|+|...|``."""
+    cell = arch["cell"]
+    nodes = []
+    for target in (1, 2, 3):
+        nodes.append("|" + "|".join(f"{cell[edge_key(target, s)]}~{s}" for s in range(target)) + "|")
+    return "+".join(nodes)
+
+
+def string_to_arch(text: str) -> dict[str, Any]:
+    cell = {}
+    for target, node in enumerate(text.split("+"), start=1):
+        for item in filter(None, node.split("|")):
+            op, source = item.split("~")
+            cell[edge_key(target, int(source))] = op
+    return {"cell": cell}
+
+
+class Variant(str, Enum):
+    """Which column a tabular trial reads: the 12-epoch proxy or the 200-epoch full training."""
+
+    PROXY = "proxy"
+    FULL = "full"
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by a tabular trial chosen to fail (``failure_rate``)."""
+
+
+@dataclass(frozen=True)
+class TabularTrialSettings:
+    """How simulated tabular trials behave (the ``benchmark:`` section of a search config)."""
+
+    table: str | None = None
+    variant: Variant = Variant.PROXY
+    sleep_fraction: float = 0.0
+    max_sleep_s: float = 60.0
+    failure_rate: float = 0.0
+    nan_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", _variant(self.variant))
+        for name in ("sleep_fraction", "failure_rate", "nan_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigError(f"benchmark.{name}", value, "a number between 0 and 1")
+        if self.failure_rate + self.nan_rate > 1:
+            raise ConfigError("benchmark.failure_rate", self.failure_rate,
+                              "failure_rate + nan_rate <= 1", "lower one of the two rates")
+        if isinstance(self.max_sleep_s, bool) or not isinstance(self.max_sleep_s, (int, float)) or self.max_sleep_s < 0:
+            raise ConfigError("benchmark.max_sleep_s", self.max_sleep_s, "a number of seconds >= 0")
+
+
+def _variant(value: Any) -> Variant:
+    try:
+        return Variant(value)
+    except ValueError:
+        raise ConfigError("benchmark.variant", value, "'proxy' (12-epoch column) or 'full' (200-epoch column)") from None
+
+
+@dataclass
+class TabularEvaluator:
+    """Evaluates a NAS-Bench-201 architecture by table look-up (optionally sleeping and failing on purpose).
+
+    Reports ``val_accuracy`` (the validation accuracy of the chosen variant), ``test_accuracy`` when the table
+    has it, ``train_seconds`` (recorded cost) and ``reward`` (= ``val_accuracy``).
+    """
+
+    settings: TabularTrialSettings = field(default_factory=TabularTrialSettings)
+    _table: BenchmarkTable | None = field(default=None, repr=False)
+
+    @property
+    def table(self) -> BenchmarkTable:
+        if self._table is None:
+            self._table = load_table(self.settings.table)
+        return self._table
+
+    def __getstate__(self) -> dict:
+        return {"settings": self.settings, "_table": None}  # workers reload the table themselves
+
+    def evaluate(self, arch: dict[str, Any], *, seed: int, report: Callable[[dict], None] | None = None) -> dict:
+        table = self.table
+        row = table.row_of.get(arch_to_string(arch))
+        if row is None:
+            raise ConfigError("arch", arch, f"an architecture present in the table {table.source}")
+        s = self.settings
+        full = s.variant is Variant.FULL
+        cost = float(table.full_cost()[row] if full else table.proxy_cost()[row])
+        if s.sleep_fraction > 0:
+            time.sleep(min(s.max_sleep_s, s.sleep_fraction * cost))
+        draw = random.Random(f"{seed}:{row}").random()
+        if draw < s.failure_rate:
+            raise InjectedFailure(f"injected failure (failure_rate={s.failure_rate})")
+        column = "val_acc_200ep" if full else "val_acc_12ep"
+        accuracy = float(table.column(column)[row])
+        if draw < s.failure_rate + s.nan_rate:
+            accuracy = math.nan
+        metrics = {"val_accuracy": accuracy, "train_seconds": cost, "reward": accuracy}
+        test_column = "test_acc_200ep" if full else "test_acc_12ep"
+        if test_column in table.columns:
+            metrics["test_accuracy"] = float(table.column(test_column)[row])
+        return metrics

@@ -1,0 +1,34 @@
+"""Controllers decide what to try next (pure Python: no Ray, no torch).
+
+Every controller follows the same contract (:class:`Controller`): ``propose()`` a genotype,
+``observe(genotype, reward, status)`` its outcome, ``state_dict()`` / ``load_state_dict()`` to resume.
+"""
+
+from raynas.controllers._base import Controller, Observation, TrialStatus
+from raynas.controllers._evolution import RegularizedEvolution
+from raynas.controllers._grid import GridController
+from raynas.controllers._policy_gradient import PolicyGradient, default_exploration_trials
+from raynas.controllers._random import RandomController
+from raynas.controllers._registry import (
+    CONTROLLERS,
+    DEFAULT_CONTROLLER,
+    controller_names,
+    controller_options,
+    make_controller,
+)
+
+__all__ = [
+    "CONTROLLERS",
+    "DEFAULT_CONTROLLER",
+    "Controller",
+    "GridController",
+    "Observation",
+    "PolicyGradient",
+    "RandomController",
+    "RegularizedEvolution",
+    "TrialStatus",
+    "controller_names",
+    "controller_options",
+    "default_exploration_trials",
+    "make_controller",
+]

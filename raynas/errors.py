@@ -1,0 +1,72 @@
+"""Error types whose messages are shown to users as-is (the CLI prints them without a traceback)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable
+
+
+class RaynasError(Exception):
+    """Base class for every error raynas reports to a user as one clear message."""
+
+
+class ConfigError(RaynasError, ValueError):
+    """A configuration value is wrong: the message names the field, the value, what was expected and the fix."""
+
+    def __init__(
+        self,
+        field: str,
+        value: Any,
+        expected: str,
+        fix: str | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        self.fix = fix
+        self.source = source
+        where = f"{source}: " if source else ""
+        text = f"{where}{field}: got {_short(value)}; expected {expected}."
+        if fix:
+            text += f" Fix: {fix}"
+        super().__init__(text)
+
+
+class SpaceError(RaynasError, ValueError):
+    """A search space or an architecture is malformed, or an architecture is not in its space."""
+
+
+class SpaceTooLargeError(SpaceError):
+    """A search space is larger than the configured limit and the user did not opt in."""
+
+
+class UnknownNameError(RaynasError, KeyError):
+    """A name (search space, controller, experiment...) is not registered."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], fix: str | None = None) -> None:
+        known = sorted(known)
+        self.kind, self.name, self.known = kind, name, known
+        text = f"unknown {kind} {name!r}"
+        close = difflib.get_close_matches(str(name), known, n=1)
+        if close:
+            text += f" (did you mean {close[0]!r}?)"
+        text += f"; known: {', '.join(known) if known else '(none)'}."
+        if fix:
+            text += f" {fix}"
+        super().__init__(text)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """Return ' (did you mean X?)' for the closest known name, or an empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
