@@ -49,9 +49,7 @@ class UnknownNameError(RaynasError, KeyError):
         known = sorted(known)
         self.kind, self.name, self.known = kind, name, known
         text = f"unknown {kind} {name!r}"
-        close = difflib.get_close_matches(str(name), known, n=1)
-        if close:
-            text += f" (did you mean {close[0]!r}?)"
+        text += suggest(str(name), known)
         text += f"; known: {', '.join(known) if known else '(none)'}."
         if fix:
             text += f" {fix}"
@@ -68,5 +66,8 @@ def _short(value: Any, limit: int = 120) -> str:
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """Return ' (did you mean X?)' for the closest known name, or an empty string."""
-    close = difflib.get_close_matches(name, list(known), n=1)
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    if not close and name:
+        close = [k for k in known if k.lower().startswith(name.lower())][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""

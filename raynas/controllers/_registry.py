@@ -10,11 +10,13 @@ from raynas.controllers._evolution import RegularizedEvolution
 from raynas.controllers._grid import GridController
 from raynas.controllers._policy_gradient import PolicyGradient
 from raynas.controllers._random import RandomController
+from raynas.controllers._surrogate import SurrogateSearch
 from raynas.errors import ConfigError, UnknownNameError, suggest
 from raynas.space import SearchSpace
 
 CONTROLLERS: Mapping[str, type[Controller]] = {
-    cls.name: cls for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient)
+    cls.name: cls
+    for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch)
 }
 #: The controller used when a config names none.
 DEFAULT_CONTROLLER = "evolution"

@@ -1,0 +1,49 @@
+"""The ``raynas`` command-line program."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from raynas import __version__
+from raynas.errors import RaynasError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from raynas.cli import _benchmark, _controllers, _search, _space, _trials
+
+    parser = argparse.ArgumentParser(
+        prog="raynas",
+        description="Neural Architecture Search on Ray Tune: proxy-task search with a controller, then full "
+                    "training of the best candidates, every run on disk and in MLflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"raynas {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _search.register(commands)
+    _trials.register(commands)
+    _space.register(commands)
+    _controllers.register(commands)
+    _benchmark.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, run, and turn raynas errors into one clear line (exit code 2)."""
+    # Ray Tune's new console output prints boxes and tables of its own; raynas prints its own progress lines.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except RaynasError as exc:
+        print(f"raynas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("raynas: interrupted; results so far are on disk (resume with `raynas resume NAME`)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``raynas search``, ``raynas resume`` and ``raynas validate``."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+
+from raynas.cli._output import add_format_flag, print_json, print_table
+from raynas.experiment import DEFAULT_WORKDIR, find_experiment
+
+EMBEDDED_DEFAULT = "nasbench201_dryrun.yaml"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    search = commands.add_parser("search", help="run a stage-1 architecture search on Ray Tune",
+                                 description="Run a stage-1 search from a YAML config. Without --config, runs the "
+                                             "embedded default: a CPU dry run on the bundled NAS-Bench-201 table.")
+    search.add_argument("--config", help="search config (YAML); default: the embedded NAS-Bench-201 dry run")
+    search.add_argument("--overwrite", action="store_true", help="replace an existing experiment of the same name")
+    search.add_argument("--workdir", help="override the config's workdir")
+    add_format_flag(search)
+    search.set_defaults(handler=_run_search)
+
+    resume = commands.add_parser("resume", help="continue an interrupted search where it stopped")
+    resume.add_argument("experiment", help="experiment name (under --workdir) or directory")
+    resume.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"where experiments live (default {DEFAULT_WORKDIR})")
+    add_format_flag(resume)
+    resume.set_defaults(handler=_run_resume)
+
+    validate = commands.add_parser("validate", help="check a search config without running it")
+    validate.add_argument("--config", required=True, help="search config (YAML)")
+    add_format_flag(validate)
+    validate.set_defaults(handler=_run_validate)
+
+
+def _load(path: str | None, workdir: str | None = None):
+    from raynas.config import SearchConfig, load_search_config
+
+    if path is None:
+        ref = resources.files("raynas") / "examples" / EMBEDDED_DEFAULT
+        with resources.as_file(ref) as real:
+            config = load_search_config(real)
+    else:
+        config = load_search_config(path)
+    if workdir:
+        data = config.to_dict()
+        data["workdir"] = workdir
+        config = SearchConfig.from_dict(data, source=path)
+    return config
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    config = _load(args.config, args.workdir)
+    config.validate_deep()
+    from raynas.tune import run_search
+
+    print(f"[raynas] search {config.name!r}: space {config.space}, controller {config.controller.name}, "
+          f"{config.max_trials} trials, {config.max_concurrent} in parallel; experiment dir {config.experiment_dir}")
+    result = run_search(config, overwrite=args.overwrite)
+    return _report(result, args.format)
+
+
+def _run_resume(args: argparse.Namespace) -> int:
+    from raynas.config import SearchConfig
+    from raynas.tune import run_search
+
+    paths = find_experiment(args.experiment, args.workdir)
+    config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+    result = run_search(config, resume=True)
+    return _report(result, args.format)
+
+
+def _report(result, fmt: str) -> int:
+    if fmt == "json":
+        print_json(result.to_dict())
+    else:
+        print(result.status_line())
+    return 0 if result.status != "cancelled" else 3
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    config.validate_deep()
+    space = config.build_space()
+    if args.format == "json":
+        print_json({"valid": True, "config": config.to_dict(), "space_size": str(space.size)})
+    else:
+        print(f"{Path(args.config)}: valid")
+        print_table([[k, v] for k, v in config.to_dict().items()], ["setting", "value"])
+    return 0

@@ -1,0 +1,230 @@
+"""Configuration of a stage-1 search (``raynas search --config FILE.yaml``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+from raynas.config._parse import (
+    as_bool,
+    as_duration,
+    as_float,
+    as_int,
+    as_mapping,
+    as_str,
+    reject_unknown,
+)
+from raynas.errors import ConfigError, RaynasError, UnknownNameError
+
+DEFAULT_TIMEOUT_S = 14 * 86400.0
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+
+
+class Mode(str, Enum):
+    """Whether the search metric is maximised or minimised."""
+
+    MAX = "max"
+    MIN = "min"
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Which controller proposes architectures, and its options."""
+
+    name: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from raynas.controllers import DEFAULT_CONTROLLER, controller_options
+
+        name = self.name or DEFAULT_CONTROLLER
+        object.__setattr__(self, "name", name)
+        known = controller_options(name)  # raises UnknownNameError for an unknown controller
+        reject_unknown(self.options, known, section="controller")
+        object.__setattr__(self, "options", dict(self.options))
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a stage-1 search needs; validated on construction (errors name the field and the fix)."""
+
+    name: str = "raynas-search"
+    space: str = "nasbench201"
+    max_trials: int = 100
+    max_concurrent: int = 4
+    max_failed: int | None = None
+    gpus_per_trial: float = 2.0
+    cpus_per_trial: float = 1.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    metric: str = "reward"
+    mode: Mode = Mode.MAX
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    seed: int = 0
+    workdir: str = "raynas-work"
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    allow_huge_space: bool = False
+    benchmark: Mapping[str, Any] = field(default_factory=dict)
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        as_str("name", self.name, pattern=NAME_PATTERN)
+        as_str("space", self.space)
+        as_int("max_trials", self.max_trials, minimum=1)
+        if isinstance(self.max_concurrent, bool) or not isinstance(self.max_concurrent, int) or self.max_concurrent < 1:
+            raise ConfigError("max_concurrent", self.max_concurrent, "an integer >= 1 (trials run in parallel)",
+                              "set max_concurrent: 1 or more")
+        if self.max_failed is None:
+            object.__setattr__(self, "max_failed", math.ceil(self.max_trials / 3))
+        as_int("max_failed", self.max_failed, minimum=1)
+        if self.max_failed > self.max_trials:
+            raise ConfigError("max_failed", self.max_failed, f"at most max_trials ({self.max_trials})",
+                              "lower max_failed or raise max_trials (default: a third of max_trials)")
+        as_float("gpus_per_trial", self.gpus_per_trial, minimum=0.0)
+        if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
+            raise ConfigError("gpus_per_trial", self.gpus_per_trial, "a fraction below 1 or a whole number",
+                              "Ray only shares single GPUs: use e.g. 0.25, 0.5, 1 or 2")
+        as_float("cpus_per_trial", self.cpus_per_trial, minimum=0.0)
+        if self.cpus_per_trial == 0 and self.gpus_per_trial == 0:
+            raise ConfigError("cpus_per_trial", 0, "a positive number when gpus_per_trial is 0",
+                              "give each trial some CPU, e.g. cpus_per_trial: 1")
+        as_float("timeout_s", self.timeout_s, minimum=1e-9)
+        as_str("metric", self.metric)
+        try:
+            object.__setattr__(self, "mode", Mode(self.mode))
+        except ValueError:
+            raise ConfigError("mode", self.mode, "'max' or 'min'") from None
+        if not isinstance(self.controller, ControllerConfig):
+            raise ConfigError("controller", self.controller, "a ControllerConfig")
+        as_int("seed", self.seed, minimum=0)
+        as_str("workdir", self.workdir)
+        as_mapping("fixed", self.fixed)
+        as_bool("allow_huge_space", self.allow_huge_space)
+        as_mapping("benchmark", self.benchmark)
+        if self.ray_address is not None:
+            as_str("ray_address", self.ray_address)
+        from raynas.registry import BUILTIN_SPACES, TABULAR_SPACES
+
+        if self.space not in BUILTIN_SPACES:
+            raise UnknownNameError("search space", self.space, BUILTIN_SPACES, "List them with `raynas space list`.")
+        if self.benchmark:
+            if self.space not in TABULAR_SPACES:
+                raise ConfigError("benchmark", dict(self.benchmark), f"no benchmark section for space {self.space!r}",
+                                  "the benchmark section only applies to tabular spaces such as nasbench201")
+            self.benchmark_settings()  # validates the section
+
+    # --- derived ---------------------------------------------------------------------------------------
+    @property
+    def experiment_dir(self) -> Path:
+        return Path(self.workdir).expanduser().resolve() / self.name
+
+    def benchmark_settings(self):
+        """The validated ``benchmark:`` section as TabularTrialSettings."""
+        from raynas.benchmarks import TabularTrialSettings
+
+        known = [f.name for f in fields(TabularTrialSettings)]
+        reject_unknown(self.benchmark, known, section="benchmark")
+        return TabularTrialSettings(**self.benchmark)
+
+    def build_space(self):
+        """The search space with ``fixed`` parts applied and the size limit enforced."""
+        from raynas.registry import get_space
+        from raynas.space import SearchSpace
+
+        base = get_space(self.space)
+        space = SearchSpace(base.root, name=base.name, allow_huge=True)
+        if self.fixed:
+            space = space.fix(self.fixed)
+        return SearchSpace(space.root, name=space.name, allow_huge=self.allow_huge_space)
+
+    def build_controller(self, space):
+        from raynas.controllers import make_controller
+
+        return make_controller(self.controller.name, space, seed=self.seed, max_trials=self.max_trials,
+                               options=self.controller.options)
+
+    def validate_deep(self) -> None:
+        """Build the space and the controller once, so bad values fail before any cluster starts."""
+        self.build_controller(self.build_space())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["mode"] = self.mode.value
+        out["controller"] = {"name": self.controller.name, **dict(self.controller.options)}
+        out["timeout"] = out.pop("timeout_s")
+        out["fixed"] = dict(self.fixed)
+        out["benchmark"] = dict(self.benchmark)
+        return out
+
+    # --- loading ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str | None = None) -> "SearchConfig":
+        """Build from a parsed YAML/JSON mapping. Every problem is a ConfigError naming the field."""
+        try:
+            return cls._from_dict(data)
+        except ConfigError as exc:
+            if source and not exc.source:
+                raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=source) from None
+            raise
+        except RaynasError:
+            raise
+
+    @classmethod
+    def _from_dict(cls, data: Any) -> "SearchConfig":
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError("config", data, "a mapping of settings (key: value lines)")
+        data = dict(data)
+        known = [f.name for f in fields(cls) if f.name != "timeout_s"] + ["timeout"]
+        for key in data:
+            if not isinstance(key, str):
+                raise ConfigError(str(key), data[key], "string keys", "quote the key or fix the indentation")
+        reject_unknown(data, known)
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "timeout":
+                kwargs["timeout_s"] = as_duration("timeout", value)
+            elif key == "controller":
+                kwargs["controller"] = _controller_from(value)
+            elif key in ("fixed", "benchmark"):
+                kwargs[key] = as_mapping(key, value)
+            elif key == "max_failed" and value is None:
+                continue
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _controller_from(value: Any) -> ControllerConfig:
+    if value is None:
+        return ControllerConfig()
+    if isinstance(value, str):
+        return ControllerConfig(value)
+    options = as_mapping("controller", value)
+    name = options.pop("name", "")
+    if name != "" and not isinstance(name, str):
+        raise ConfigError("controller.name", name, "a controller name string")
+    return ControllerConfig(name, options)
+
+
+def load_search_config(path: str | Path) -> SearchConfig:
+    """Read a YAML search config; malformed YAML and bad values become ConfigError with the file name."""
+    import yaml
+
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError("--config", source, "an existing YAML file", "check the path", source=None)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=source) from None
+    except UnicodeDecodeError:
+        raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file", source=source) from None
+    return SearchConfig.from_dict(data, source=source)

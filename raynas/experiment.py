@@ -1,0 +1,54 @@
+"""Where an experiment lives on disk, and finding one by name or path."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raynas.errors import UnknownNameError
+
+DEFAULT_WORKDIR = "raynas-work"
+
+
+@dataclass(frozen=True)
+class ExperimentPaths:
+    """Files of one experiment directory."""
+
+    root: Path
+
+    @property
+    def tune(self) -> Path:
+        """Ray Tune's experiment state (restore point)."""
+        return self.root / "tune"
+
+    @property
+    def trials(self) -> Path:
+        """The trial store (Parquet)."""
+        return self.root / "trials"
+
+    @property
+    def config(self) -> Path:
+        """The resolved search config (JSON)."""
+        return self.root / "config.json"
+
+    @property
+    def status(self) -> Path:
+        """How the last run of the search ended (JSON)."""
+        return self.root / "status.json"
+
+    def read_config(self) -> dict[str, Any]:
+        return json.loads(self.config.read_text())
+
+
+def find_experiment(name_or_path: str, workdir: str | Path = DEFAULT_WORKDIR) -> ExperimentPaths:
+    """An experiment given by directory path or by name under ``workdir``."""
+    direct = Path(name_or_path).expanduser()
+    for candidate in (direct, Path(workdir).expanduser() / name_or_path):
+        if (candidate / "config.json").is_file() or (candidate / "trials").is_dir():
+            return ExperimentPaths(candidate.resolve())
+    root = Path(workdir).expanduser()
+    known = sorted(p.name for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
+    raise UnknownNameError("experiment", name_or_path, known,
+                           f"Experiments are looked up under --workdir ({root.resolve()}) or given as a path.")

@@ -1,0 +1,184 @@
+"""The trial store: every finished trial appended to Parquet on disk the moment it ends.
+
+Layout: ``<experiment>/trials/part-<seq>.parquet`` (one small file per trial, written atomically) and
+``chunk-<seq>.parquet`` (parts merged by :meth:`TrialStore.compact`). Readers merge all files and keep the
+last record of each ``trial_id``, so a crash in the middle of a compaction or a re-recorded trial after a
+resume never yields duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema([
+    ("trial_id", pa.string()),
+    ("number", pa.int64()),
+    ("arch", pa.string()),
+    ("genotype", pa.list_(pa.int64())),
+    ("reward", pa.float64()),
+    ("status", pa.string()),
+    ("failure_reason", pa.string()),
+    ("start_time", pa.float64()),
+    ("end_time", pa.float64()),
+    ("duration_s", pa.float64()),
+    ("iterations", pa.int64()),
+    ("metrics", pa.string()),
+    ("history", pa.string()),
+    ("resources", pa.string()),
+    ("seed", pa.int64()),
+])
+
+#: Merge part files into one chunk once this many have accumulated.
+COMPACT_EVERY = 256
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One finished trial as stored. ``metrics`` holds the last reported values; ``history`` every report."""
+
+    trial_id: str
+    number: int
+    arch: Any
+    genotype: tuple[int, ...]
+    reward: float | None
+    status: str
+    failure_reason: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    iterations: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    resources: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        duration = None
+        if self.start_time is not None and self.end_time is not None:
+            duration = self.end_time - self.start_time
+        reward = self.reward if self.reward is not None and math.isfinite(self.reward) else None
+        return {
+            "trial_id": self.trial_id,
+            "number": int(self.number),
+            "arch": json.dumps(self.arch, sort_keys=True),
+            "genotype": [int(g) for g in self.genotype],
+            "reward": reward,
+            "status": self.status,
+            "failure_reason": self.failure_reason,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration_s": duration,
+            "iterations": int(self.iterations),
+            "metrics": _dumps(self.metrics),
+            "history": _dumps(self.history),
+            "resources": json.dumps(self.resources, sort_keys=True),
+            "seed": self.seed,
+        }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, allow_nan=True)
+
+
+class TrialStore:
+    """Append-only Parquet store of :class:`TrialRecord` in one directory."""
+
+    def __init__(self, directory: str | Path, *, compact_every: int = COMPACT_EVERY) -> None:
+        self.directory = Path(directory)
+        self.compact_every = compact_every
+
+    def _files(self, prefix: str) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob(f"{prefix}-*.parquet"))
+
+    def append(self, record: TrialRecord) -> Path:
+        """Write one record durably (temporary file, fsync, atomic rename); compact when parts pile up."""
+        return self.append_many([record])
+
+    def append_many(self, records: Iterable[TrialRecord]) -> Path:
+        rows = [r.to_row() for r in records]
+        self.directory.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pylist(rows, schema=SCHEMA)
+        path = self._write_atomic(table, "part")
+        if len(self._files("part")) >= self.compact_every:
+            self.compact()
+        return path
+
+    def _write_atomic(self, table: pa.Table, prefix: str) -> Path:
+        name = f"{prefix}-{_next_seq(self.directory, prefix):09d}-{uuid.uuid4().hex[:8]}.parquet"
+        final = self.directory / name
+        tmp = self.directory / f".tmp-{name}"
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+        return final
+
+    def compact(self) -> None:
+        """Merge all part files into one chunk file (safe to interrupt at any point)."""
+        parts = self._files("part")
+        if not parts:
+            return
+        table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts])
+        self._write_atomic(table, "chunk")
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+    def read_table(self) -> pa.Table:
+        """All records, one per trial id (the latest written wins), ordered by trial number."""
+        files = self._files("chunk") + self._files("part")
+        if not files:
+            return SCHEMA.empty_table()
+        table = pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+        ids = table.column("trial_id").to_pylist()
+        last = {tid: i for i, tid in enumerate(ids)}
+        if len(last) != len(ids):
+            table = table.take(sorted(last.values()))
+        return table.sort_by([("number", "ascending")])
+
+    def read_pandas(self, *, expand_metrics: bool = True):
+        """Records as a pandas DataFrame; with ``expand_metrics`` each final metric becomes a ``metric.<name>`` column."""
+        import pandas as pd
+
+        frame = self.read_table().to_pandas()
+        if expand_metrics and len(frame):
+            metrics = pd.json_normalize([json.loads(m) for m in frame["metrics"]]).add_prefix("metric.")
+            frame = pd.concat([frame.reset_index(drop=True), metrics], axis=1)
+        return frame
+
+    def __len__(self) -> int:
+        return self.read_table().num_rows
+
+    def records(self) -> list[TrialRecord]:
+        out = []
+        for row in self.read_table().to_pylist():
+            out.append(TrialRecord(
+                trial_id=row["trial_id"], number=row["number"], arch=json.loads(row["arch"]),
+                genotype=tuple(row["genotype"]), reward=row["reward"], status=row["status"],
+                failure_reason=row["failure_reason"], start_time=row["start_time"], end_time=row["end_time"],
+                iterations=row["iterations"], metrics=json.loads(row["metrics"]), history=json.loads(row["history"]),
+                resources=json.loads(row["resources"]), seed=row["seed"],
+            ))
+        return out
+
+
+def _next_seq(directory: Path, prefix: str) -> int:
+    highest = -1
+    for path in directory.glob(f"{prefix}-*.parquet"):
+        try:
+            highest = max(highest, int(path.name.split("-")[1]))
+        except (IndexError, ValueError):
+            continue
+    return highest + 1
+
+
+__all__ = ["SCHEMA", "TrialRecord", "TrialStore", "asdict"]

@@ -1,0 +1,220 @@
+"""Ray Tune callbacks of a raynas search: failure budget, trial store recording, progress lines."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from ray.tune import Callback
+from ray.tune.stopper import Stopper
+
+from raynas.controllers import TrialStatus
+from raynas.tracking import TrialRecord, TrialStore
+from raynas.tune._outcome import classify, user_metrics
+
+
+def _error_text(trial: Any) -> str | None:
+    """First line of the error Ray recorded for a trial (actor died, exception outside raynas' wrapper)."""
+    try:
+        error = trial.get_error()
+    except Exception:  # noqa: BLE001 - best effort only
+        error = None
+    if error is None:
+        return None
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return (f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__)[:500]
+
+
+class FailureBudget(Callback):
+    """Counts failed and invalid trials; once ``max_failed`` is reached the search is cancelled.
+
+    The cancellation itself is done by :class:`FailureBudgetStopper` (Ray Tune stops every running trial and
+    asks for no new ones when a stopper's ``stop_all`` is true). The count is part of the callback state that
+    Ray Tune saves with the experiment, so it survives a restore.
+    """
+
+    def __init__(self, max_failed: int, metric: str) -> None:
+        self.max_failed = max_failed
+        self.metric = metric
+        self.failed = 0
+        self.counted: set[str] = set()
+
+    @property
+    def exhausted(self) -> bool:
+        return self.failed >= self.max_failed
+
+    def _count(self, trial: Any, status: TrialStatus) -> None:
+        if status.counts_as_failure() and trial.trial_id not in self.counted:
+            self.counted.add(trial.trial_id)
+            self.failed += 1
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._count(trial, classify(trial.last_result, metric=self.metric).status)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._count(trial, TrialStatus.FAILED)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"failed": self.failed, "counted": sorted(self.counted)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.failed = int(state["failed"])
+        self.counted = set(state["counted"])
+
+
+class FailureBudgetStopper(Stopper):
+    """Stops the whole search once its :class:`FailureBudget` is exhausted."""
+
+    def __init__(self, budget: FailureBudget) -> None:
+        self.budget = budget
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.budget.exhausted
+
+
+class TrialRecorder(Callback):
+    """Appends every finished trial to the trial store the moment it ends (on the driver)."""
+
+    def __init__(self, store_dir: str, metric: str, resources: dict[str, float]) -> None:
+        self.store_dir = store_dir
+        self.metric = metric
+        self.resources = dict(resources)
+        self.started: dict[str, float] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        self.recorded: set[str] = set()
+        self._store: TrialStore | None = None
+
+    @property
+    def store(self) -> TrialStore:
+        if self._store is None:
+            self._store = TrialStore(self.store_dir)
+        return self._store
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_store"] = None
+        return state
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.started.setdefault(trial.trial_id, time.time())
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        metrics = user_metrics(result)
+        if metrics:
+            self.history.setdefault(trial.trial_id, []).append(metrics)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._record(trial, classify(trial.last_result, metric=self.metric))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._record(trial, classify(trial.last_result, metric=self.metric, errored=True,
+                                     error_text=_error_text(trial)))
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """Trials stopped by a cancelled search never reach on_trial_complete: record them as stopped."""
+        for trial in trials:
+            if trial.trial_id in self.started and trial.trial_id not in self.recorded:
+                outcome = classify(trial.last_result, metric=self.metric)
+                if outcome.status is TrialStatus.COMPLETED:
+                    self._record(trial, outcome)
+                else:
+                    self._record(trial, type(outcome)(TrialStatus.STOPPED, outcome.value,
+                                                      "stopped because the search ended"))
+
+    def _record(self, trial: Any, outcome: Any) -> None:
+        if trial.trial_id in self.recorded or "arch" not in trial.config:
+            return
+        config = trial.config
+        history = self.history.pop(trial.trial_id, [])
+        record = TrialRecord(
+            trial_id=trial.trial_id,
+            number=int(config.get("number", 0)),
+            arch=config["arch"],
+            genotype=tuple(config.get("genotype", ())),
+            reward=outcome.value if outcome.status is TrialStatus.COMPLETED else None,
+            status=outcome.status.value,
+            failure_reason=outcome.reason,
+            start_time=self.started.pop(trial.trial_id, None),
+            end_time=time.time(),
+            iterations=len(history),
+            metrics=user_metrics(trial.last_result),
+            history=history if len(history) > 1 else [],
+            resources=self.resources,
+            seed=config.get("seed"),
+        )
+        self.store.append(record)
+        self.recorded.add(trial.trial_id)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"recorded": sorted(self.recorded)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.recorded = set(state["recorded"])
+
+
+class ProgressPrinter(Callback):
+    """One plain progress line at most every ``interval_s`` seconds (works in logs, not only terminals)."""
+
+    def __init__(self, max_trials: int, metric: str, *, mode_max: bool = True, interval_s: float = 5.0,
+                 stream: TextIO | None = None) -> None:
+        self.max_trials = max_trials
+        self.metric = metric
+        self.interval_s = interval_s
+        self.stream = stream
+        self.counts = {s.value: 0 for s in TrialStatus}
+        self.best: float | None = None
+        self.mode_max = mode_max
+        self._start = time.time()
+        self._last = 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["stream"] = None
+        return state
+
+    def _out(self) -> TextIO:
+        return self.stream or sys.stderr
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        outcome = classify(trial.last_result, metric=self.metric)
+        self._add(outcome)
+        self.maybe_print(trials)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.counts[TrialStatus.FAILED.value] += 1
+        self.maybe_print(trials)
+
+    def _add(self, outcome: Any) -> None:
+        self.counts[outcome.status.value] += 1
+        if outcome.status is TrialStatus.COMPLETED and outcome.value is not None:
+            better = self.best is None or (outcome.value > self.best if self.mode_max else outcome.value < self.best)
+            if better:
+                self.best = outcome.value
+
+    def maybe_print(self, trials: list, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last < self.interval_s:
+            return
+        self._last = now
+        done = sum(self.counts.values())
+        running = sum(1 for t in trials if t.status == "RUNNING")
+        best = "-" if self.best is None else f"{self.best:.4g}"
+        elapsed = int(now - self._start)
+        rate = done / max(now - self._start, 1e-9)
+        remaining = (self.max_trials - done) / rate if rate > 0 and done else None
+        eta = "-" if remaining is None else _hms(remaining)
+        print(f"[raynas] {done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
+              f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
+              f"elapsed {_hms(elapsed)}, remaining ~{eta}", file=self._out(), flush=True)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self.maybe_print(trials, force=True)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

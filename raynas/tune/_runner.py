@@ -1,0 +1,192 @@
+"""Building, running and restoring the Ray Tune experiment of a stage-1 search."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from raynas.config import Mode, SearchConfig
+from raynas.errors import ConfigError, RaynasError
+from raynas.experiment import ExperimentPaths
+from raynas.tracking import TrialStore
+
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """How a search ended. ``status`` is completed, cancelled, timed_out or exhausted."""
+
+    name: str
+    experiment_dir: str
+    store_dir: str
+    status: str
+    reason: str
+    trials: int
+    counts: dict[str, int]
+    best_reward: float | None
+    best_trial_id: str | None
+    best_arch: Any
+    wall_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def status_line(self) -> str:
+        """The one-line final status a user sees."""
+        best = "none" if self.best_reward is None else f"{self.best_reward:.6g} (trial {self.best_trial_id})"
+        c = self.counts
+        return (f"search {self.name!r} {self.status}: {self.reason}. {self.trials} trials "
+                f"({c.get('completed', 0)} completed, {c.get('failed', 0)} failed, {c.get('invalid', 0)} invalid, "
+                f"{c.get('stopped', 0)} stopped); best reward {best}; trial store: {self.store_dir}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_evaluator(config: SearchConfig) -> Any:
+    """The object that evaluates one architecture for this config's space."""
+    from raynas.benchmarks import TabularEvaluator
+    from raynas.registry import TABULAR_SPACES
+
+    if config.space in TABULAR_SPACES:
+        evaluator = TabularEvaluator(config.benchmark_settings())
+        evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
+        return evaluator
+    raise ConfigError("space", config.space, "a space with an evaluator")  # pragma: no cover
+
+
+def _ensure_ray(config: SearchConfig) -> bool:
+    """Start (or connect to) Ray; returns True when this call started it and should shut it down."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = config.ray_address or os.environ.get("RAY_ADDRESS")
+    ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING, configure_logging=True)
+    return True
+
+
+def _check_resources(config: SearchConfig, started_locally: bool) -> None:
+    import ray
+
+    available = ray.cluster_resources()
+    gpus = float(available.get("GPU", 0.0))
+    cpus = float(available.get("CPU", 0.0))
+    need_gpu = config.gpus_per_trial
+    if need_gpu > 0 and gpus < need_gpu:
+        message_fix = "set gpus_per_trial: 0 (and cpus_per_trial) for a CPU dry run, or run on a cluster with GPUs"
+        if started_locally or not config.ray_address:
+            raise ConfigError("gpus_per_trial", need_gpu, f"at most the GPUs Ray sees ({gpus:g} here)", message_fix)
+    if config.cpus_per_trial > cpus and started_locally:
+        raise ConfigError("cpus_per_trial", config.cpus_per_trial, f"at most the CPUs Ray sees ({cpus:g} here)",
+                          "lower cpus_per_trial (fractions such as 0.5 are allowed)")
+
+
+def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = False,
+               stream: TextIO | None = None, progress_interval_s: float = 5.0) -> SearchResult:
+    """Run (or resume) a stage-1 search on Ray Tune and return how it ended.
+
+    Every finished trial is in the trial store (``<workdir>/<name>/trials``) as soon as it ends; the store,
+    the resolved config and the final status stay on disk whatever happens.
+    """
+    from ray import tune
+
+    from raynas.tune._callbacks import FailureBudget, FailureBudgetStopper, ProgressPrinter, TrialRecorder
+    from raynas.tune._searcher import ControllerSearcher
+    from raynas.tune._trainable import run_trial
+
+    space = config.build_space()
+    controller = config.build_controller(space)
+    evaluator = build_evaluator(config)
+    exp_dir = config.experiment_dir
+    paths = ExperimentPaths(exp_dir)
+    restoring = resume and paths.tune.exists()
+    if exp_dir.exists() and any(exp_dir.iterdir()) and not resume:
+        if not overwrite:
+            raise ConfigError("name", config.name, f"a new experiment name (an experiment already exists at {exp_dir})",
+                              "choose another `name`, resume it with `raynas resume`, or pass --overwrite to replace it")
+        shutil.rmtree(exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+
+    started = _ensure_ray(config)
+    try:
+        _check_resources(config, started)
+        resources = {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, evaluator=evaluator, metric=config.metric), resources)
+        t0 = time.time()
+        if restoring:
+            if not tune.Tuner.can_restore(str(paths.tune)):
+                raise RaynasError(f"experiment {config.name!r} at {exp_dir} has no resumable Ray Tune state; "
+                                  "start it again with --overwrite")
+            tuner = tune.Tuner.restore(str(paths.tune), trainable, resume_unfinished=True, resume_errored=False,
+                                       restart_errored=False)
+        else:
+            budget = FailureBudget(config.max_failed, config.metric)
+            searcher = ControllerSearcher(controller, max_trials=config.max_trials, metric=config.metric,
+                                          mode=config.mode, seed=config.seed)
+            callbacks = [
+                budget,
+                TrialRecorder(str(paths.trials), config.metric, resources),
+                ProgressPrinter(config.max_trials, config.metric, mode_max=config.mode is Mode.MAX,
+                                interval_s=progress_interval_s, stream=stream),
+            ]
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1,
+                                            max_concurrent_trials=config.max_concurrent,
+                                            time_budget_s=config.timeout_s, reuse_actors=True),
+                run_config=tune.RunConfig(name=paths.tune.name, storage_path=str(exp_dir), verbose=0,
+                                          stop=FailureBudgetStopper(budget), callbacks=callbacks,
+                                          failure_config=tune.FailureConfig(max_failures=0)),
+            )
+        tuner.fit()
+        wall = time.time() - t0
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    result = summarize(config, wall_seconds=wall)
+    paths.status.write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    return result
+
+
+def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
+    """Final status of a search, derived from its trial store (the source of truth)."""
+    exp_dir = config.experiment_dir
+    store = TrialStore(ExperimentPaths(exp_dir).trials)
+    records = store.records()
+    counts = {s: 0 for s in ("completed", "failed", "invalid", "stopped")}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    failures = counts["failed"] + counts["invalid"]
+    completed = [r for r in records if r.status == "completed" and r.reward is not None]
+    best = None
+    if completed:
+        pick = max if config.mode is Mode.MAX else min
+        best = pick(completed, key=lambda r: r.reward)
+    if failures >= config.max_failed:
+        status = "cancelled"
+        reason = (f"failure budget reached: {failures} trials failed or were invalid, max_failed is "
+                  f"{config.max_failed}; running trials were stopped and no new ones started")
+    elif len(records) >= config.max_trials:
+        status, reason = "completed", f"all max_trials={config.max_trials} trials ran"
+    elif wall_seconds >= config.timeout_s * 0.999:
+        status = "timed_out"
+        reason = f"timeout of {config.timeout_s:g} s reached after {len(records)} of {config.max_trials} trials"
+    else:
+        status = "exhausted"
+        reason = f"the controller had no new architecture to propose after {len(records)} trials"
+    return SearchResult(
+        name=config.name, experiment_dir=str(exp_dir), store_dir=str(store.directory), status=status, reason=reason,
+        trials=len(records), counts=counts, best_reward=None if best is None else best.reward,
+        best_trial_id=None if best is None else best.trial_id, best_arch=None if best is None else best.arch,
+        wall_seconds=round(wall_seconds, 3),
+    )

@@ -1,0 +1,52 @@
+"""The Ray Tune function trainable that runs one raynas trial with an evaluator."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+from raynas.tune._outcome import REASON_KEY, RUNNING, STATUS_KEY
+
+
+class Evaluator(Protocol):
+    """Evaluates one architecture: calls ``report`` for intermediate results, returns the final metrics."""
+
+    def evaluate(self, arch: Any, *, seed: int, report: Any = None) -> dict[str, Any]: ...
+
+
+class InvalidTrialError(Exception):
+    """Raised by an evaluator when the architecture is invalid (cannot be built, NaN loss...)."""
+
+
+def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> None:
+    """Evaluate ``config['arch']`` and report to Ray Tune; never lets an exception escape.
+
+    Exceptions become a final result with ``raynas_status`` failed (or invalid for InvalidTrialError and
+    non-finite metrics) and ``raynas_reason``, so that a failure is counted, stored and explained, not retried.
+    """
+    from ray import tune
+
+    def report(metrics: dict[str, Any]) -> None:
+        tune.report({**metrics, STATUS_KEY: RUNNING})
+
+    try:
+        final = dict(evaluator.evaluate(config["arch"], seed=int(config["seed"]), report=report))
+    except InvalidTrialError as exc:
+        tune.report({STATUS_KEY: "invalid", REASON_KEY: _reason(exc)})
+        return
+    except MemoryError as exc:
+        tune.report({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
+        return
+    except Exception as exc:  # noqa: BLE001 - every trial failure is recorded, none crashes the search
+        tune.report({STATUS_KEY: "failed", REASON_KEY: _reason(exc)})
+        return
+    value = final.get(metric)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+        tune.report({**final, STATUS_KEY: "invalid", REASON_KEY: f"metric {metric!r} is {value}"})
+        return
+    tune.report({**final, STATUS_KEY: "completed"})
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
