@@ -46,6 +46,8 @@ class Controller(ABC):
 
     #: Registry name of the controller (set by each subclass).
     name: ClassVar[str] = ""
+    #: Attributes that are not state (rebuilt on demand after a restore).
+    transient: ClassVar[tuple[str, ...]] = ("space",)
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None,
                  avoid_duplicates: bool = True) -> None:
@@ -96,12 +98,16 @@ class Controller(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """A deep copy of the controller's state (picklable), without the space."""
-        return {k: copy.deepcopy(v) for k, v in vars(self).items() if k != "space"}
+        return {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in self.transient}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`; the controller then continues exactly where it was."""
         for key, value in state.items():
-            setattr(self, key, copy.deepcopy(value))
+            if key not in self.transient:
+                setattr(self, key, copy.deepcopy(value))
+        for key in self.transient:
+            if key != "space":
+                setattr(self, key, None)
 
     # --- for subclasses --------------------------------------------------------------------------------
     @abstractmethod

@@ -17,6 +17,7 @@ class GridController(Controller):
     """Enumerates the space (optionally shuffled with the seed when it is small enough to hold)."""
 
     name = "grid"
+    transient = ("space", "_iterator", "_cache")
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None,
                  shuffle: bool = False, max_size: int = MAX_GRID_SIZE, **kwargs) -> None:
@@ -52,14 +53,3 @@ class GridController(Controller):
 
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
         pass
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state.pop("_iterator", None)
-        state.pop("_cache", None)
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        self._iterator = None
-        self._cache = None

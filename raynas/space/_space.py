@@ -211,6 +211,9 @@ class SearchSpace:
         root = self.root
         for path, value in values.items():
             root = _replace_at(root, _parse_path(path), value, path)
+        if not contains_decision(root):
+            raise SpaceError(f"fixing {sorted(values)} leaves no decision to search in space {self.name!r}: "
+                             "leave at least one part free")
         return SearchSpace(root, name=self.name, allow_huge=self.allow_huge)
 
     # --- description -----------------------------------------------------------------------------------

@@ -26,7 +26,11 @@ class ControllerSearcher(Searcher):
     """
 
     def __init__(self, controller: Controller, *, max_trials: int, metric: str, mode: Mode, seed: int) -> None:
-        super().__init__(metric=metric, mode=Mode(mode).value)
+        # metric/mode are kept out of the Searcher base on purpose: Ray Tune then requires every result to carry
+        # the metric, but failed and invalid trials report none (they report a status and a reason instead).
+        super().__init__(metric=None, mode=None)
+        self.objective = metric
+        self.direction = Mode(mode)
         self.controller = controller
         self.max_trials = max_trials
         self.seed = seed
@@ -55,9 +59,9 @@ class ControllerSearcher(Searcher):
         genotype = self.live.pop(trial_id, None)
         if genotype is None:
             return
-        outcome = classify(result, metric=self.metric, errored=error)
+        outcome = classify(result, metric=self.objective, errored=error)
         reward = outcome.value
-        if reward is not None and Mode(self.mode) is Mode.MIN:
+        if reward is not None and self.direction is Mode.MIN:
             reward = -reward
         self.controller.observe(genotype, reward if outcome.status.value == "completed" else None, outcome.status)
 

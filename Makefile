@@ -1,0 +1,36 @@
+# Set-up and entry points. `make demo` and `make test` are the README's two quickstart commands.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU wheel of PyTorch (GPU users: a plain `pip install raynas` resolves a CUDA build instead).
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup demo test test-fast bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install raynas with its test tools
+
+demo: setup  ## the main job: a CPU dry-run search of NAS-Bench-201 on local Ray (embedded defaults)
+	$(BIN)/raynas search --overwrite
+	$(BIN)/raynas trials nasbench201-dryrun --sort reward --limit 10
+
+test: setup  ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest -q tests
+
+test-fast: setup  ## tests that need no Ray cluster
+	$(BIN)/python -m pytest -q -m "not ray" tests
+
+bench: setup  ## benchmarks: ratios against baselines measured in the same run
+	$(BIN)/python bench/tune_overhead.py
+	$(BIN)/python bench/controller_speed.py
+
+clean:
+	rm -rf $(VENV) raynas-work .pytest_cache
