@@ -18,38 +18,46 @@ _SCAN_LIMIT = 200_000
 class SurrogateSearch(Controller):
     """Local search around the best architectures so far, with candidates screened by a linear surrogate.
 
-    Algorithm (no knowledge of any particular space; it only uses the :class:`SearchSpace` API):
+    Algorithm (it knows nothing about any particular space and only uses the :class:`SearchSpace` API):
 
     1. **Warm-up.** The first ``warmup_trials`` proposals are uniformly random (unproposed) genotypes.
     2. **Surrogate.** A Bayesian ridge regression on one-hot encodings of the *active* decisions (one feature
        per (decision, option); inactive decisions of a conditional space contribute nothing) predicts the
-       reward. Rewards are first rank-transformed to normal scores (``reward_transform="rank"``), so that a
-       few very bad architectures do not dominate the fit and the model is invariant to the reward's scale.
-       ``X^T X`` is kept incrementally; the solve is refitted after every new observation while few are
-       known and at a geometric pace later (every ``n // 50`` observations), so a proposal stays cheap.
-    3. **Candidates.** ``num_candidates`` children are made by applying 1..``max_mutations`` ``space.mutate``
-       steps to parents drawn uniformly from the ``parent_pool`` best completed trials (a trust region
-       around the incumbents); genotypes already proposed (including pending ones) are skipped.
-    4. **Screening.** Each candidate scores ``mean + exploration * sd`` (a UCB on the surrogate); the best
-       one is proposed. With probability ``random_fraction`` a random genotype is proposed instead.
+       reward. Rewards are rank-transformed to normal scores (``reward_transform="rank"``) so that a few very
+       bad architectures do not dominate the fit and nothing depends on the reward's scale. The posterior
+       covariance ``(X^T X + ridge * I)^-1`` is updated incrementally (Sherman-Morrison) after each result;
+       the weights are refitted after every result while few are known and every ``n // 50`` results later.
+    3. **Candidates.** ``num_candidates`` children are made by applying 1..``max_mutations`` mutations (as
+       ``space.mutate`` does: one active decision changes) to parents drawn uniformly from the
+       ``parent_pool`` best completed trials, a trust region around the incumbents. Genotypes already
+       proposed, including pending ones, are skipped.
+    4. **Screening.** Each candidate scores ``mean + exploration * sd`` under the surrogate (an upper
+       confidence bound; options never tried keep a large ``sd``); the best is proposed. With probability
+       ``random_fraction`` a random genotype is proposed instead.
 
-    Failed/invalid trials never enter the model or the parent pool. Proposals made before their results
-    arrive are simply excluded from later candidate sets, so asynchronous parallel trials stay distinct.
+    Failed/invalid trials never enter the model or the parent pool. Proposals still running are excluded
+    from later candidate sets, so asynchronous parallel trials stay distinct.
+
+    Options: ``warmup_trials`` (random proposals first, >= 1), ``parent_pool`` (how many of the best trials
+    are mutated), ``num_candidates`` (children screened per proposal), ``max_mutations`` (mutations per child,
+    drawn uniformly from 1..max), ``exploration`` (UCB weight on the surrogate's standard deviation, >= 0),
+    ``ridge`` (prior precision of each one-hot weight, > 0), ``random_fraction`` (share of random proposals
+    after the warm-up), ``reward_transform`` (``"rank"`` or ``"none"``).
     """
 
     name = "surrogate"
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None,
                  warmup_trials: int = 10, parent_pool: int = 10, num_candidates: int = 30,
-                 max_mutations: int = 2, exploration: float = 0.5, ridge: float = 1.0,
+                 max_mutations: int = 3, exploration: float = 4.0, ridge: float = 1.0,
                  random_fraction: float = 0.0, reward_transform: str = "rank", **kwargs) -> None:
         super().__init__(space, seed=seed, max_trials=max_trials, **kwargs)
         _check_int("warmup_trials", warmup_trials, 1)
         _check_int("parent_pool", parent_pool, 1)
         _check_int("num_candidates", num_candidates, 1)
         _check_int("max_mutations", max_mutations, 1)
-        _check_number("exploration", exploration, 0.0, math.inf, "a number >= 0")
-        _check_number("ridge", ridge, 0.0, math.inf, "a number > 0", strict_low=True)
+        _check_number("exploration", exploration, 0.0, math.inf, "a finite number >= 0")
+        _check_number("ridge", ridge, 0.0, math.inf, "a finite number > 0", strict_low=True)
         _check_number("random_fraction", random_fraction, 0.0, 1.0, "a number between 0 and 1")
         if reward_transform not in ("rank", "none"):
             raise ConfigError("controller.reward_transform", reward_transform, "'rank' or 'none'",
@@ -64,20 +72,20 @@ class SurrogateSearch(Controller):
         self.reward_transform = reward_transform
 
         options = space.options_per_decision
-        self.offsets = [int(v) for v in np.concatenate(([0], np.cumsum(options)[:-1]))] if options else []
-        self.num_features = int(sum(options))
+        self.offsets = [sum(options[:i]) for i in range(len(options))]
+        self.num_features = sum(options)  # feature index num_features is padding (inactive decision)
         self.conditional = space.is_conditional
+        self.mutable = [i for i, n in enumerate(options) if n > 1]
         # Completed trials, best first: (-reward, order, genotype).
         self.ranked: list[tuple[float, int, Genotype]] = []
-        # Design matrix as feature indices (one column per decision; num_features marks "inactive").
+        # The design matrix as feature indices, one column per decision, and the raw rewards.
         self.features = np.full((16, len(options)), self.num_features, dtype=np.int64)
         self.rewards = np.zeros(16)
-        self.gram = np.eye(self.num_features + 1) * self.ridge  # X^T X + ridge * I (last row: padding)
-        self.num_fitted = 0
-        self.weights = np.zeros(self.num_features + 1)
-        self.intercept = 0.0
-        self.scale = 1.0
+        # Posterior covariance (X^T X + ridge I)^-1 in units of the noise; padding row/column stay zero.
         self.covariance = np.zeros((self.num_features + 1, self.num_features + 1))
+        self.covariance[:self.num_features, :self.num_features] = np.eye(self.num_features) / self.ridge
+        self.weights = np.zeros(self.num_features + 1)
+        self.num_fitted = 0
 
     # --- proposing ----------------------------------------------------------------------------------------
     def _propose(self) -> Genotype | None:
@@ -89,21 +97,31 @@ class SurrogateSearch(Controller):
         candidates = self._candidates()
         if not candidates:
             return self._random_unproposed()
-        idx = np.array([self._encode(g) for g in candidates], dtype=np.int64)
-        mean = self.weights[idx].sum(axis=1)
+        idx = self._encode_many(candidates)
+        score = self.weights[idx].sum(axis=1)
         if self.exploration > 0:
             var = self.covariance[idx[:, :, None], idx[:, None, :]].sum(axis=(1, 2))
-            mean = mean + self.exploration * np.sqrt(np.maximum(var, 0.0))
-        return candidates[int(np.argmax(mean))]
+            score += self.exploration * np.sqrt(np.maximum(var, 0.0))
+        return candidates[int(np.argmax(score))]
 
     def _candidates(self) -> list[Genotype]:
         pool = [entry[2] for entry in self.ranked[:self.parent_pool]]
+        decisions = self.space.decisions
+        rng = self.rng
         seen: set[Genotype] = set()
         out: list[Genotype] = []
         for _ in range(self.num_candidates):
-            child = pool[self.rng.randrange(len(pool))]
-            for _ in range(self.rng.randint(1, self.max_mutations)):
-                child = self.space.mutate(child, self.rng)
+            child = pool[rng.randrange(len(pool))]
+            steps = rng.randint(1, self.max_mutations)
+            if self.conditional or not self.mutable:
+                for _ in range(steps):
+                    child = self.space.mutate(child, rng)
+            else:  # the same move as space.mutate, without re-deriving the active decisions each time
+                genes = list(child)
+                for _ in range(steps):
+                    i = rng.choice(self.mutable)
+                    genes[i] = decisions[i].leaf.neighbour(genes[i], rng)
+                child = tuple(genes)
             if child in seen or (self.avoid_duplicates and child in self.proposed):
                 continue
             seen.add(child)
@@ -127,6 +145,12 @@ class SurrogateSearch(Controller):
             row[i] = self.offsets[i] + genotype[i]
         return row
 
+    def _encode_many(self, genotypes: list[Genotype]) -> np.ndarray:
+        if not self.conditional:
+            return np.array(genotypes, dtype=np.int64).reshape(len(genotypes), -1) + np.array(self.offsets,
+                                                                                               dtype=np.int64)
+        return np.array([self._encode(g) for g in genotypes], dtype=np.int64).reshape(len(genotypes), -1)
+
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
         n = len(self.ranked)
         bisect.insort(self.ranked, (-reward, n, genotype))
@@ -136,8 +160,9 @@ class SurrogateSearch(Controller):
         row = self._encode(genotype)
         self.features[n] = row
         self.rewards[n] = reward
-        active = np.array([f for f in row if f != self.num_features], dtype=np.int64)
-        self.gram[active[:, None], active[None, :]] += 1.0
+        # Sherman-Morrison: (A + x x^T)^-1 = A^-1 - (A^-1 x)(A^-1 x)^T / (1 + x^T A^-1 x), x one-hot on `row`.
+        u = self.covariance[:, row].sum(axis=1)
+        self.covariance -= np.outer(u / (1.0 + u[row].sum()), u)
 
     def _maybe_refit(self) -> None:
         n = len(self.ranked)
@@ -146,17 +171,11 @@ class SurrogateSearch(Controller):
         y = self.rewards[:n]
         if self.reward_transform == "rank":
             y = _normal_scores(y)
-        self.intercept = float(np.mean(y))
-        self.scale = float(np.std(y)) or 1.0
-        target = (y - self.intercept) / self.scale
+        scale = float(np.std(y)) or 1.0
+        target = (y - float(np.mean(y))) / scale
         k = self.features.shape[1]
         b = np.bincount(self.features[:n].ravel(), weights=np.repeat(target, k), minlength=self.num_features + 1)
-        b[self.num_features] = 0.0
-        cov = np.linalg.inv(self.gram)
-        cov[self.num_features, :] = 0.0
-        cov[:, self.num_features] = 0.0
-        self.covariance = cov
-        self.weights = cov @ b
+        self.weights = self.covariance @ b
         self.num_fitted = n
 
 

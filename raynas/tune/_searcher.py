@@ -71,12 +71,16 @@ class ControllerSearcher(Searcher):
             "controller": self.controller.state_dict(),
             "num_suggested": self.num_suggested,
             "live": dict(self.live),
+            "seed": self.seed,
+            "max_trials": self.max_trials,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.controller.load_state_dict(state["controller"])
         self.num_suggested = state["num_suggested"]
         self.live = dict(state["live"])
+        self.seed = state["seed"]
+        self.max_trials = state["max_trials"]
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as handle:

@@ -1,0 +1,103 @@
+"""The `raynas` program as a user runs it: help, JSON output, exports, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+RAYNAS = str(Path(sys.executable).with_name("raynas"))
+SUBCOMMANDS = ["search", "resume", "validate", "trials", "space", "controllers", "benchmark"]
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([RAYNAS, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def test_help_lists_every_subcommand_with_one_line():
+    out = run("--help")
+    assert out.returncode == 0
+    for name in SUBCOMMANDS:
+        lines = [line for line in out.stdout.splitlines() if line.strip().startswith(name)]
+        assert lines, name
+
+
+def test_space_info_text_and_json():
+    text = run("space", "info", "nasbench201")
+    assert text.returncode == 0 and "6 decisions" in text.stdout and "15,625" in text.stdout
+    data = json.loads(run("space", "info", "nasbench201", "--format", "json").stdout)
+    assert data["num_decisions"] == 6 and data["size"] == "15625"
+    assert [d["num_options"] for d in data["decisions"]] == [5] * 6
+    listing = json.loads(run("space", "list", "--format", "json").stdout)
+    assert {"name": "nasbench201", "size": "15625", "log10_size": 4.194, "num_decisions": 6} in listing
+
+
+def test_controllers_listing_json():
+    data = json.loads(run("controllers", "--format", "json").stdout)
+    names = {c["name"] for c in data}
+    assert {"random", "grid", "evolution", "rl"} <= names
+    assert sum(c["default"] for c in data) == 1
+
+
+def test_benchmark_command_json():
+    out = run("benchmark", "nasbench201", "--controller", "random", "--seeds", "20", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    (summary,) = json.loads(out.stdout)
+    assert summary["controller"] == "random" and summary["seeds"] == 20
+    assert summary["optimum_full_accuracy"] == pytest.approx(91.6067)
+    assert 85 < summary["stage1_mean"] <= summary["stage2_mean"] <= 91.6067
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("name: x\nmax_trails: 3\n", "did you mean 'max_trials'"),
+    ("name: x\nmax_concurrent: 0\n", "max_concurrent"),
+    ("name: x\nmax_trials: 10\nmax_failed: 20\n", "max_failed"),
+    ("name: x\ncontroller: evolutoin\n", "unknown controller 'evolutoin'"),
+    ("name: x\nspace: nb201\n", "unknown search space 'nb201'"),
+    ("name: x\nmax_trials: [1, 2\n", "YAML"),
+    ("name: x\ngpus_per_trial: 0\nbenchmark: {variant: huge}\n", "benchmark.variant"),
+])
+def test_bad_configs_give_one_clear_error_and_no_traceback(tmp_path, content, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    for command in (["search", "--config", str(path)], ["validate", "--config", str(path)]):
+        out = run(*command, cwd=tmp_path)
+        assert out.returncode == 2
+        assert "Traceback" not in out.stderr + out.stdout
+        assert out.stderr.startswith("raynas: error: ") and expected in out.stderr
+
+
+def test_unknown_experiment_is_a_clear_error(tmp_path):
+    out = run("trials", "nope", "--workdir", str(tmp_path))
+    assert out.returncode == 2 and "unknown experiment 'nope'" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.ray
+def test_search_then_trials_exports(tmp_path):
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({"name": "cli", "workdir": str(tmp_path / "work"), "max_trials": 12,
+                                      "max_concurrent": 2, "gpus_per_trial": 0, "cpus_per_trial": 0.5}))
+    out = run("search", "--config", str(config), "--format", "json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    status = json.loads(out.stdout[out.stdout.index("{"):])
+    assert status["status"] == "completed" and status["trials"] == 12
+    assert status["store_dir"].endswith("cli/trials")
+
+    table = run("trials", "cli", "--workdir", str(tmp_path / "work"))
+    assert table.returncode == 0 and "completed" in table.stdout and len(table.stdout.splitlines()) == 12 + 2
+    csv = run("trials", "cli", "--workdir", str(tmp_path / "work"), "--format", "csv", "-o", str(tmp_path / "t.csv"))
+    assert csv.returncode == 0
+    frame = pd.read_csv(tmp_path / "t.csv")
+    assert len(frame) == 12 and {"reward", "status", "arch", "metric.val_accuracy"} <= set(frame.columns)
+    records = json.loads(run("trials", "cli", "--workdir", str(tmp_path / "work"), "--format", "json").stdout)
+    assert len(records) == 12 and isinstance(records[0]["arch"], dict)
+    parquet = run("trials", "cli", "--workdir", str(tmp_path / "work"), "--format", "parquet", "-o",
+                  str(tmp_path / "t.parquet"))
+    assert parquet.returncode == 0 and len(pd.read_parquet(tmp_path / "t.parquet")) == 12

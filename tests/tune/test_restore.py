@@ -1,0 +1,102 @@
+"""Searcher and failure-budget state survive a save/restore; a killed search resumes to completion."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from raynas.config import SearchConfig
+from raynas.tracking import TrialStore
+
+
+def _searcher(seed: int = 0):
+    from raynas.tune import ControllerSearcher
+
+    config = SearchConfig.from_dict({"max_trials": 50, "seed": seed})
+    space = config.build_space()
+    return ControllerSearcher(config.build_controller(space), max_trials=50, metric="reward", mode="max", seed=seed)
+
+
+def test_searcher_state_round_trip_continues_identically(tmp_path):
+    from ray.tune.search import Searcher
+
+    original = _searcher()
+    for i in range(12):
+        config = original.suggest(f"t{i}")
+        if i % 4 == 0:
+            original.on_trial_complete(f"t{i}", error=True)
+        elif i % 3 != 0:  # leave some trials live (running) at save time
+            original.on_trial_complete(f"t{i}", {"reward": float(sum(config["genotype"])), "raynas_status": "completed"})
+    original.save_to_dir(str(tmp_path), session_str="s")
+    restored = _searcher(seed=5)
+    restored.restore_from_dir(str(tmp_path))
+    assert restored.num_suggested == 12 and restored.live == original.live
+    assert restored.controller.num_failed == original.controller.num_failed == 3
+    for i in range(12, 50):
+        assert restored.suggest(f"t{i}") == original.suggest(f"t{i}")
+    assert restored.suggest("t50") == Searcher.FINISHED == original.suggest("t50")
+
+
+def test_failure_budget_state_round_trip():
+    from raynas.tune import FailureBudget, FailureBudgetStopper
+
+    budget = FailureBudget(3, "reward")
+    stopper = FailureBudgetStopper(budget)
+
+    class Trial:
+        def __init__(self, tid):
+            self.trial_id, self.last_result = tid, {"raynas_status": "failed", "raynas_reason": "x"}
+
+    budget.on_trial_complete(0, [], Trial("a"))
+    budget.on_trial_error(0, [], Trial("b"))
+    budget.on_trial_complete(0, [], Trial("a"))  # counted once
+    assert budget.failed == 2 and not stopper.stop_all()
+    again = FailureBudget(3, "reward")
+    again.set_state(budget.get_state())
+    again_stopper = FailureBudgetStopper(again)
+    again.on_trial_complete(0, [], Trial("c"))
+    assert again.failed == 3 and again_stopper.stop_all()
+
+
+@pytest.mark.ray
+def test_search_killed_with_sigkill_resumes_to_completion(tmp_path):
+    """A driver killed mid-search is resumed by `raynas resume`: controller, store and budget continue."""
+    raynas = str(Path(sys.executable).with_name("raynas"))
+    config_path = tmp_path / "search.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "name": "killed", "workdir": str(tmp_path / "work"), "max_trials": 60, "max_concurrent": 2,
+        "gpus_per_trial": 0, "cpus_per_trial": 0.5, "controller": "evolution",
+        "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.5, "failure_rate": 0.1},
+    }))
+    env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+    proc = subprocess.Popen([raynas, "search", "--config", str(config_path)], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = TrialStore(tmp_path / "work" / "killed" / "trials")
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if store.directory.is_dir() and len(store) >= 15:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.stdout.read()
+    before = len(store)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(["ray", "stop", "--force"], capture_output=True, check=False,
+                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert 15 <= before < 60
+
+    resumed = subprocess.run([raynas, "resume", "killed", "--workdir", str(tmp_path / "work"), "--format", "json"],
+                             env=env, capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    records = store.records()
+    numbers = [r.number for r in records]
+    assert set(range(1, 61)) <= set(numbers)  # every trial number ran and was stored
+    assert len({r.trial_id for r in records}) == len(records)
+    assert all(r.status in ("completed", "failed") for r in records)
