@@ -106,22 +106,25 @@ class SurrogateSearch(Controller):
 
     def _candidates(self) -> list[Genotype]:
         pool = [entry[2] for entry in self.ranked[:self.parent_pool]]
-        decisions = self.space.decisions
-        rng = self.rng
+        rng, rand = self.rng, self.rng.random
+        num_parents, num_mutable, max_mutations = len(pool), len(self.mutable), self.max_mutations
+        fast = not self.conditional and num_mutable > 0
+        if fast:  # the move of space.mutate (one decision changes to a neighbouring option), inlined
+            neighbours = [d.leaf.neighbour for d in self.space.decisions]
         seen: set[Genotype] = set()
         out: list[Genotype] = []
         for _ in range(self.num_candidates):
-            child = pool[rng.randrange(len(pool))]
-            steps = rng.randint(1, self.max_mutations)
-            if self.conditional or not self.mutable:
-                for _ in range(steps):
-                    child = self.space.mutate(child, rng)
-            else:  # the same move as space.mutate, without re-deriving the active decisions each time
+            child = pool[int(rand() * num_parents)]
+            steps = 1 + int(rand() * max_mutations)
+            if fast:
                 genes = list(child)
                 for _ in range(steps):
-                    i = rng.choice(self.mutable)
-                    genes[i] = decisions[i].leaf.neighbour(genes[i], rng)
+                    i = self.mutable[int(rand() * num_mutable)]
+                    genes[i] = neighbours[i](genes[i], rng)
                 child = tuple(genes)
+            else:
+                for _ in range(steps):
+                    child = self.space.mutate(child, rng)
             if child in seen or (self.avoid_duplicates and child in self.proposed):
                 continue
             seen.add(child)

@@ -1,0 +1,83 @@
+"""Per-trial overhead of a raynas search vs plain Ray Tune, measured in the same run.
+
+Both run N trivial trials on the same local Ray instance with the same concurrency, resources and
+``reuse_actors=True``. Plain Ray Tune samples the NAS-Bench-201 cell with ``tune.choice`` and reports a
+constant; raynas runs its whole search (controller via its Searcher, failure-budget callback, a Parquet
+trial-store write per trial, progress lines, table look-up trials). Runs alternate (plain, raynas, ...) and
+the median of each is reported.
+
+    python bench/tune_overhead.py [--trials 300] [--concurrency 4] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+def plain_tune(trials: int, concurrency: int, cpus: float, storage: str) -> float:
+    from ray import tune
+
+    from raynas.benchmarks import OPERATIONS
+
+    def trivial(config):
+        tune.report({"reward": 1.0})
+
+    tuner = tune.Tuner(
+        tune.with_resources(trivial, {"cpu": cpus}),
+        param_space={f"edge{i}": tune.choice(list(OPERATIONS)) for i in range(6)},
+        tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=concurrency, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=storage, name="plain", verbose=0),
+    )
+    start = time.perf_counter()
+    tuner.fit()
+    return time.perf_counter() - start
+
+
+def raynas_search(trials: int, concurrency: int, cpus: float, storage: str, run: int) -> float:
+    from raynas.config import SearchConfig
+    from raynas.tune import run_search
+
+    config = SearchConfig.from_dict({"name": f"bench-{run}", "workdir": storage, "max_trials": trials,
+                                     "max_concurrent": concurrency, "gpus_per_trial": 0, "cpus_per_trial": cpus})
+    start = time.perf_counter()
+    result = run_search(config, progress_interval_s=1e9)
+    elapsed = time.perf_counter() - start
+    assert result.trials == trials, result.status_line()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--cpus-per-trial", type=float, default=0.5)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    import ray
+
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    plain, ours = [], []
+    with tempfile.TemporaryDirectory() as storage:
+        for run in range(args.repeats):
+            plain.append(plain_tune(args.trials, args.concurrency, args.cpus_per_trial, storage))
+            ours.append(raynas_search(args.trials, args.concurrency, args.cpus_per_trial, storage, run))
+            print(f"run {run}: plain Ray Tune {plain[-1]:.2f} s, raynas {ours[-1]:.2f} s", flush=True)
+    ray.shutdown()
+    per_plain = statistics.median(plain) / args.trials
+    per_ours = statistics.median(ours) / args.trials
+    print(f"\n{args.trials} trivial trials, {args.concurrency} concurrent, reuse_actors=True, "
+          f"{os.cpu_count()} CPUs, median of {args.repeats}")
+    print(f"plain Ray Tune : {per_plain * 1000:8.1f} ms per trial")
+    print(f"raynas search  : {per_ours * 1000:8.1f} ms per trial")
+    print(f"ratio raynas / plain Ray Tune = {per_ours / per_plain:.3f}  (target <= 1.25)")
+
+
+if __name__ == "__main__":
+    main()
