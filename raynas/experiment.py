@@ -38,6 +38,11 @@ class ExperimentPaths:
         """How the last run of the search ended (JSON)."""
         return self.root / "status.json"
 
+    @property
+    def budget(self) -> Path:
+        """The failure-budget ledger: failed count and max_failed (JSON)."""
+        return self.root / "failure_budget.json"
+
     def read_config(self) -> dict[str, Any]:
         return json.loads(self.config.read_text())
 

@@ -149,10 +149,10 @@ class SurrogateSearch(Controller):
         return row
 
     def _encode_many(self, genotypes: list[Genotype]) -> np.ndarray:
+        shape = (len(genotypes), len(self.offsets))
         if not self.conditional:
-            return np.array(genotypes, dtype=np.int64).reshape(len(genotypes), -1) + np.array(self.offsets,
-                                                                                               dtype=np.int64)
-        return np.array([self._encode(g) for g in genotypes], dtype=np.int64).reshape(len(genotypes), -1)
+            return np.array(genotypes, dtype=np.int64).reshape(shape) + np.array(self.offsets, dtype=np.int64)
+        return np.array([self._encode(g) for g in genotypes], dtype=np.int64).reshape(shape)
 
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
         n = len(self.ranked)

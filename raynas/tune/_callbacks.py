@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -32,11 +34,16 @@ class FailureBudget(Callback):
     The cancellation itself is done by :class:`FailureBudgetStopper` (Ray Tune stops every running trial and
     asks for no new ones when a stopper's ``stop_all`` is true). The count is part of the callback state that
     Ray Tune saves with the experiment, so it survives a restore.
+
+    Ray Tune restores a stopper from its own pickled copy, separately from the callbacks, so after a restore
+    the two are different objects. The callback therefore publishes its count in a small ledger file (written
+    atomically on every change) that the stopper reads; without a ledger path they share the object directly.
     """
 
-    def __init__(self, max_failed: int, metric: str) -> None:
+    def __init__(self, max_failed: int, metric: str, ledger_path: str | None = None) -> None:
         self.max_failed = max_failed
         self.metric = metric
+        self.ledger_path = ledger_path
         self.failed = 0
         self.counted: set[str] = set()
 
@@ -48,6 +55,15 @@ class FailureBudget(Callback):
         if status.counts_as_failure() and trial.trial_id not in self.counted:
             self.counted.add(trial.trial_id)
             self.failed += 1
+            self._publish()
+
+    def _publish(self) -> None:
+        if self.ledger_path is None:
+            return
+        tmp = f"{self.ledger_path}.tmp"
+        with open(tmp, "w") as handle:
+            json.dump({"failed": self.failed, "max_failed": self.max_failed}, handle)
+        os.replace(tmp, self.ledger_path)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._count(trial, classify(trial.last_result, metric=self.metric).status)
@@ -61,19 +77,37 @@ class FailureBudget(Callback):
     def set_state(self, state: dict[str, Any]) -> None:
         self.failed = int(state["failed"])
         self.counted = set(state["counted"])
+        self._publish()
 
 
 class FailureBudgetStopper(Stopper):
-    """Stops the whole search once its :class:`FailureBudget` is exhausted."""
+    """Stops the whole search once its :class:`FailureBudget` is exhausted (read from the budget's ledger)."""
 
     def __init__(self, budget: FailureBudget) -> None:
         self.budget = budget
+        self._seen_mtime: int | None = None
+        self._ledger_exhausted = False
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
 
     def stop_all(self) -> bool:
-        return self.budget.exhausted
+        path = self.budget.ledger_path
+        if path is None:
+            return self.budget.exhausted
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if mtime != self._seen_mtime:
+            self._seen_mtime = mtime
+            try:
+                with open(path) as handle:
+                    data = json.load(handle)
+                self._ledger_exhausted = int(data["failed"]) >= int(data["max_failed"])
+            except (OSError, ValueError, KeyError):
+                pass  # a torn read: the next step reads it again
+        return self._ledger_exhausted
 
 
 class TrialRecorder(Callback):

@@ -110,3 +110,11 @@ def test_fixed_part_of_the_space_is_respected(ray_cluster, tmp_path):
     assert {r.arch["cell"]["2->3"] for r in records} == {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
                                                          "avg_pool_3x3"}
     assert all(r.arch["cell"]["0->1"] == "nor_conv_3x3" for r in records)
+
+
+def test_timeout_ends_the_search_with_a_clear_status(ray_cluster, tmp_path):
+    cfg = config(tmp_path, max_trials=200, max_concurrent=2, timeout=4,
+                 benchmark={"sleep_fraction": 1.0, "max_sleep_s": 0.5})
+    result = run_search(cfg)
+    assert result.status == "timed_out" and 0 < result.trials < 200
+    assert "timeout of 4 s reached" in result.status_line()
