@@ -85,29 +85,22 @@ class FailureBudgetStopper(Stopper):
 
     def __init__(self, budget: FailureBudget) -> None:
         self.budget = budget
-        self._seen_mtime: int | None = None
-        self._ledger_exhausted = False
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
 
     def stop_all(self) -> bool:
+        if self.budget.exhausted:  # same object as the callback (no restore in between)
+            return True
         path = self.budget.ledger_path
         if path is None:
-            return self.budget.exhausted
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except FileNotFoundError:
             return False
-        if mtime != self._seen_mtime:
-            self._seen_mtime = mtime
-            try:
-                with open(path) as handle:
-                    data = json.load(handle)
-                self._ledger_exhausted = int(data["failed"]) >= int(data["max_failed"])
-            except (OSError, ValueError, KeyError):
-                pass  # a torn read: the next step reads it again
-        return self._ledger_exhausted
+        try:  # a tiny file, read on each Tune step: file timestamps are too coarse to detect every change
+            with open(path) as handle:
+                data = json.load(handle)
+            return int(data["failed"]) >= int(data["max_failed"])
+        except (OSError, ValueError, KeyError):
+            return False  # not written yet, or a torn read: the next step reads it again
 
 
 class TrialRecorder(Callback):
