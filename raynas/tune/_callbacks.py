@@ -196,6 +196,7 @@ class ProgressPrinter(Callback):
         self.best: float | None = None
         self.mode_max = mode_max
         self._start = time.time()
+        self._first_done: float | None = None
         self._last = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
@@ -215,7 +216,19 @@ class ProgressPrinter(Callback):
         self.counts[TrialStatus.FAILED.value] += 1
         self.maybe_print(trials)
 
+    def get_state(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """After a resume the counts continue from where the interrupted run left them."""
+        self.counts.update(state["counts"])
+        self.best = state["best"]
+        self._start = time.time()
+        self._first_done = None
+
     def _add(self, outcome: Any) -> None:
+        if self._first_done is None:
+            self._first_done = time.time()
         self.counts[outcome.status.value] += 1
         if outcome.status is TrialStatus.COMPLETED and outcome.value is not None:
             better = self.best is None or (outcome.value > self.best if self.mode_max else outcome.value < self.best)
@@ -231,8 +244,10 @@ class ProgressPrinter(Callback):
         running = sum(1 for t in trials if t.status == "RUNNING")
         best = "-" if self.best is None else f"{self.best:.4g}"
         elapsed = int(now - self._start)
-        rate = done / max(now - self._start, 1e-9)
-        remaining = (self.max_trials - done) / rate if rate > 0 and done else None
+        remaining = None
+        if self._first_done is not None and done >= 5 and now > self._first_done:
+            rate = (done - 1) / (now - self._first_done)  # measured after start-up, so the estimate is honest
+            remaining = (self.max_trials - done) / rate if rate > 0 else None
         eta = "-" if remaining is None else _hms(remaining)
         print(f"[raynas] {done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
               f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
