@@ -16,6 +16,7 @@ from raynas.controllers._registry import (
     controller_options,
     make_controller,
 )
+from raynas.controllers._surrogate import SurrogateSearch
 
 __all__ = [
     "CONTROLLERS",
@@ -26,6 +27,7 @@ __all__ = [
     "PolicyGradient",
     "RandomController",
     "RegularizedEvolution",
+    "SurrogateSearch",
     "TrialStatus",
     "controller_names",
     "controller_options",

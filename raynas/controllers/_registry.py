@@ -19,7 +19,7 @@ CONTROLLERS: Mapping[str, type[Controller]] = {
     for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch)
 }
 #: The controller used when a config names none.
-DEFAULT_CONTROLLER = "evolution"
+DEFAULT_CONTROLLER = "surrogate"
 _COMMON = {"space", "seed", "max_trials"}
 
 

@@ -48,8 +48,8 @@ class SurrogateSearch(Controller):
     name = "surrogate"
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None,
-                 warmup_trials: int = 10, parent_pool: int = 10, num_candidates: int = 30,
-                 max_mutations: int = 3, exploration: float = 4.0, ridge: float = 1.0,
+                 warmup_trials: int = 10, parent_pool: int = 5, num_candidates: int = 30,
+                 max_mutations: int = 3, exploration: float = 3.0, ridge: float = 1.0,
                  random_fraction: float = 0.0, reward_transform: str = "rank", **kwargs) -> None:
         super().__init__(space, seed=seed, max_trials=max_trials, **kwargs)
         _check_int("warmup_trials", warmup_trials, 1)
