@@ -40,10 +40,12 @@ class FailureBudget(Callback):
     atomically on every change) that the stopper reads; without a ledger path they share the object directly.
     """
 
-    def __init__(self, max_failed: int, metric: str, ledger_path: str | None = None) -> None:
+    def __init__(self, max_failed: int, metric: str, ledger_path: str | None = None,
+                 store_dir: str | None = None) -> None:
         self.max_failed = max_failed
         self.metric = metric
         self.ledger_path = ledger_path
+        self.store_dir = store_dir
         self.failed = 0
         self.counted: set[str] = set()
 
@@ -75,8 +77,12 @@ class FailureBudget(Callback):
         return {"failed": self.failed, "counted": sorted(self.counted)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.failed = int(state["failed"])
+        """Restore the count; failures stored after the saved state was written count too (store is the truth)."""
         self.counted = set(state["counted"])
+        if self.store_dir is not None:
+            self.counted |= {r.trial_id for r in TrialStore(self.store_dir).records()
+                             if TrialStatus(r.status).counts_as_failure()}
+        self.failed = max(int(state["failed"]), len(self.counted))
         self._publish()
 
 
@@ -180,7 +186,7 @@ class TrialRecorder(Callback):
         return {"recorded": sorted(self.recorded)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.recorded = set(state["recorded"])
+        self.recorded = set(state["recorded"]) | {r.trial_id for r in self.store.records()}
 
 
 class ProgressPrinter(Callback):

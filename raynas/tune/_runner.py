@@ -128,9 +128,9 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             tuner = tune.Tuner.restore(str(paths.tune), trainable, resume_unfinished=True, resume_errored=False,
                                        restart_errored=False)
         else:
-            budget = FailureBudget(config.max_failed, config.metric, str(paths.budget))
+            budget = FailureBudget(config.max_failed, config.metric, str(paths.budget), str(paths.trials))
             searcher = ControllerSearcher(controller, max_trials=config.max_trials, metric=config.metric,
-                                          mode=config.mode, seed=config.seed)
+                                          mode=config.mode, seed=config.seed, store_dir=str(paths.trials))
             callbacks = [
                 budget,
                 TrialRecorder(str(paths.trials), config.metric, resources),

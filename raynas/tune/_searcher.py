@@ -25,7 +25,8 @@ class ControllerSearcher(Searcher):
     Its whole state (controller included) is saved with the experiment and restored on resume.
     """
 
-    def __init__(self, controller: Controller, *, max_trials: int, metric: str, mode: Mode, seed: int) -> None:
+    def __init__(self, controller: Controller, *, max_trials: int, metric: str, mode: Mode, seed: int,
+                 store_dir: str | None = None) -> None:
         # metric/mode are kept out of the Searcher base on purpose: Ray Tune then requires every result to carry
         # the metric, but failed and invalid trials report none (they report a status and a reason instead).
         super().__init__(metric=None, mode=None)
@@ -34,6 +35,7 @@ class ControllerSearcher(Searcher):
         self.controller = controller
         self.max_trials = max_trials
         self.seed = seed
+        self.store_dir = store_dir
         self.num_suggested = 0
         self.live: dict[str, tuple[int, ...]] = {}
 
@@ -81,6 +83,30 @@ class ControllerSearcher(Searcher):
         self.live = dict(state["live"])
         self.seed = state["seed"]
         self.max_trials = state["max_trials"]
+        self._catch_up_with_store()
+
+    def _catch_up_with_store(self) -> None:
+        """Replay trials that ended after the saved state was written (the driver died in between).
+
+        Ray Tune saves the searcher every few seconds; trials launched after that save but already in the trial
+        store are unknown to the restored state. Observing them keeps the controller informed, and moving the
+        launch counter past them keeps trial numbers unique and the trial budget exact.
+        """
+        if self.store_dir is None:
+            return
+        from raynas.tracking import TrialStore
+
+        newer = [r for r in TrialStore(self.store_dir).records() if r.number > self.num_suggested]
+        for record in sorted(newer, key=lambda r: r.number):
+            genotype = tuple(record.genotype)
+            self.controller.proposed.add(genotype)
+            self.controller.num_proposed += 1
+            reward = record.reward
+            if reward is not None and self.direction is Mode.MIN:
+                reward = -reward
+            self.controller.observe(genotype, reward if record.status == "completed" else None, record.status)
+        if newer:
+            self.num_suggested = max(r.number for r in newer)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as handle:
