@@ -2,7 +2,8 @@
 
 Both run N trivial trials on the same local Ray instance with the same concurrency, resources and
 ``reuse_actors=True``. Plain Ray Tune samples the NAS-Bench-201 cell with ``tune.choice`` and reports a
-constant; raynas runs its whole search (controller via its Searcher, failure-budget callback, a Parquet
+constant (once with Tune's default per-trial loggers, once without them, since raynas replaces them with
+its trial store); raynas runs its whole search (controller via its Searcher, failure-budget callback, a Parquet
 trial-store write per trial, progress lines, table look-up trials). Runs alternate (plain, raynas, ...) and
 the median of each is reported.
 
@@ -20,7 +21,7 @@ import time
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
-def plain_tune(trials: int, concurrency: int, cpus: float, storage: str) -> float:
+def plain_tune(trials: int, concurrency: int, cpus: float, storage: str, *, loggers: bool, run: int) -> float:
     from ray import tune
 
     from raynas.benchmarks import OPERATIONS
@@ -32,11 +33,16 @@ def plain_tune(trials: int, concurrency: int, cpus: float, storage: str) -> floa
         tune.with_resources(trivial, {"cpu": cpus}),
         param_space={f"edge{i}": tune.choice(list(OPERATIONS)) for i in range(6)},
         tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=concurrency, reuse_actors=True),
-        run_config=tune.RunConfig(storage_path=storage, name="plain", verbose=0),
+        run_config=tune.RunConfig(storage_path=storage, name=f"plain-{loggers}-{run}", verbose=0),
     )
-    start = time.perf_counter()
-    tuner.fit()
-    return time.perf_counter() - start
+    if not loggers:
+        os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    try:
+        start = time.perf_counter()
+        tuner.fit()
+        return time.perf_counter() - start
+    finally:
+        os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
 
 
 def raynas_search(trials: int, concurrency: int, cpus: float, storage: str, run: int) -> float:
@@ -63,20 +69,24 @@ def main() -> None:
     import ray
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
-    plain, ours = [], []
+    plain, lean, ours = [], [], []
     with tempfile.TemporaryDirectory() as storage:
         for run in range(args.repeats):
-            plain.append(plain_tune(args.trials, args.concurrency, args.cpus_per_trial, storage))
+            plain.append(plain_tune(args.trials, args.concurrency, args.cpus_per_trial, storage, loggers=True, run=run))
             ours.append(raynas_search(args.trials, args.concurrency, args.cpus_per_trial, storage, run))
-            print(f"run {run}: plain Ray Tune {plain[-1]:.2f} s, raynas {ours[-1]:.2f} s", flush=True)
+            lean.append(plain_tune(args.trials, args.concurrency, args.cpus_per_trial, storage, loggers=False, run=run))
+            print(f"run {run}: plain Ray Tune {plain[-1]:.2f} s, raynas {ours[-1]:.2f} s, "
+                  f"plain Ray Tune without its loggers {lean[-1]:.2f} s", flush=True)
     ray.shutdown()
-    per_plain = statistics.median(plain) / args.trials
-    per_ours = statistics.median(ours) / args.trials
+    per = {name: statistics.median(times) / args.trials
+           for name, times in (("plain", plain), ("lean", lean), ("raynas", ours))}
     print(f"\n{args.trials} trivial trials, {args.concurrency} concurrent, reuse_actors=True, "
-          f"{os.cpu_count()} CPUs, median of {args.repeats}")
-    print(f"plain Ray Tune : {per_plain * 1000:8.1f} ms per trial")
-    print(f"raynas search  : {per_ours * 1000:8.1f} ms per trial")
-    print(f"ratio raynas / plain Ray Tune = {per_ours / per_plain:.3f}  (target <= 1.25)")
+          f"{os.cpu_count()} CPUs, median of {args.repeats} runs each")
+    print(f"plain Ray Tune (default loggers)          : {per['plain'] * 1000:8.1f} ms per trial")
+    print(f"plain Ray Tune (auto loggers switched off): {per['lean'] * 1000:8.1f} ms per trial")
+    print(f"raynas search (trial store, no auto loggers): {per['raynas'] * 1000:6.1f} ms per trial")
+    print(f"ratio raynas / plain Ray Tune              = {per['raynas'] / per['plain']:.3f}  (target <= 1.25)")
+    print(f"ratio raynas / plain Ray Tune, no loggers  = {per['raynas'] / per['lean']:.3f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
 
-from raynas.benchmarks._table import BenchmarkTable, load_table
+from raynas.benchmarks._table import BenchmarkTable, load_table_cached
 from raynas.errors import ConfigError
 from raynas.space import SearchSpace, one_of
 
@@ -101,7 +101,7 @@ class TabularEvaluator:
     @property
     def table(self) -> BenchmarkTable:
         if self._table is None:
-            self._table = load_table(self.settings.table)
+            self._table = load_table_cached(self.settings.table)
         return self._table
 
     def __getstate__(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,12 @@ class BenchmarkTable:
     def full_cost(self) -> np.ndarray:
         """Seconds of one 200-epoch full training of each row."""
         return 200 * self.columns["train_sec_per_epoch"]
+
+
+@functools.lru_cache(maxsize=4)
+def load_table_cached(path: str | None = None) -> BenchmarkTable:
+    """:func:`load_table`, memoised per process (trial workers reuse it across trials; treat it as read-only)."""
+    return load_table(path)
 
 
 def load_table(path: str | Path | None = None) -> BenchmarkTable:

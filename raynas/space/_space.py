@@ -63,6 +63,7 @@ class SearchSpace:
         self.allow_huge = allow_huge
         self._tree, self._decisions = compile_space(root)
         self._size = self._tree.size()
+        self._parents = frozenset(d.parent[0] for d in self._decisions if d.parent is not None)
         self._check_size(max_size)
         for d in self._decisions:
             if d.num_options > WIDE_DECISION:
@@ -171,11 +172,11 @@ class SearchSpace:
         index = rng.choice(candidates)
         out = list(genotype)
         out[index] = self._decisions[index].leaf.neighbour(genotype[index], rng)
-        if any(d.parent is not None and d.parent[0] == index for d in self._decisions):
-            fresh = list(self.sample_genotype(rng))
-            active_after = set(self._active_of(out))
-            for i in range(len(out)):
-                if i != index and i in active_after and i not in self.active_decisions(genotype):
+        if index in self._parents:  # a conditional choice: sample the sub-space it switches on
+            fresh = self.sample_genotype(rng)
+            before = set(self.active_decisions(genotype))
+            for i in self._active_of(out):
+                if i != index and i not in before:
                     out[i] = fresh[i]
             return self.canonical(out)
         return tuple(out)

@@ -94,6 +94,8 @@ class TrialStore:
     def __init__(self, directory: str | Path, *, compact_every: int = COMPACT_EVERY) -> None:
         self.directory = Path(directory)
         self.compact_every = compact_every
+        self._next: dict[str, int] = {}  # next sequence number per file prefix, read from disk once
+        self._parts: int | None = None  # part files on disk, counted once then tracked
 
     def _files(self, prefix: str) -> list[Path]:
         if not self.directory.is_dir():
@@ -108,13 +110,20 @@ class TrialStore:
         rows = [r.to_row() for r in records]
         self.directory.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist(rows, schema=SCHEMA)
+        if self._parts is None:
+            self._parts = len(self._files("part"))
         path = self._write_atomic(table, "part")
-        if len(self._files("part")) >= self.compact_every:
+        self._parts += 1
+        if self._parts >= self.compact_every:
             self.compact()
         return path
 
     def _write_atomic(self, table: pa.Table, prefix: str) -> Path:
-        name = f"{prefix}-{_next_seq(self.directory, prefix):09d}-{uuid.uuid4().hex[:8]}.parquet"
+        if prefix not in self._next:
+            self._next[prefix] = _next_seq(self.directory, prefix)
+        seq = self._next[prefix]
+        self._next[prefix] = seq + 1
+        name = f"{prefix}-{seq:09d}-{uuid.uuid4().hex[:8]}.parquet"
         final = self.directory / name
         tmp = self.directory / f".tmp-{name}"
         pq.write_table(table, tmp)
@@ -132,6 +141,7 @@ class TrialStore:
         self._write_atomic(table, "chunk")
         for part in parts:
             part.unlink(missing_ok=True)
+        self._parts = 0
 
     def read_table(self) -> pa.Table:
         """All records, one per trial id (the latest written wins), ordered by trial number."""

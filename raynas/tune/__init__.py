@@ -1,27 +1,39 @@
 """The only place that knows Ray Tune: searcher, callbacks, trainable and the search runner.
 
-Importing this package imports Ray.
+Names are imported on first use (PEP 562), so that a trial worker importing the trainable does not also
+import the driver-side machinery.
 """
 
-from raynas.tune._callbacks import FailureBudget, FailureBudgetStopper, ProgressPrinter, TrialRecorder
-from raynas.tune._outcome import Outcome, classify
-from raynas.tune._runner import SearchResult, build_evaluator, run_search, summarize
-from raynas.tune._searcher import ControllerSearcher, trial_seed
-from raynas.tune._trainable import InvalidTrialError, run_trial
+from __future__ import annotations
 
-__all__ = [
-    "ControllerSearcher",
-    "FailureBudget",
-    "FailureBudgetStopper",
-    "InvalidTrialError",
-    "Outcome",
-    "ProgressPrinter",
-    "SearchResult",
-    "TrialRecorder",
-    "build_evaluator",
-    "classify",
-    "run_search",
-    "run_trial",
-    "summarize",
-    "trial_seed",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ControllerSearcher": "raynas.tune._searcher",
+    "trial_seed": "raynas.tune._searcher",
+    "FailureBudget": "raynas.tune._callbacks",
+    "FailureBudgetStopper": "raynas.tune._callbacks",
+    "ProgressPrinter": "raynas.tune._callbacks",
+    "TrialRecorder": "raynas.tune._callbacks",
+    "Outcome": "raynas.tune._outcome",
+    "classify": "raynas.tune._outcome",
+    "SearchResult": "raynas.tune._runner",
+    "build_evaluator": "raynas.tune._runner",
+    "run_search": "raynas.tune._runner",
+    "summarize": "raynas.tune._runner",
+    "InvalidTrialError": "raynas.tune._trainable",
+    "run_trial": "raynas.tune._trainable",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'raynas.tune' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

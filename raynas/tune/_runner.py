@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 from raynas.config import Mode, SearchConfig
 from raynas.errors import ConfigError, RaynasError
@@ -72,17 +74,25 @@ def _ensure_ray(config: SearchConfig) -> bool:
 
 
 def _check_resources(config: SearchConfig, started_locally: bool) -> None:
+    """Refuse trials that can never be scheduled on the Ray instance raynas started itself.
+
+    On a cluster given by ``ray_address`` missing GPUs only warn: an autoscaling cluster adds GPU workers when
+    trials ask for them.
+    """
     import ray
 
     available = ray.cluster_resources()
     gpus = float(available.get("GPU", 0.0))
     cpus = float(available.get("CPU", 0.0))
-    need_gpu = config.gpus_per_trial
-    if need_gpu > 0 and gpus < need_gpu:
-        message_fix = "set gpus_per_trial: 0 (and cpus_per_trial) for a CPU dry run, or run on a cluster with GPUs"
-        if started_locally or not config.ray_address:
-            raise ConfigError("gpus_per_trial", need_gpu, f"at most the GPUs Ray sees ({gpus:g} here)", message_fix)
-    if config.cpus_per_trial > cpus and started_locally:
+    if config.gpus_per_trial > 0 and gpus < config.gpus_per_trial:
+        fix = "set gpus_per_trial: 0 (and cpus_per_trial) for a CPU dry run, or run on a cluster with GPUs"
+        if config.ray_address and not started_locally:
+            print(f"[raynas] warning: gpus_per_trial={config.gpus_per_trial:g} but the cluster has {gpus:g} GPUs "
+                  "now; trials wait until the autoscaler adds GPU workers", file=sys.stderr)
+        else:
+            raise ConfigError("gpus_per_trial", config.gpus_per_trial,
+                              f"at most the GPUs Ray sees ({gpus:g} here)", fix)
+    if config.cpus_per_trial > cpus and not config.ray_address:
         raise ConfigError("cpus_per_trial", config.cpus_per_trial, f"at most the CPUs Ray sees ({cpus:g} here)",
                           "lower cpus_per_trial (fractions such as 0.5 are allowed)")
 
@@ -146,7 +156,8 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                                           stop=FailureBudgetStopper(budget), callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=0)),
             )
-        tuner.fit()
+        with _tune_environment():
+            tuner.fit()
         wall = time.time() - t0
     finally:
         if started:
@@ -156,6 +167,31 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     result = summarize(config, wall_seconds=wall)
     paths.status.write_text(json.dumps(result.to_dict(), indent=2, default=str))
     return result
+
+
+@contextlib.contextmanager
+def _tune_environment() -> Iterator[None]:
+    """Ray Tune settings read from the environment when ``fit`` starts, set only for its duration.
+
+    Tune's automatic per-trial CSV/JSON/TensorBoard loggers are switched off: every trial's metrics are in the
+    raynas trial store already, and the loggers cost an fsync per trial result. Tune's result grid then warns
+    once per trial that it found no result files; that warning is silenced for the same duration.
+    """
+    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = analysis_logger.level
+    analysis_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        analysis_logger.setLevel(level)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
