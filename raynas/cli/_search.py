@@ -19,6 +19,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--config", help="search config (YAML); default: the embedded NAS-Bench-201 dry run")
     search.add_argument("--overwrite", action="store_true", help="replace an existing experiment of the same name")
     search.add_argument("--workdir", help="override the config's workdir")
+    search.add_argument("--table", help="tabular spaces: a CSV/Parquet table with the NAS-Bench-201 columns "
+                                        "instead of the bundled one (overrides benchmark.table)")
     add_format_flag(search)
     search.set_defaults(handler=_run_search)
 
@@ -34,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.set_defaults(handler=_run_validate)
 
 
-def _load(path: str | None, workdir: str | None = None):
+def _load(path: str | None, workdir: str | None = None, table: str | None = None):
     from raynas.config import SearchConfig, load_search_config
 
     if path is None:
@@ -43,15 +45,18 @@ def _load(path: str | None, workdir: str | None = None):
             config = load_search_config(real)
     else:
         config = load_search_config(path)
-    if workdir:
+    if workdir or table:
         data = config.to_dict()
-        data["workdir"] = workdir
+        if workdir:
+            data["workdir"] = workdir
+        if table:
+            data["benchmark"] = {**data["benchmark"], "table": table}
         config = SearchConfig.from_dict(data, source=path)
     return config
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    config = _load(args.config, args.workdir)
+    config = _load(args.config, args.workdir, args.table)
     config.validate_deep()
     from raynas.tune import run_search
 

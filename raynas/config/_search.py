@@ -146,8 +146,15 @@ class SearchConfig:
                                options=self.controller.options)
 
     def validate_deep(self) -> None:
-        """Build the space and the controller once, so bad values fail before any cluster starts."""
+        """Build the space, the controller and (for tabular spaces) load the table, so bad values fail before
+        any cluster starts."""
         self.build_controller(self.build_space())
+        from raynas.registry import TABULAR_SPACES
+
+        if self.space in TABULAR_SPACES:
+            from raynas.benchmarks import load_table
+
+            load_table(self.benchmark_settings().table)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

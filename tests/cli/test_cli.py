@@ -101,3 +101,9 @@ def test_search_then_trials_exports(tmp_path):
     parquet = run("trials", "cli", "--workdir", str(tmp_path / "work"), "--format", "parquet", "-o",
                   str(tmp_path / "t.parquet"))
     assert parquet.returncode == 0 and len(pd.read_parquet(tmp_path / "t.parquet")) == 12
+
+
+def test_search_with_a_missing_table_fails_before_ray_starts(tmp_path):
+    out = run("search", "--table", str(tmp_path / "nope.csv"), "--workdir", str(tmp_path), cwd=tmp_path)
+    assert out.returncode == 2 and "table" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "nasbench201-dryrun").exists()
