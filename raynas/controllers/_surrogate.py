@@ -186,6 +186,8 @@ def _normal_scores(y: np.ndarray) -> np.ndarray:
     """Ranks mapped to (approximately) standard-normal quantiles; ties share their mean rank.
 
     Uses the logistic approximation of the probit, ``logit(p) / 1.702``: only the order matters here.
+    Plain numpy on purpose: ``scipy.stats.rankdata`` gives the same ranks but its per-call overhead doubled
+    the controller's cost per proposal (bench/controller_speed.py: ~260 us -> ~600 us).
     """
     n = len(y)
     order = np.argsort(y, kind="stable")
