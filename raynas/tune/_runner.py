@@ -22,7 +22,8 @@ from raynas.tracking import TrialStore
 
 @dataclass(frozen=True)
 class SearchResult:
-    """How a search ended. ``status`` is completed, cancelled, timed_out or exhausted."""
+    """How a search ended: ``status`` is completed, cancelled (failure budget), timed_out, exhausted (the whole
+    space was tried) or interrupted (e.g. Ctrl-C; resumable)."""
 
     name: str
     experiment_dir: str
@@ -217,9 +218,13 @@ def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
     elif wall_seconds >= config.timeout_s * 0.999:
         status = "timed_out"
         reason = f"timeout of {config.timeout_s:g} s reached after {len(records)} of {config.max_trials} trials"
-    else:
+    elif len({tuple(r.genotype) for r in records}) >= config.build_space().size:
         status = "exhausted"
-        reason = f"the controller had no new architecture to propose after {len(records)} trials"
+        reason = f"every one of the space's {len(records)} architectures was tried"
+    else:
+        status = "interrupted"
+        reason = (f"stopped after {len(records)} of {config.max_trials} trials; continue it with "
+                  f"`raynas resume {config.name}`")
     return SearchResult(
         name=config.name, experiment_dir=str(exp_dir), store_dir=str(store.directory), status=status, reason=reason,
         trials=len(records), counts=counts, best_reward=None if best is None else best.reward,

@@ -46,10 +46,14 @@ def test_failure_budget_cancels_the_search_at_the_100th_failure(ray_cluster, tmp
     assert cfg.max_failed == 100
     result = run_search(cfg, progress_interval_s=1e9)
     records = TrialStore(result.store_dir).records()
-    failed = [r for r in records if r.status == "failed"]
+    failed = sorted((r for r in records if r.status == "failed"), key=lambda r: r.end_time)
     assert result.status == "cancelled"
-    assert len(failed) == 100
+    # Trials run in parallel: one already finishing when the 100th failure lands may still fail as well.
+    assert 100 <= len(failed) < 100 + cfg.max_concurrent
+    hundredth = failed[99]
+    assert not [r for r in records if r.start_time > hundredth.end_time + 1e-3]  # nothing started after it
     assert "failure budget reached" in result.status_line() and "max_failed is 100" in result.status_line()
+    assert result.status_line().startswith("search 't' cancelled: failure budget reached")
     assert result.trials == len(records) < 300
     assert all(r.failure_reason and "InjectedFailure" in r.failure_reason for r in failed)
     # every trial that ran is in the store; the only numbers missing are trials proposed but not yet started
@@ -60,8 +64,8 @@ def test_failure_budget_cancels_the_search_at_the_100th_failure(ray_cluster, tmp
 
 
 def test_concurrency_limit_is_respected(ray_cluster, tmp_path):
-    cfg = config(tmp_path, max_trials=10, max_concurrent=2,
-                 benchmark={"sleep_fraction": 1.0, "max_sleep_s": 0.4})
+    cfg = config(tmp_path, max_trials=8, max_concurrent=2,
+                 benchmark={"sleep_fraction": 1.0, "max_sleep_s": 1.0})
     result = run_search(cfg)
     records = TrialStore(result.store_dir).records()
     events = sorted([(r.start_time, 1) for r in records] + [(r.end_time, -1) for r in records])
@@ -69,7 +73,7 @@ def test_concurrency_limit_is_respected(ray_cluster, tmp_path):
     for _, delta in events:
         running += delta
         peak = max(peak, running)
-    assert result.trials == 10
+    assert result.trials == 8
     assert peak == 2
 
 
@@ -115,8 +119,8 @@ def test_fixed_part_of_the_space_is_respected(ray_cluster, tmp_path):
 
 
 def test_timeout_ends_the_search_with_a_clear_status(ray_cluster, tmp_path):
-    cfg = config(tmp_path, max_trials=200, max_concurrent=2, timeout=4,
+    cfg = config(tmp_path, max_trials=200, max_concurrent=2, timeout=10,
                  benchmark={"sleep_fraction": 1.0, "max_sleep_s": 0.5})
     result = run_search(cfg)
     assert result.status == "timed_out" and 0 < result.trials < 200
-    assert "timeout of 4 s reached" in result.status_line()
+    assert "timeout of 10 s reached" in result.status_line()
