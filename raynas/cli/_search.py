@@ -81,7 +81,7 @@ def _report(result, fmt: str) -> int:
         print_json(result.to_dict())
     else:
         print(result.status_line())
-    return 0 if result.status != "cancelled" else 3
+    return {"cancelled": 3, "interrupted": 130}.get(result.status, 0)
 
 
 def _run_validate(args: argparse.Namespace) -> int:

@@ -159,3 +159,30 @@ def test_restored_searcher_catches_up_with_trials_stored_after_its_save(tmp_path
     assert restored.controller.num_observed == 3 and restored.controller.best[0] == 77.0
     nxt = restored.suggest("t8")
     assert nxt["number"] == 9 and tuple(nxt["genotype"]) not in {tuple(c["genotype"]) for c in later}
+
+
+@pytest.mark.ray
+def test_ctrl_c_interrupts_cleanly_and_resume_completes_every_trial_once(tmp_path):
+    raynas = str(Path(sys.executable).with_name("raynas"))
+    config_path = tmp_path / "search.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "name": "ctrlc", "workdir": str(tmp_path / "work"), "max_trials": 40, "max_concurrent": 2,
+        "gpus_per_trial": 0, "cpus_per_trial": 0.5,
+        "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.4},
+    }))
+    proc = subprocess.Popen([raynas, "search", "--config", str(config_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    store = TrialStore(tmp_path / "work" / "ctrlc" / "trials")
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not (store.directory.is_dir() and len(store) >= 8):
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output[-2000:]
+    assert "interrupted" in output and "raynas resume ctrlc" in output and "Traceback" not in output
+    resumed = subprocess.run([raynas, "resume", "ctrlc", "--workdir", str(tmp_path / "work")],
+                             capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "completed: all max_trials=40 trials ran" in resumed.stdout
+    numbers = sorted(r.number for r in store.records())
+    assert numbers == list(range(1, 41))
