@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         if not args.output:
             raise ConfigError("--output", None, "a file path for --format parquet", "add -o trials.parquet")
-        store.read_table().to_pandas().to_parquet(args.output) if args.sort == "number" else frame.to_parquet(args.output)
+        frame.to_parquet(args.output, index=False)
         print(f"wrote {len(frame)} trials to {args.output}", file=sys.stderr)
         return 0
     if args.format == "csv":

@@ -10,14 +10,12 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from raynas.config import Mode, SearchConfig
 from raynas.errors import ConfigError, RaynasError
 from raynas.experiment import ExperimentPaths
 from raynas.tracking import TrialStore
-
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ def build_evaluator(config: SearchConfig) -> Any:
 
     if config.space in TABULAR_SPACES:
         evaluator = TabularEvaluator(config.benchmark_settings())
-        evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
+        _ = evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
         return evaluator
     raise ConfigError("space", config.space, "a space with an evaluator")  # pragma: no cover
 
