@@ -18,7 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                              "architectures' 200-epoch validation accuracy.")
     parser.add_argument("benchmark", choices=["nasbench201"], help="tabular benchmark")
     parser.add_argument("--controller", action="append",
-                        help="controller name (repeat to compare several; default: the default controller)")
+                        help="controller name (repeat to compare several; default: random, evolution, rl and "
+                             "the default controller)")
     parser.add_argument("--budget-seconds", type=float, default=12000.0,
                         help="simulated proxy seconds per run (default 12000, the published protocol)")
     parser.add_argument("--seeds", type=int, default=100, help="independent runs (default 100)")
@@ -53,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise ConfigError("--top-k", args.top_k, "an integer >= 1")
     options = _parse_options(args.option)
-    names = args.controller or [DEFAULT_CONTROLLER]
+    names = args.controller or list(dict.fromkeys(["random", "evolution", "rl", DEFAULT_CONTROLLER]))
     accepted = {name: controller_options(name) for name in names}
     for key in options:
         if not any(key in known for known in accepted.values()):
@@ -74,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
     first = summaries[0]
     print(f"NAS-Bench-201 ({first.table_source}), budget {args.budget_seconds:g} simulated s, {args.seeds} seeds; "
           f"table optimum (200-epoch val acc) {first.optimum_full_accuracy:.4f}")
-    rows = [[s.controller, f"{s.stage1_mean:.3f} +- {s.stage1_std:.3f}",
+    rows = [[s.controller + (" (default)" if s.controller == DEFAULT_CONTROLLER else ""),
+             f"{s.stage1_mean:.3f} +- {s.stage1_std:.3f}",
              f"{s.stage2_mean:.3f} +- {s.stage2_std:.3f}", f"{s.mean_evaluations:.1f}",
              f"{first.optimum_full_accuracy - s.stage2_mean:.3f}"] for s in summaries]
     print_table(rows, ["controller", "stage-1 pick (200ep val)", f"after stage 2 (top {args.top_k})",
