@@ -12,7 +12,7 @@ from raynas.errors import RaynasError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from raynas.cli import _benchmark, _controllers, _search, _space, _trials
+    from raynas.cli import _benchmark, _controllers, _search, _space, _split, _trials
 
     parser = argparse.ArgumentParser(
         prog="raynas",
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     _trials.register(commands)
     _space.register(commands)
     _controllers.register(commands)
+    _split.register(commands)
     _benchmark.register(commands)
     return parser
 
