@@ -42,6 +42,13 @@ class SpaceTooLargeError(SpaceError):
     """A search space is larger than the configured limit and the user did not opt in."""
 
 
+class InvalidTrialError(Exception):
+    """Raised by an evaluator when an architecture is invalid (cannot be built, NaN loss...).
+
+    The trial ends with status ``invalid`` and this message as its reason; it counts toward the failure budget.
+    """
+
+
 class UnknownNameError(RaynasError, KeyError):
     """A name (search space, controller, experiment...) is not registered."""
 

@@ -60,7 +60,8 @@ def _run_search(args: argparse.Namespace) -> int:
     config.validate_deep()
     from raynas.tune import run_search
 
-    print(f"[raynas] search {config.name!r}: space {config.space}, controller {config.controller.name}, "
+    what = f"task {config.task} ({config.variant})" if config.task else f"space {config.space}"
+    print(f"[raynas] search {config.name!r}: {what}, controller {config.controller.name}, "
           f"{config.max_trials} trials, {config.max_concurrent} in parallel; experiment dir {config.experiment_dir}")
     result = run_search(config, overwrite=args.overwrite)
     return _report(result, args.format)

@@ -52,7 +52,10 @@ class SearchConfig:
     """Everything a stage-1 search needs; validated on construction (errors name the field and the fix)."""
 
     name: str = "raynas-search"
-    space: str = "nasbench201"
+    space: str | None = None
+    task: str | None = None
+    variant: str = "proxy"
+    device: str = "auto"
     max_trials: int = 100
     max_concurrent: int = 4
     max_failed: int | None = None
@@ -71,7 +74,19 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         as_str("name", self.name, pattern=NAME_PATTERN)
-        as_str("space", self.space)
+        if self.task is not None:
+            as_str("task", self.task)
+            if self.space is not None:
+                raise ConfigError("space", self.space, "no space when a task is given (the task's model family "
+                                  "defines the space)", "remove `space:` or `task:`")
+        elif self.space is None:
+            object.__setattr__(self, "space", "nasbench201")
+        if self.space is not None:
+            as_str("space", self.space)
+        if self.variant not in ("proxy", "full"):
+            raise ConfigError("variant", self.variant, "'proxy' (stage-1 search) or 'full'")
+        if as_str("device", self.device) not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError("device", self.device, "auto, cpu, cuda or cuda:N")
         as_int("max_trials", self.max_trials, minimum=1)
         if isinstance(self.max_concurrent, bool) or not isinstance(self.max_concurrent, int) or self.max_concurrent < 1:
             raise ConfigError("max_concurrent", self.max_concurrent, "an integer >= 1 (trials run in parallel)",
@@ -107,6 +122,12 @@ class SearchConfig:
             as_str("ray_address", self.ray_address)
         from raynas.registry import BUILTIN_SPACES, TABULAR_SPACES
 
+        if self.task is not None:
+            self.task_config()  # validates the task file
+            if self.benchmark:
+                raise ConfigError("benchmark", dict(self.benchmark), "no benchmark section with a task",
+                                  "the benchmark section only applies to tabular spaces such as nasbench201")
+            return
         if self.space not in BUILTIN_SPACES:
             raise UnknownNameError("search space", self.space, BUILTIN_SPACES, "List them with `raynas space list`.")
         if self.benchmark:
@@ -128,12 +149,25 @@ class SearchConfig:
         reject_unknown(self.benchmark, known, section="benchmark")
         return TabularTrialSettings(**self.benchmark)
 
+    def task_config(self):
+        """The task this search trains (None for tabular spaces)."""
+        if self.task is None:
+            return None
+        from raynas.tasks import load_task
+
+        return load_task(self.task)
+
     def build_space(self):
         """The search space with ``fixed`` parts applied and the size limit enforced."""
         from raynas.registry import get_space
         from raynas.space import SearchSpace
 
-        base = get_space(self.space)
+        if self.task is not None:
+            from raynas.families import load_family
+
+            base = load_family(self.task_config().family).space
+        else:
+            base = get_space(self.space)
         space = SearchSpace(base.root, name=base.name, allow_huge=True)
         if self.fixed:
             space = space.fix(self.fixed)
@@ -151,7 +185,12 @@ class SearchConfig:
         self.build_controller(self.build_space())
         from raynas.registry import TABULAR_SPACES
 
-        if self.space in TABULAR_SPACES:
+        task = self.task_config()
+        if task is not None:
+            from raynas.data import load_dataset
+
+            load_dataset(task.dataset, data_dir=task.resolve_data_dir())  # a missing dataset fails here
+        elif self.space in TABULAR_SPACES:
             from raynas.benchmarks import load_table
 
             load_table(self.benchmark_settings().table)

@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from raynas.config import Mode, SearchConfig
@@ -48,16 +49,26 @@ class SearchResult:
         return asdict(self)
 
 
-def build_evaluator(config: SearchConfig) -> Any:
-    """The object that evaluates one architecture for this config's space."""
+def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None) -> Any:
+    """The object that evaluates one architecture: table look-ups, or training on the config's task."""
     from raynas.benchmarks import TabularEvaluator
-    from raynas.registry import TABULAR_SPACES
 
-    if config.space in TABULAR_SPACES:
-        evaluator = TabularEvaluator(config.benchmark_settings())
-        _ = evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
-        return evaluator
-    raise ConfigError("space", config.space, "a space with an evaluator")  # pragma: no cover
+    task = config.task_config()
+    if task is not None:
+        from raynas.training._evaluator import TrainingEvaluator, ensure_split
+
+        split_path = (experiment_dir or config.experiment_dir) / "split.parquet"
+        split_path.parent.mkdir(parents=True, exist_ok=True)
+        split = ensure_split(task, str(split_path))
+        for warning in split.warnings:
+            print(f"[raynas] data split warning: {warning}", file=sys.stderr)
+        from raynas.families import load_family
+
+        family = load_family(task.family)
+        return TrainingEvaluator(task, config.variant, str(split_path), config.device, family.source)
+    evaluator = TabularEvaluator(config.benchmark_settings())
+    _ = evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
+    return evaluator
 
 
 def _ensure_ray(config: SearchConfig) -> bool:
@@ -111,7 +122,6 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
 
     space = config.build_space()
     controller = config.build_controller(space)
-    evaluator = build_evaluator(config)
     exp_dir = config.experiment_dir
     paths = ExperimentPaths(exp_dir)
     restoring = resume and paths.tune.exists()
@@ -121,6 +131,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                               "choose another `name`, resume it with `raynas resume`, or pass --overwrite to replace it")
         shutil.rmtree(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
+    evaluator = build_evaluator(config, exp_dir)
     paths.config.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
     started = _ensure_ray(config)

@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
+from raynas.errors import InvalidTrialError
 from raynas.tune._outcome import REASON_KEY, RUNNING, STATUS_KEY
+
+__all__ = ["Evaluator", "InvalidTrialError", "run_trial"]
 
 
 class Evaluator(Protocol):
     """Evaluates one architecture: calls ``report`` for intermediate results, returns the final metrics."""
 
     def evaluate(self, arch: Any, *, seed: int, report: Any = None) -> dict[str, Any]: ...
-
-
-class InvalidTrialError(Exception):
-    """Raised by an evaluator when the architecture is invalid (cannot be built, NaN loss...)."""
 
 
 def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> None:
@@ -35,6 +34,12 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
         tune.report({STATUS_KEY: "invalid", REASON_KEY: _reason(exc)})
         return
     except MemoryError as exc:
+        tune.report({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
+        return
+    except RuntimeError as exc:
+        if "OutOfMemoryError" not in type(exc).__name__ and "out of memory" not in str(exc).lower():
+            tune.report({STATUS_KEY: "failed", REASON_KEY: _reason(exc)})
+            return
         tune.report({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
         return
     except Exception as exc:  # noqa: BLE001 - every trial failure is recorded, none crashes the search

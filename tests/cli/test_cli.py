@@ -107,3 +107,18 @@ def test_search_with_a_missing_table_fails_before_ray_starts(tmp_path):
     out = run("search", "--table", str(tmp_path / "nope.csv"), "--workdir", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2 and "table" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "nasbench201-dryrun").exists()
+
+
+@pytest.mark.parametrize("task, expected", [
+    ({"dataset": "cifar10", "data_dir": "/no/such/folder", "family": "small_cnn"}, "missing data_batch_1"),
+    ({"dataset": "digits", "family": "resnet9000"}, "unknown model family 'resnet9000'"),
+    ({"dataset": "digits", "family": "small_cnn",
+      "variants": {"full": {"epochs": 2}, "proxy": {"epochs": 2, "width_mult": 2.0}}}, "no larger than the full"),
+])
+def test_bad_tasks_give_one_clear_error(tmp_path, task, expected):
+    body = {"name": "t", "recipe": {"epochs": 2}, "variants": {"full": {"epochs": 2}, "proxy": {"epochs": 1}}, **task}
+    (tmp_path / "task.yaml").write_text(yaml.safe_dump(body))
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump({"name": "x", "task": str(tmp_path / "task.yaml"),
+                                                          "gpus_per_trial": 0}))
+    out = run("validate", "--config", str(tmp_path / "search.yaml"), cwd=tmp_path)
+    assert out.returncode == 2 and expected in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,11 @@
+"""The PyTorch trainer used by proxy and full training (torch is imported only when training runs)."""
+
+from raynas.training._trainer import (
+    NonFiniteLossError,
+    TrainingRecipe,
+    evaluate_accuracy,
+    pick_device,
+    train_and_evaluate,
+)
+
+__all__ = ["NonFiniteLossError", "TrainingRecipe", "evaluate_accuracy", "pick_device", "train_and_evaluate"]

@@ -1,0 +1,109 @@
+"""Evaluating one architecture of a task: build it, train it on the task's variant, report the reward."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from raynas.data import ArrayDataset, DataSplit, load_dataset
+from raynas.errors import ConfigError, InvalidTrialError
+from raynas.families import ModelFamily, load_family
+from raynas.tasks import TaskConfig
+from raynas.training._trainer import NonFiniteLossError, train_and_evaluate
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, data_dir: str | None) -> ArrayDataset:
+    return load_dataset(name, data_dir=data_dir)  # once per worker process
+
+
+@functools.lru_cache(maxsize=16)
+def _family(name: str) -> ModelFamily:
+    return load_family(name)
+
+
+def ensure_split(task: TaskConfig, path: str) -> DataSplit:
+    """The task's stored split at ``path``: reused when it matches the data and settings, (re)made otherwise."""
+    from pathlib import Path
+
+    from raynas.data import make_split
+
+    data = _dataset(task.dataset, task.resolve_data_dir())
+    split = make_split(data.train_y, data.val_y, dataset=data.name, data_fingerprint=data.fingerprint(),
+                       seed=task.split_seed, validation_fraction=task.validation_fraction)
+    if Path(path).is_file():
+        try:
+            existing = DataSplit.load(path)
+        except ConfigError:
+            existing = None
+        if existing is not None and existing.fingerprint == split.fingerprint:
+            return existing
+    split.save(path)
+    return split
+
+
+@dataclass(frozen=True)
+class TrainingEvaluator:
+    """Trains architectures of a task's model family on the task's ``proxy`` (stage 1) or ``full`` variant.
+
+    Proxy runs train on a seeded ``data_fraction`` of the stage-1 training part and validate on the stage-1
+    validation part; full runs train on all training data and validate on the real validation set.
+    """
+
+    task: TaskConfig
+    variant: str
+    split_path: str
+    device: str = "auto"
+    #: Where the driver found the family (a file path or module): workers run in other folders.
+    family_source: str | None = None
+
+    def evaluate(self, arch: Any, *, seed: int, report: Callable[[dict], None] | None = None) -> dict[str, Any]:
+        data = _dataset(self.task.dataset, self.task.resolve_data_dir())
+        split = DataSplit.load(self.split_path)
+        if split.data_fingerprint != data.fingerprint():
+            raise ConfigError("split", self.split_path, "a split of the data this trial loaded",
+                              "the dataset changed since the split was made; rerun the search with --overwrite")
+        variant = self.task.variant(self.variant)
+        if self.variant == "proxy":
+            keep = max(1, int(round(variant.data_fraction * len(split.stage1_train))))
+            train_idx = np.sort(np.random.default_rng(split.seed).permutation(split.stage1_train)[:keep])
+            train_x, train_y = data.train_x[train_idx], data.train_y[train_idx]
+            val_x, val_y = data.train_x[split.stage1_val], data.train_y[split.stage1_val]
+        else:
+            keep = max(1, int(round(variant.data_fraction * len(data.train_y))))
+            train_idx = np.sort(np.random.default_rng(split.seed).permutation(len(data.train_y))[:keep])
+            train_x, train_y = data.train_x[train_idx], data.train_y[train_idx]
+            val_x, val_y = data.val_x, data.val_y
+        if variant.resolution_mult != 1.0:
+            train_x, val_x = _resize(train_x, variant.resolution_mult), _resize(val_x, variant.resolution_mult)
+        family = _family(self.family_source or self.task.family)
+        import torch
+
+        torch.manual_seed(seed)  # the initial weights are part of the trial's seeded randomness
+        try:
+            model = family.build(arch, in_channels=train_x.shape[1], num_classes=data.num_classes,
+                                 image_size=train_x.shape[-1], width_mult=variant.width_mult,
+                                 depth_mult=variant.depth_mult)
+        except Exception as exc:  # noqa: BLE001 - any builder error makes the architecture invalid
+            raise InvalidTrialError(f"architecture cannot be built: {type(exc).__name__}: {exc}") from exc
+        try:
+            metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+                                         recipe=self.task.recipe_for(self.variant), seed=seed, device=self.device,
+                                         report=report)
+        except NonFiniteLossError as exc:
+            raise InvalidTrialError(str(exc)) from exc
+        metrics["params"] = int(sum(p.numel() for p in model.parameters()))
+        metrics["reward"] = metrics["val_accuracy"]
+        return metrics
+
+
+def _resize(x: np.ndarray, factor: float) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    size = max(1, int(round(x.shape[-1] * factor)))
+    out = F.interpolate(torch.as_tensor(x), size=(size, size), mode="bilinear", align_corners=False)
+    return out.numpy()

@@ -1,0 +1,68 @@
+"""Real training trials on Ray: the digits task end to end, and invalid architectures recorded as such."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from raynas.config import SearchConfig
+from raynas.tasks import load_task
+from raynas.tracking import TrialStore
+from raynas.training._evaluator import TrainingEvaluator
+from raynas.tune import run_search
+
+pytestmark = pytest.mark.ray
+
+
+def test_digits_search_trains_real_models_and_finds_a_clearly_better_one(ray_cluster, tmp_path):
+    config = SearchConfig.from_dict({"name": "digits", "task": "proxy_tasks/digits.yaml", "max_trials": 16,
+                                     "max_concurrent": 2, "gpus_per_trial": 0, "cpus_per_trial": 1,
+                                     "workdir": str(tmp_path)})
+    result = run_search(config)
+    assert result.status == "completed" and result.counts["completed"] == 16
+    records = TrialStore(result.store_dir).records()
+    task = load_task("proxy_tasks/digits.yaml")
+    epochs = task.variant("proxy").epochs
+    for r in records:
+        assert r.metrics["epoch"] == epochs and r.iterations == epochs  # one report per epoch
+        assert [h["epoch"] for h in r.history] == list(range(1, epochs + 1))
+        assert {"train_loss", "val_accuracy", "lr", "epoch_time", "params"} <= set(r.metrics)
+    best = max(records, key=lambda r: r.reward)
+    worst = min(records, key=lambda r: r.reward)
+    assert best.reward - worst.reward > 5
+    # held-out check: full training, evaluated on the real validation set (never seen by the search)
+    full = TrainingEvaluator(task, "full", str(config.experiment_dir / "split.parquet"))
+    assert full.evaluate(best.arch, seed=0)["val_accuracy"] > full.evaluate(worst.arch, seed=0)["val_accuracy"]
+
+
+FRAGILE = '''
+from raynas.space import SearchSpace, one_of
+SPACE = SearchSpace({"mode": one_of("ok", "unbuildable", "nan")}, name="fragile")
+
+def build(arch, *, in_channels, num_classes, image_size, width_mult=1.0, depth_mult=1.0):
+    import torch
+    if arch["mode"] == "unbuildable":
+        raise ValueError("no such layer")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_channels * image_size ** 2, num_classes))
+    if arch["mode"] == "nan":
+        with torch.no_grad():
+            model[1].bias[0] = float("nan")
+    return model
+'''
+
+
+def test_unbuildable_and_nan_architectures_end_invalid_and_the_search_goes_on(ray_cluster, tmp_path):
+    (tmp_path / "fragile.py").write_text(FRAGILE)
+    task = {"name": "fragile", "dataset": "digits", "family": str(tmp_path / "fragile.py"),
+            "recipe": {"epochs": 2}, "variants": {"full": {"epochs": 2}, "proxy": {"epochs": 2}}}
+    (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
+    config = SearchConfig.from_dict({"name": "fragile", "task": str(tmp_path / "task.yaml"), "max_trials": 3, "max_failed": 3,
+                                     "controller": "grid", "gpus_per_trial": 0, "cpus_per_trial": 1,
+                                     "workdir": str(tmp_path)})
+    result = run_search(config)
+    by_mode = {r.arch["mode"]: r for r in TrialStore(result.store_dir).records()}
+    assert by_mode["ok"].status == "completed" and by_mode["ok"].reward > 0
+    assert by_mode["unbuildable"].status == "invalid"
+    assert "cannot be built: ValueError: no such layer" in by_mode["unbuildable"].failure_reason
+    assert by_mode["nan"].status == "invalid" and "loss is nan" in by_mode["nan"].failure_reason
+    assert result.counts == {"completed": 1, "failed": 0, "invalid": 2, "stopped": 0}
