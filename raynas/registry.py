@@ -20,7 +20,10 @@ TABULAR_SPACES = frozenset({"nasbench201"})
 
 
 def space_names() -> list[str]:
-    return sorted(BUILTIN_SPACES)
+    """Built-in spaces and the model families found in ``search_spaces/`` folders."""
+    from raynas.families import discover_families
+
+    return sorted(set(BUILTIN_SPACES) | set(discover_families()))
 
 
 def _load(target: str) -> Any:
@@ -29,7 +32,11 @@ def _load(target: str) -> Any:
 
 
 def get_space(name: str) -> SearchSpace:
-    """The registered search space called ``name``."""
-    if name not in BUILTIN_SPACES:
-        raise UnknownNameError("search space", name, BUILTIN_SPACES, "List them with `raynas space list`.")
-    return _load(BUILTIN_SPACES[name])()
+    """The registered search space called ``name`` (a built-in space or a model family's space)."""
+    if name in BUILTIN_SPACES:
+        return _load(BUILTIN_SPACES[name])()
+    from raynas.families import discover_families, load_family
+
+    if name in discover_families():
+        return load_family(name).space
+    raise UnknownNameError("search space", name, space_names(), "List them with `raynas space list`.")

@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RaynasError as exc:
         print(f"raynas: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("raynas: interrupted; results so far are on disk (resume with `raynas resume NAME`)", file=sys.stderr)
         return 130

@@ -261,4 +261,9 @@ def _compile(node: Any, path: str, parent: tuple[int, int] | None, decisions: li
 
 
 def _option_placeholder(option: Any, i: int) -> str:
+    """Label of a conditional option (a sub-space) in summaries: its position and shape."""
+    if isinstance(option, (list, tuple)):
+        return f"<sub-space {i}: list of {len(option)}>"
+    if isinstance(option, dict):
+        return f"<sub-space {i}: {{{', '.join(map(str, option))}}}>"
     return f"<sub-space {i}>"
