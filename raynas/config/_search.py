@@ -47,6 +47,31 @@ class ControllerConfig:
         object.__setattr__(self, "options", dict(self.options))
 
 
+#: Early-stopping schedulers (Ray Tune) and the options each accepts; ``time_attr`` is always the epoch count.
+SCHEDULERS: Mapping[str, tuple[str, ...]] = {
+    "fifo": (),
+    "asha": ("max_t", "grace_period", "reduction_factor", "brackets"),
+    "hyperband": ("max_t", "reduction_factor"),
+    "median": ("grace_period", "min_samples_required"),
+}
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """Early stopping of individual trials over their per-epoch reports (a Ray Tune scheduler)."""
+
+    name: str = "fifo"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in SCHEDULERS:
+            raise UnknownNameError("scheduler", str(self.name), SCHEDULERS, "Set `scheduler:` to one of them.")
+        reject_unknown(self.options, SCHEDULERS[self.name], section="scheduler")
+        for key, value in self.options.items():
+            as_int(f"scheduler.{key}", value, minimum=1)
+        object.__setattr__(self, "options", dict(self.options))
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Everything a stage-1 search needs; validated on construction (errors name the field and the fix)."""
@@ -65,6 +90,7 @@ class SearchConfig:
     metric: str = "reward"
     mode: Mode = Mode.MAX
     controller: ControllerConfig = field(default_factory=ControllerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     seed: int = 0
     workdir: str = "raynas-work"
     fixed: Mapping[str, Any] = field(default_factory=dict)
@@ -113,6 +139,8 @@ class SearchConfig:
             raise ConfigError("mode", self.mode, "'max' or 'min'") from None
         if not isinstance(self.controller, ControllerConfig):
             raise ConfigError("controller", self.controller, "a ControllerConfig")
+        if not isinstance(self.scheduler, SchedulerConfig):
+            raise ConfigError("scheduler", self.scheduler, "a SchedulerConfig")
         as_int("seed", self.seed, minimum=0)
         as_str("workdir", self.workdir)
         as_mapping("fixed", self.fixed)
@@ -199,6 +227,7 @@ class SearchConfig:
         out = asdict(self)
         out["mode"] = self.mode.value
         out["controller"] = {"name": self.controller.name, **dict(self.controller.options)}
+        out["scheduler"] = {"name": self.scheduler.name, **dict(self.scheduler.options)}
         out["timeout"] = out.pop("timeout_s")
         out["fixed"] = dict(self.fixed)
         out["benchmark"] = dict(self.benchmark)
@@ -235,6 +264,8 @@ class SearchConfig:
                 kwargs["timeout_s"] = as_duration("timeout", value)
             elif key == "controller":
                 kwargs["controller"] = _controller_from(value)
+            elif key == "scheduler":
+                kwargs["scheduler"] = _scheduler_from(value)
             elif key in ("fixed", "benchmark"):
                 kwargs[key] = as_mapping(key, value)
             elif key == "max_failed" and value is None:
@@ -254,6 +285,18 @@ def _controller_from(value: Any) -> ControllerConfig:
     if name != "" and not isinstance(name, str):
         raise ConfigError("controller.name", name, "a controller name string")
     return ControllerConfig(name, options)
+
+
+def _scheduler_from(value: Any) -> SchedulerConfig:
+    if value is None:
+        return SchedulerConfig()
+    if isinstance(value, str):
+        return SchedulerConfig(value)
+    options = as_mapping("scheduler", value)
+    name = options.pop("name", "fifo")
+    if not isinstance(name, str):
+        raise ConfigError("scheduler.name", name, "a scheduler name: " + ", ".join(SCHEDULERS))
+    return SchedulerConfig(name, options)
 
 
 def load_search_config(path: str | Path) -> SearchConfig:

@@ -79,7 +79,8 @@ class Controller(ABC):
                 status: TrialStatus | str = TrialStatus.COMPLETED) -> None:
         """Record the outcome of a proposed genotype.
 
-        A COMPLETED trial needs a finite reward; a non-finite reward is recorded as INVALID.
+        A COMPLETED trial needs a finite reward; a non-finite reward is recorded as INVALID. A STOPPED trial may
+        carry the reward it reached before it was stopped (a low-fidelity result).
         """
         status = TrialStatus(status)
         genotype = tuple(genotype)
@@ -91,6 +92,8 @@ class Controller(ABC):
             if self.best is None or reward > self.best[0]:
                 self.best = (reward, genotype)
             self._observe_reward(genotype, reward)
+        elif status is TrialStatus.STOPPED and reward is not None and math.isfinite(float(reward)):
+            self._observe_low_fidelity(genotype, float(reward))
         else:
             if status.counts_as_failure():
                 self.num_failed += 1
@@ -117,6 +120,12 @@ class Controller(ABC):
     @abstractmethod
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
         """Learn from a completed trial."""
+
+    def _observe_low_fidelity(self, genotype: Genotype, reward: float) -> None:
+        """A trial stopped early (e.g. by ASHA) with the reward it had reached: a partial, low-fidelity result.
+
+        Default: not used as a final reward (an early-stopped trial is not comparable with finished ones).
+        """
 
     def _observe_failure(self, genotype: Genotype, status: TrialStatus) -> None:
         """Learn from a failed, invalid or stopped trial (default: nothing; never a zero reward)."""

@@ -89,10 +89,14 @@ class TrainingEvaluator:
                                  depth_mult=variant.depth_mult)
         except Exception as exc:  # noqa: BLE001 - any builder error makes the architecture invalid
             raise InvalidTrialError(f"architecture cannot be built: {type(exc).__name__}: {exc}") from exc
+        def report_epoch(metrics: dict[str, Any]) -> None:
+            if report is not None:  # schedulers compare trials on the reward of every epoch
+                report({**metrics, "reward": metrics["val_accuracy"]})
+
         try:
             metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
                                          recipe=self.task.recipe_for(self.variant), seed=seed, device=self.device,
-                                         report=report)
+                                         report=report_epoch)
         except NonFiniteLossError as exc:
             raise InvalidTrialError(str(exc)) from exc
         metrics["params"] = int(sum(p.numel() for p in model.parameters()))

@@ -49,7 +49,9 @@ def classify(result: Mapping[str, Any] | None, *, metric: str, errored: bool = F
     raw = result.get(metric)
     value = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
     if status == RUNNING:
-        return Outcome(TrialStatus.STOPPED, value, "stopped before it finished")
+        epoch = result.get("training_iteration")
+        where = f" after {epoch} reports" if epoch else ""
+        return Outcome(TrialStatus.STOPPED, value, f"stopped early{where} (scheduler or end of search)")
     if value is None:
         reported = sorted(user_metrics(result))
         return Outcome(TrialStatus.INVALID, None,

@@ -71,6 +71,24 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None) ->
     return evaluator
 
 
+def build_scheduler(config: SearchConfig) -> Any:
+    """The Ray Tune scheduler of the config (None for fifo), over the per-epoch reports."""
+    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule
+
+    name, options = config.scheduler.name, dict(config.scheduler.options)
+    if name == "fifo":
+        return None
+    common = {"time_attr": "training_iteration", "metric": config.metric, "mode": config.mode.value}
+    task = config.task_config()
+    if name in ("asha", "hyperband"):
+        options.setdefault("max_t", task.variant(config.variant).epochs if task else 100)
+    if name == "asha":
+        return ASHAScheduler(**common, **options)
+    if name == "hyperband":
+        return HyperBandScheduler(**common, **options)
+    return MedianStoppingRule(**common, **options)
+
+
 def _ensure_ray(config: SearchConfig) -> bool:
     """Start (or connect to) Ray; returns True when this call started it and should shut it down."""
     import ray
@@ -159,7 +177,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             ]
             tuner = tune.Tuner(
                 trainable,
-                tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1,
+                tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, scheduler=build_scheduler(config),
                                             max_concurrent_trials=config.max_concurrent,
                                             time_budget_s=config.timeout_s, reuse_actors=True),
                 run_config=tune.RunConfig(name=paths.tune.name, storage_path=str(exp_dir), verbose=0,
@@ -187,7 +205,9 @@ def _tune_environment() -> Iterator[None]:
     raynas trial store already, and the loggers cost an fsync per trial result. Tune's result grid then warns
     once per trial that it found no result files; that warning is silenced for the same duration.
     """
-    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+              # failed and invalid trials report a status and a reason, not the metric a scheduler watches
+              "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1"}
     saved = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
     analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")

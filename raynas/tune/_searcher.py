@@ -65,7 +65,8 @@ class ControllerSearcher(Searcher):
         reward = outcome.value
         if reward is not None and self.direction is Mode.MIN:
             reward = -reward
-        self.controller.observe(genotype, reward if outcome.status.value == "completed" else None, outcome.status)
+        keep = outcome.status.value in ("completed", "stopped")  # stopped: the low-fidelity reward it reached
+        self.controller.observe(genotype, reward if keep else None, outcome.status)
 
     # --- persistence (called by Ray Tune with the experiment state) ------------------------------------
     def get_state(self) -> dict[str, Any]:

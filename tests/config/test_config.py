@@ -85,7 +85,7 @@ def test_config_round_trips_through_to_dict():
     assert config.build_space().size == 5**5
 
 
-_keys = st.sampled_from(["name", "space", "max_trials", "max_concurrent", "max_failed", "gpus_per_trial",
+_keys = st.sampled_from(["name", "space", "task", "variant", "scheduler", "max_trials", "max_concurrent", "max_failed", "gpus_per_trial",
                          "cpus_per_trial", "timeout", "metric", "mode", "controller", "seed", "workdir", "fixed",
                          "allow_huge_space", "benchmark", "ray_address", "max_trial", "bogus", "Controller"])
 _values = st.recursive(
@@ -124,3 +124,15 @@ def test_yaml_dump_of_defaults_loads_back(tmp_path):
     path = tmp_path / "defaults.yaml"
     path.write_text(yaml.safe_dump(SearchConfig().to_dict()))
     assert load_search_config(path) == SearchConfig()
+
+
+def test_scheduler_section():
+    config = SearchConfig.from_dict({"scheduler": {"name": "asha", "grace_period": 2}})
+    assert config.scheduler.name == "asha" and config.scheduler.options == {"grace_period": 2}
+    assert SearchConfig.from_dict({"scheduler": "median"}).scheduler.name == "median"
+    with pytest.raises(UnknownNameError, match="did you mean 'asha'"):
+        SearchConfig.from_dict({"scheduler": "ashaa"})
+    with pytest.raises(ConfigError, match="scheduler.grace"):
+        SearchConfig.from_dict({"scheduler": {"name": "asha", "grace": 2}})
+    with pytest.raises(ConfigError, match="scheduler.max_t"):
+        SearchConfig.from_dict({"scheduler": {"name": "hyperband", "max_t": 0}})

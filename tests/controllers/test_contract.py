@@ -207,3 +207,12 @@ def test_rl_policy_moves_toward_rewarded_options():
         ctrl.observe(g, 1.0 if g[0] == 2 else 0.0 + rng.random() * 0.01)
     probs = ctrl.probabilities(0)
     assert probs[2] == max(probs) and probs[2] > 0.5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_early_stopped_trials_are_low_fidelity_not_failures(name):
+    ctrl = build(name, small_space())
+    g = ctrl.propose()
+    ctrl.observe(g, 1e9, TrialStatus.STOPPED)  # a partial reward: never taken as the final one
+    assert ctrl.num_failed == 0 and ctrl.best is None
+    assert ctrl.propose() is not None

@@ -66,3 +66,23 @@ def test_unbuildable_and_nan_architectures_end_invalid_and_the_search_goes_on(ra
     assert "cannot be built: ValueError: no such layer" in by_mode["unbuildable"].failure_reason
     assert by_mode["nan"].status == "invalid" and "loss is nan" in by_mode["nan"].failure_reason
     assert result.counts == {"completed": 1, "failed": 0, "invalid": 2, "stopped": 0}
+
+
+def test_asha_stops_some_trials_early_and_trains_less_than_fifo(ray_cluster, tmp_path):
+    def search(scheduler):
+        config = SearchConfig.from_dict({"name": f"digits-{scheduler['name']}", "task": "proxy_tasks/digits.yaml",
+                                         "max_trials": 12, "max_concurrent": 2, "gpus_per_trial": 0,
+                                         "cpus_per_trial": 1, "workdir": str(tmp_path), "controller": "random",
+                                         "seed": 3, "scheduler": scheduler})
+        result = run_search(config)
+        return result, TrialStore(result.store_dir).records()
+
+    fifo, fifo_records = search({"name": "fifo"})
+    asha, asha_records = search({"name": "asha", "grace_period": 1, "reduction_factor": 3})
+    epochs = load_task("proxy_tasks/digits.yaml").variant("proxy").epochs
+    stopped = [r for r in asha_records if r.status == "stopped"]
+    assert stopped and all(1 <= r.iterations < epochs for r in stopped)
+    assert all("stopped early" in r.failure_reason for r in stopped)
+    assert asha.status == "completed" and asha.counts["failed"] == asha.counts["invalid"] == 0  # not failures
+    assert all(r.iterations == epochs for r in fifo_records)
+    assert sum(r.iterations for r in asha_records) < sum(r.iterations for r in fifo_records)
