@@ -85,7 +85,8 @@ def test_config_round_trips_through_to_dict():
     assert config.build_space().size == 5**5
 
 
-_keys = st.sampled_from(["name", "space", "task", "variant", "scheduler", "max_trials", "max_concurrent", "max_failed", "gpus_per_trial",
+_keys = st.sampled_from(["name", "space", "task", "variant", "scheduler",
+                         "max_trials", "max_concurrent", "max_failed", "gpus_per_trial",
                          "cpus_per_trial", "timeout", "metric", "mode", "controller", "seed", "workdir", "fixed",
                          "allow_huge_space", "benchmark", "ray_address", "max_trial", "bogus", "Controller"])
 _values = st.recursive(
