@@ -31,6 +31,7 @@ test-fast: setup  ## tests that need no Ray cluster
 bench: setup  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/tune_overhead.py
 	$(BIN)/python bench/controller_speed.py
+	$(BIN)/python bench/trainer_throughput.py
 
 clean:
 	rm -rf $(VENV) raynas-work .pytest_cache

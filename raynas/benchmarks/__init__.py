@@ -8,6 +8,7 @@ from raynas.benchmarks._nasbench201 import (
     TabularTrialSettings,
     Variant,
     arch_to_string,
+    edge_key,
     nasbench201_space,
     string_to_arch,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "TabularTrialSettings",
     "Variant",
     "arch_to_string",
+    "edge_key",
     "load_table",
     "nasbench201_space",
     "string_to_arch",
