@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from raynas.config._parse import as_float, as_int, as_mapping, as_str, reject_unknown
 from raynas.errors import ConfigError
+from raynas.rewards import RewardTargets
 from raynas.training import TrainingRecipe
 
 VARIANTS = ("proxy", "full")
@@ -46,6 +47,7 @@ class TaskConfig:
     data_dir: str | None = None
     validation_fraction: float = 0.1
     split_seed: int = 0
+    targets: RewardTargets = field(default_factory=RewardTargets)
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +81,8 @@ class TaskConfig:
 def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
         data = as_mapping("task", data)
-        known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed"]
+        known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed",
+                 "targets"]
         reject_unknown(data, known, source=source)
         for key in ("name", "dataset", "family"):
             if key not in data:
@@ -95,11 +98,14 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
                 raise ConfigError(f"variants.{name}.epochs", None, "the number of training epochs")
             variants[name] = Variant(**value)
         reject_unknown(variants, VARIANTS, section="variants")
+        targets_data = as_mapping("targets", data.get("targets"))
+        reject_unknown(targets_data, [f.name for f in fields(RewardTargets)], section="targets")
         return TaskConfig(
             name=data["name"], dataset=data["dataset"], family=data["family"], recipe=TrainingRecipe(**recipe_data),
             variants=variants, data_dir=data.get("data_dir"),
             validation_fraction=as_float("validation_fraction", data.get("validation_fraction", 0.1)),
-            split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0), source=source,
+            split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0),
+            targets=RewardTargets(**targets_data), source=source,
         )
     except ConfigError as exc:
         if source and not exc.source:

@@ -12,7 +12,7 @@ from raynas.errors import RaynasError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from raynas.cli import _benchmark, _controllers, _search, _space, _split, _trials
+    from raynas.cli import _benchmark, _controllers, _latency, _search, _space, _split, _trials
 
     parser = argparse.ArgumentParser(
         prog="raynas",
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     _space.register(commands)
     _controllers.register(commands)
     _split.register(commands)
+    _latency.register(commands)
     _benchmark.register(commands)
     return parser
 

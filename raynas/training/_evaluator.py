@@ -11,6 +11,7 @@ import numpy as np
 from raynas.data import ArrayDataset, DataSplit, load_dataset
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.families import ModelFamily, load_family
+from raynas.rewards import compute_reward
 from raynas.tasks import TaskConfig
 from raynas.training._trainer import NonFiniteLossError, train_and_evaluate
 
@@ -89,9 +90,16 @@ class TrainingEvaluator:
                                  depth_mult=variant.depth_mult)
         except Exception as exc:  # noqa: BLE001 - any builder error makes the architecture invalid
             raise InvalidTrialError(f"architecture cannot be built: {type(exc).__name__}: {exc}") from exc
+        cost = self._cost(model, train_x.shape[1:])
+
+        def with_reward(metrics: dict[str, Any]) -> dict[str, Any]:
+            terms = compute_reward(metrics["val_accuracy"], targets=self.task.targets,
+                                   latency_ms=cost.get("latency_ms"), memory_mb=cost.get("memory_mb"))
+            return {**metrics, **cost, **terms}
+
         def report_epoch(metrics: dict[str, Any]) -> None:
             if report is not None:  # schedulers compare trials on the reward of every epoch
-                report({**metrics, "reward": metrics["val_accuracy"]})
+                report(with_reward(metrics))
 
         try:
             metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
@@ -99,9 +107,23 @@ class TrainingEvaluator:
                                          report=report_epoch)
         except NonFiniteLossError as exc:
             raise InvalidTrialError(str(exc)) from exc
-        metrics["params"] = int(sum(p.numel() for p in model.parameters()))
-        metrics["reward"] = metrics["val_accuracy"]
-        return metrics
+        return with_reward(metrics)
+
+    def _cost(self, model: Any, input_shape: tuple[int, ...]) -> dict[str, Any]:
+        """Parameters and FLOPs always; latency and memory when the task sets targets (measured before
+        training: they do not depend on the weights)."""
+        import torch
+
+        from raynas.training._measure import count_flops, measure_model
+
+        targets = self.task.targets
+        if not targets.active:
+            flops = count_flops(model, torch.zeros(1, *input_shape))
+            return {"params": int(sum(p.numel() for p in model.parameters())), "flops": flops}
+        measured = measure_model(model, input_shape=tuple(input_shape), batch_size=targets.batch_size,
+                                 device=targets.device, warmup=5, repeats=20)
+        return {"params": measured.params, "flops": measured.flops, "latency_ms": measured.latency_ms,
+                "memory_mb": measured.memory_mb}
 
 
 def _resize(x: np.ndarray, factor: float) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 RAYNAS = str(Path(sys.executable).with_name("raynas"))
-SUBCOMMANDS = ["search", "resume", "validate", "trials", "space", "controllers", "split", "benchmark"]
+SUBCOMMANDS = ["search", "resume", "validate", "trials", "space", "controllers", "split", "latency", "benchmark"]
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
