@@ -60,6 +60,8 @@ class TrainingEvaluator:
     device: str = "auto"
     #: Where the driver found the family (a file path or module): workers run in other folders.
     family_source: str | None = None
+    #: Data-parallel processes per trial; None: one per GPU the Ray trial holds (1 when it holds fewer than 2).
+    workers: int | None = None
 
     def evaluate(self, arch: Any, *, seed: int, report: Callable[[dict], None] | None = None) -> dict[str, Any]:
         data = _dataset(self.task.dataset, self.task.resolve_data_dir())
@@ -80,14 +82,16 @@ class TrainingEvaluator:
             val_x, val_y = data.val_x, data.val_y
         if variant.resolution_mult != 1.0:
             train_x, val_x = _resize(train_x, variant.resolution_mult), _resize(val_x, variant.resolution_mult)
-        family = _family(self.family_source or self.task.family)
+        family_ref = self.family_source or self.task.family
+        family = _family(family_ref)
         import torch
 
+        build_kwargs = {"in_channels": train_x.shape[1], "num_classes": data.num_classes,
+                        "image_size": train_x.shape[-1], "width_mult": variant.width_mult,
+                        "depth_mult": variant.depth_mult}
         torch.manual_seed(seed)  # the initial weights are part of the trial's seeded randomness
         try:
-            model = family.build(arch, in_channels=train_x.shape[1], num_classes=data.num_classes,
-                                 image_size=train_x.shape[-1], width_mult=variant.width_mult,
-                                 depth_mult=variant.depth_mult)
+            model = family.build(arch, **build_kwargs)
         except Exception as exc:  # noqa: BLE001 - any builder error makes the architecture invalid
             raise InvalidTrialError(f"architecture cannot be built: {type(exc).__name__}: {exc}") from exc
         cost = self._cost(model, train_x.shape[1:])
@@ -101,12 +105,23 @@ class TrainingEvaluator:
             if report is not None:  # schedulers compare trials on the reward of every epoch
                 report(with_reward(metrics))
 
+        workers = self.workers if self.workers is not None else _gpus_held_by_this_trial()
         try:
-            metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
-                                         recipe=self.task.recipe_for(self.variant), seed=seed, device=self.device,
-                                         report=report_epoch)
+            if workers > 1:
+                from raynas.training._distributed import train_data_parallel
+
+                metrics = train_data_parallel(
+                    functools.partial(build_family_model, family_ref, arch, build_kwargs), world_size=workers,
+                    train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+                    recipe=self.task.recipe_for(self.variant), seed=seed,
+                    use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch)
+            else:
+                metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+                                             recipe=self.task.recipe_for(self.variant), seed=seed,
+                                             device=self.device, report=report_epoch)
         except NonFiniteLossError as exc:
             raise InvalidTrialError(str(exc)) from exc
+        metrics.setdefault("workers", 1)
         return with_reward(metrics)
 
     def _cost(self, model: Any, input_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -124,6 +139,23 @@ class TrainingEvaluator:
                                  device=targets.device, warmup=5, repeats=20)
         return {"params": measured.params, "flops": measured.flops, "latency_ms": measured.latency_ms,
                 "memory_mb": measured.memory_mb}
+
+
+def build_family_model(family_ref: str, arch: Any, build_kwargs: dict[str, Any]) -> Any:
+    """Build an architecture of a family (module-level, so data-parallel workers can be given it)."""
+    return _family(family_ref).build(arch, **build_kwargs)
+
+
+def _gpus_held_by_this_trial() -> int:
+    """GPUs Ray gave this trial's actor (each becomes a data-parallel worker); 1 outside Ray or below 2."""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return max(1, len(ray.get_gpu_ids()))
+    except Exception:  # noqa: BLE001 - not inside a Ray worker
+        pass
+    return 1
 
 
 def _resize(x: np.ndarray, factor: float) -> np.ndarray:
