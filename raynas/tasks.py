@@ -48,6 +48,7 @@ class TaskConfig:
     validation_fraction: float = 0.1
     split_seed: int = 0
     targets: RewardTargets = field(default_factory=RewardTargets)
+    augmentation: Mapping[str, Any] | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +56,13 @@ class TaskConfig:
         if missing:
             raise ConfigError("variants", sorted(self.variants), "both a 'proxy' and a 'full' variant",
                               f"add {', '.join(missing)}", source=self.source)
+        if self.augmentation is not None:
+            from raynas.augment import augmentation_space
+
+            kind = self.augmentation.get("policy") if isinstance(self.augmentation, Mapping) else None
+            if kind not in ("randaugment", "autoaugment"):
+                raise ConfigError("augmentation.policy", kind, "randaugment or autoaugment", source=self.source)
+            augmentation_space(kind).encode(dict(self.augmentation))  # SpaceError naming a bad value
         bigger = self.variants["proxy"].larger_than(self.variants["full"])
         if bigger:
             raise ConfigError("variants.proxy", ", ".join(bigger), "a proxy no larger than the full variant",
@@ -82,7 +90,7 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
         data = as_mapping("task", data)
         known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed",
-                 "targets"]
+                 "targets", "augmentation"]
         reject_unknown(data, known, source=source)
         for key in ("name", "dataset", "family"):
             if key not in data:
@@ -105,7 +113,7 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
             variants=variants, data_dir=data.get("data_dir"),
             validation_fraction=as_float("validation_fraction", data.get("validation_fraction", 0.1)),
             split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0),
-            targets=RewardTargets(**targets_data), source=source,
+            targets=RewardTargets(**targets_data), augmentation=data.get("augmentation"), source=source,
         )
     except ConfigError as exc:
         if source and not exc.source:

@@ -79,6 +79,9 @@ class SearchConfig:
     name: str = "raynas-search"
     space: str | None = None
     task: str | None = None
+    search_type: str = "architecture"
+    arch: Any = None
+    augmentation_space: str = "randaugment"
     variant: str = "proxy"
     device: str = "auto"
     max_trials: int = 100
@@ -109,6 +112,17 @@ class SearchConfig:
             object.__setattr__(self, "space", "nasbench201")
         if self.space is not None:
             as_str("space", self.space)
+        if self.search_type not in ("architecture", "augmentation"):
+            raise ConfigError("search_type", self.search_type, "'architecture' or 'augmentation'")
+        if self.search_type == "augmentation":
+            if self.task is None or self.arch is None:
+                raise ConfigError("arch", self.arch, "a task and a fixed architecture for an augmentation search",
+                                  "augmentation is searched on a fixed architecture: set `task:` and `arch:`")
+            if self.augmentation_space not in ("randaugment", "autoaugment"):
+                raise ConfigError("augmentation_space", self.augmentation_space, "randaugment or autoaugment")
+        elif self.arch is not None:
+            raise ConfigError("arch", self.arch, "no fixed `arch` in an architecture search",
+                              "use `fixed:` to fix parts of the space, or set search_type: augmentation")
         if self.variant not in ("proxy", "full"):
             raise ConfigError("variant", self.variant, "'proxy' (stage-1 search) or 'full'")
         if as_str("device", self.device) not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -151,7 +165,11 @@ class SearchConfig:
         from raynas.registry import BUILTIN_SPACES, TABULAR_SPACES
 
         if self.task is not None:
-            self.task_config()  # validates the task file
+            task = self.task_config()  # validates the task file
+            if self.search_type == "augmentation":
+                from raynas.families import load_family
+
+                load_family(task.family).space.encode(self.arch)  # the fixed architecture must be in its family
             if self.benchmark:
                 raise ConfigError("benchmark", dict(self.benchmark), "no benchmark section with a task",
                                   "the benchmark section only applies to tabular spaces such as nasbench201")
@@ -190,7 +208,11 @@ class SearchConfig:
         from raynas.registry import get_space
         from raynas.space import SearchSpace
 
-        if self.task is not None:
+        if self.search_type == "augmentation":
+            from raynas.augment import augmentation_space
+
+            base = augmentation_space(self.augmentation_space)
+        elif self.task is not None:
             from raynas.families import load_family
 
             base = load_family(self.task_config().family).space

@@ -25,7 +25,8 @@ def _free_port() -> int:
 
 def train_data_parallel(build: Callable[[], Any], *, world_size: int, train_x: np.ndarray, train_y: np.ndarray,
                         val_x: np.ndarray, val_y: np.ndarray, recipe: TrainingRecipe, seed: int, use_cuda: bool,
-                        report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                        report: Callable[[dict[str, Any]], None] | None = None,
+                        augmentation: dict[str, Any] | None = None) -> dict[str, Any]:
     """Like :func:`train_and_evaluate` with ``world_size`` data-parallel processes; ``build`` must be picklable."""
     import torch.multiprocessing as mp
 
@@ -33,7 +34,7 @@ def train_data_parallel(build: Callable[[], Any], *, world_size: int, train_x: n
     queue = ctx.Queue()
     port = _free_port()
     workers = [ctx.Process(target=_worker, args=(rank, world_size, port, build, train_x, train_y, val_x, val_y,
-                                                 recipe, seed, use_cuda, queue), daemon=True)
+                                                 recipe, seed, use_cuda, queue, augmentation), daemon=True)
                for rank in range(world_size)]
     for worker in workers:
         worker.start()
@@ -68,7 +69,7 @@ def train_data_parallel(build: Callable[[], Any], *, world_size: int, train_x: n
 
 def _worker(rank: int, world_size: int, port: int, build: Callable[[], Any], train_x: np.ndarray,
             train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, recipe: TrainingRecipe, seed: int,
-            use_cuda: bool, queue: Any) -> None:
+            use_cuda: bool, queue: Any, augmentation: dict[str, Any] | None = None) -> None:
     import torch
     import torch.distributed as dist
     from torch import nn
@@ -92,6 +93,10 @@ def _worker(rank: int, world_size: int, port: int, build: Callable[[], Any], tra
                     if recipe.schedule == "cosine" else None)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         generator = torch.Generator().manual_seed(seed)  # the same global order on every rank
+        from raynas.augment import make_augmenter
+
+        augment = make_augmenter(augmentation)
+        augment_generator = torch.Generator().manual_seed(seed + 1 + rank)
         metrics: dict[str, Any] = {}
         for epoch in range(1, recipe.epochs + 1):
             ddp.train()
@@ -102,8 +107,9 @@ def _worker(rank: int, world_size: int, port: int, build: Callable[[], Any], tra
                 batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size][rank::world_size]
                 if len(batch) == 0:
                     batch = order[:1]
+                inputs = xs[batch] if augment is None else augment(xs[batch], augment_generator)
                 with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_cuda):
-                    loss = loss_fn(ddp(xs[batch]), ys[batch])
+                    loss = loss_fn(ddp(inputs), ys[batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

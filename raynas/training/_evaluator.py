@@ -63,7 +63,12 @@ class TrainingEvaluator:
     #: Data-parallel processes per trial; None: one per GPU the Ray trial holds (1 when it holds fewer than 2).
     workers: int | None = None
 
-    def evaluate(self, arch: Any, *, seed: int, report: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    def evaluate(self, arch: Any, *, seed: int, report: Callable[[dict], None] | None = None,
+                 augmentation: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Train ``arch`` (with the augmentation policy given, else the task's own) and return its metrics."""
+        from raynas.augment import make_augmenter
+
+        augmentation = augmentation if augmentation is not None else self.task.augmentation
         data = _dataset(self.task.dataset, self.task.resolve_data_dir())
         split = DataSplit.load(self.split_path)
         if split.data_fingerprint != data.fingerprint():
@@ -114,11 +119,13 @@ class TrainingEvaluator:
                     functools.partial(build_family_model, family_ref, arch, build_kwargs), world_size=workers,
                     train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
                     recipe=self.task.recipe_for(self.variant), seed=seed,
-                    use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch)
+                    use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch,
+                    augmentation=augmentation)
             else:
                 metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
                                              recipe=self.task.recipe_for(self.variant), seed=seed,
-                                             device=self.device, report=report_epoch)
+                                             device=self.device, report=report_epoch,
+                                             augment=make_augmenter(augmentation))
         except NonFiniteLossError as exc:
             raise InvalidTrialError(str(exc)) from exc
         metrics.setdefault("workers", 1)
@@ -139,6 +146,17 @@ class TrainingEvaluator:
                                  device=targets.device, warmup=5, repeats=20)
         return {"params": measured.params, "flops": measured.flops, "latency_ms": measured.latency_ms,
                 "memory_mb": measured.memory_mb}
+
+
+@dataclass(frozen=True)
+class AugmentationEvaluator:
+    """Augmentation search: every trial trains the same fixed architecture with the proposed policy."""
+
+    inner: TrainingEvaluator
+    arch: Any
+
+    def evaluate(self, policy: Any, *, seed: int, report: Callable[[dict], None] | None = None) -> dict[str, Any]:
+        return self.inner.evaluate(self.arch, seed=seed, report=report, augmentation=policy)
 
 
 def build_family_model(family_ref: str, arch: Any, build_kwargs: dict[str, Any]) -> Any:

@@ -55,8 +55,10 @@ def pick_device(preferred: str = "auto") -> str:
 
 def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
                        val_y: np.ndarray, recipe: TrainingRecipe, seed: int, device: str = "auto",
-                       report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train ``model`` and return its final metrics; ``report`` gets the metrics of every epoch.
+                       report: Callable[[dict[str, Any]], None] | None = None,
+                       augment: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
+    """Train ``model`` and return its final metrics; ``report`` gets the metrics of every epoch; ``augment``
+    (batch, generator) -> batch transforms each training batch (an augmentation policy).
 
     Data lives on the device for the whole run (small proxy datasets fit). On CUDA the forward pass runs under
     bf16 autocast with channels_last memory layout; on CPU in fp32. Raises NonFiniteLossError on a NaN/Inf loss.
@@ -80,6 +82,7 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
                 if recipe.schedule == "cosine" else None)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     generator = torch.Generator(device="cpu").manual_seed(seed)
+    augment_generator = torch.Generator(device="cpu").manual_seed(seed + 1)
     metrics: dict[str, Any] = {}
     for epoch in range(1, recipe.epochs + 1):
         model.train()
@@ -88,8 +91,9 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
         total_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+            inputs = xs[batch] if augment is None else augment(xs[batch], augment_generator)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
-                loss = loss_fn(model(xs[batch]), ys[batch])
+                loss = loss_fn(model(inputs), ys[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -65,7 +65,12 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None) ->
         from raynas.families import load_family
 
         family = load_family(task.family)
-        return TrainingEvaluator(task, config.variant, str(split_path), config.device, family.source)
+        evaluator = TrainingEvaluator(task, config.variant, str(split_path), config.device, family.source)
+        if config.search_type == "augmentation":
+            from raynas.training._evaluator import AugmentationEvaluator
+
+            return AugmentationEvaluator(evaluator, config.arch)
+        return evaluator
     evaluator = TabularEvaluator(config.benchmark_settings())
     _ = evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
     return evaluator

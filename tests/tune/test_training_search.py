@@ -86,3 +86,16 @@ def test_asha_stops_some_trials_early_and_trains_less_than_fifo(ray_cluster, tmp
     assert asha.status == "completed" and asha.counts["failed"] == asha.counts["invalid"] == 0  # not failures
     assert all(r.iterations == epochs for r in fifo_records)
     assert sum(r.iterations for r in asha_records) < sum(r.iterations for r in fifo_records)
+
+
+def test_augmentation_search_trains_one_architecture_with_searched_policies(ray_cluster, tmp_path):
+    arch = {"stages": [{"block": "conv", "kernel": 3, "width": 16}], "activation": "relu", "downsample": True}
+    config = SearchConfig.from_dict({"name": "aug", "task": "proxy_tasks/digits.yaml", "search_type": "augmentation",
+                                     "arch": arch, "augmentation_space": "randaugment", "max_trials": 4,
+                                     "max_concurrent": 2, "gpus_per_trial": 0, "cpus_per_trial": 1,
+                                     "workdir": str(tmp_path)})
+    result = run_search(config)
+    records = TrialStore(result.store_dir).records()
+    assert result.counts["completed"] == 4
+    assert all(r.arch["policy"] == "randaugment" and r.reward > 0 for r in records)
+    assert len({(r.arch["num_ops"], r.arch["magnitude"]) for r in records}) == 4
