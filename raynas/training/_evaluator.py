@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ from raynas.families import ModelFamily, load_family
 from raynas.rewards import compute_reward
 from raynas.tasks import TaskConfig
 from raynas.training._trainer import NonFiniteLossError, train_and_evaluate
+from raynas.tune._outcome import CHECKPOINT_KEY
 
 
 @functools.lru_cache(maxsize=4)
@@ -122,10 +124,17 @@ class TrainingEvaluator:
                     use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch,
                     augmentation=augmentation)
             else:
+                checkpoint = None
+                if self.variant == "full":  # full-training runs keep their final model
+                    import tempfile
+
+                    checkpoint = str(Path(tempfile.mkdtemp(prefix="raynas-ckpt-")) / "model.pt")
                 metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
                                              recipe=self.task.recipe_for(self.variant), seed=seed,
                                              device=self.device, report=report_epoch,
-                                             augment=make_augmenter(augmentation))
+                                             augment=make_augmenter(augmentation), checkpoint_path=checkpoint)
+                if checkpoint is not None:
+                    metrics[CHECKPOINT_KEY] = str(Path(checkpoint).parent)
         except NonFiniteLossError as exc:
             raise InvalidTrialError(str(exc)) from exc
         metrics.setdefault("workers", 1)

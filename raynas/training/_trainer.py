@@ -56,9 +56,11 @@ def pick_device(preferred: str = "auto") -> str:
 def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
                        val_y: np.ndarray, recipe: TrainingRecipe, seed: int, device: str = "auto",
                        report: Callable[[dict[str, Any]], None] | None = None,
-                       augment: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
+                       augment: Callable[[Any, Any], Any] | None = None,
+                       checkpoint_path: str | None = None) -> dict[str, Any]:
     """Train ``model`` and return its final metrics; ``report`` gets the metrics of every epoch; ``augment``
-    (batch, generator) -> batch transforms each training batch (an augmentation policy).
+    (batch, generator) -> batch transforms each training batch (an augmentation policy). With
+    ``checkpoint_path`` the model, optimizer and epoch are saved there (atomically) after every epoch.
 
     Data lives on the device for the whole run (small proxy datasets fit). On CUDA the forward pass runs under
     bf16 autocast with channels_last memory layout; on CPU in fp32. Raises NonFiniteLossError on a NaN/Inf loss.
@@ -106,9 +108,23 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
         accuracy = evaluate_accuracy(model, vx, vy, batch_size=max(256, recipe.batch_size), cuda=cuda)
         metrics = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": accuracy,
                    "lr": optimizer.param_groups[0]["lr"], "epoch_time": time.perf_counter() - start}
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, epoch=epoch, metrics=metrics)
         if report is not None and epoch < recipe.epochs:
             report(dict(metrics))
     return metrics
+
+
+def save_checkpoint(path: str, *, model: Any, optimizer: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    """Model and optimizer state, epoch and metrics, written to a temporary file then renamed."""
+    import os
+
+    import torch
+
+    tmp = f"{path}.tmp"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                "metrics": dict(metrics)}, tmp)
+    os.replace(tmp, path)
 
 
 def evaluate_accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 512, cuda: bool = False) -> float:

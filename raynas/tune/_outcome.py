@@ -11,6 +11,8 @@ from raynas.controllers import TrialStatus
 STATUS_KEY = "raynas_status"
 REASON_KEY = "raynas_reason"
 RUNNING = "running"
+#: Final-metrics key naming a directory that becomes the trial's Ray Tune checkpoint (kept in its storage).
+CHECKPOINT_KEY = "raynas_checkpoint_dir"
 
 #: Keys Ray Tune adds to every result: never stored as metrics (they are noise for users).
 TUNE_INTERNAL_KEYS = frozenset({
@@ -32,7 +34,7 @@ def user_metrics(result: Mapping[str, Any] | None) -> dict[str, Any]:
     if not result:
         return {}
     return {k: v for k, v in result.items()
-            if k not in TUNE_INTERNAL_KEYS and k not in (STATUS_KEY, REASON_KEY) and not k.startswith("config/")
+            if k not in TUNE_INTERNAL_KEYS and not k.startswith("raynas_") and not k.startswith("config/")
             and isinstance(v, (int, float, str, bool)) and not isinstance(v, bool)}
 
 

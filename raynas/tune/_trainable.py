@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import shutil
 from typing import Any, Protocol
 
 from raynas.errors import InvalidTrialError
-from raynas.tune._outcome import REASON_KEY, RUNNING, STATUS_KEY
+from raynas.tune._outcome import CHECKPOINT_KEY, REASON_KEY, RUNNING, STATUS_KEY
 
 __all__ = ["Evaluator", "InvalidTrialError", "run_trial"]
 
@@ -48,6 +49,11 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
     value = final.get(metric)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
         tune.report({**final, STATUS_KEY: "invalid", REASON_KEY: f"metric {metric!r} is {value}"})
+        return
+    checkpoint_dir = final.pop(CHECKPOINT_KEY, None)
+    if checkpoint_dir:
+        tune.report({**final, STATUS_KEY: "completed"}, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # report() has copied it to the experiment's storage
         return
     tune.report({**final, STATUS_KEY: "completed"})
 

@@ -99,3 +99,24 @@ def test_augmentation_search_trains_one_architecture_with_searched_policies(ray_
     assert result.counts["completed"] == 4
     assert all(r.arch["policy"] == "randaugment" and r.reward > 0 for r in records)
     assert len({(r.arch["num_ops"], r.arch["magnitude"]) for r in records}) == 4
+
+
+def test_full_training_trials_keep_their_final_checkpoint(ray_cluster, tmp_path):
+    import glob
+
+    import torch
+
+    config = SearchConfig.from_dict({"name": "full", "task": "proxy_tasks/digits.yaml", "variant": "full",
+                                     "max_trials": 1, "gpus_per_trial": 0, "cpus_per_trial": 1,
+                                     "workdir": str(tmp_path)})
+    result = run_search(config)
+    (record,) = TrialStore(result.store_dir).records()
+    assert record.status == "completed" and "raynas_checkpoint_dir" not in record.metrics
+    (path,) = glob.glob(str(config.experiment_dir / "tune" / "*" / "checkpoint_*" / "model.pt"))
+    state = torch.load(path)
+    assert state["epoch"] == load_task("proxy_tasks/digits.yaml").variant("full").epochs
+    assert state["metrics"]["val_accuracy"] == record.metrics["val_accuracy"]
+    from raynas.families import load_family
+
+    model = load_family("small_cnn").build(record.arch, in_channels=1, num_classes=10, image_size=8)
+    model.load_state_dict(state["model"])  # the checkpoint rebuilds the trained model
