@@ -297,28 +297,25 @@ class SearchConfig:
         return cls(**kwargs)
 
 
-def _controller_from(value: Any) -> ControllerConfig:
+def _named_section(section: str, value: Any, cls: type, default_name: str) -> Any:
+    """``name`` or ``{name: ..., option: value, ...}`` (or nothing) -> ``cls(name, options)``."""
     if value is None:
-        return ControllerConfig()
+        return cls()
     if isinstance(value, str):
-        return ControllerConfig(value)
-    options = as_mapping("controller", value)
-    name = options.pop("name", "")
-    if name != "" and not isinstance(name, str):
-        raise ConfigError("controller.name", name, "a controller name string")
-    return ControllerConfig(name, options)
+        return cls(value)
+    options = as_mapping(section, value)
+    name = options.pop("name", default_name)
+    if not isinstance(name, str):
+        raise ConfigError(f"{section}.name", name, f"a {section} name string")
+    return cls(name, options)
+
+
+def _controller_from(value: Any) -> ControllerConfig:
+    return _named_section("controller", value, ControllerConfig, "")
 
 
 def _scheduler_from(value: Any) -> SchedulerConfig:
-    if value is None:
-        return SchedulerConfig()
-    if isinstance(value, str):
-        return SchedulerConfig(value)
-    options = as_mapping("scheduler", value)
-    name = options.pop("name", "fifo")
-    if not isinstance(name, str):
-        raise ConfigError("scheduler.name", name, "a scheduler name: " + ", ".join(SCHEDULERS))
-    return SchedulerConfig(name, options)
+    return _named_section("scheduler", value, SchedulerConfig, "fifo")
 
 
 def load_search_config(path: str | Path) -> SearchConfig:
