@@ -37,7 +37,14 @@ def test_digits_search_trains_real_models_and_finds_a_clearly_better_one(ray_clu
 
 FRAGILE = '''
 from raynas.space import SearchSpace, one_of
-SPACE = SearchSpace({"mode": one_of("ok", "unbuildable", "nan")}, name="fragile")
+SPACE = SearchSpace({"mode": one_of("ok", "unbuildable", "nan", "oom")}, name="fragile")
+
+
+class OutOfMemory:
+    def __call__(self, module, inputs):
+        import torch
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB (simulated)")
+
 
 def build(arch, *, in_channels, num_classes, image_size, width_mult=1.0, depth_mult=1.0):
     import torch
@@ -47,16 +54,18 @@ def build(arch, *, in_channels, num_classes, image_size, width_mult=1.0, depth_m
     if arch["mode"] == "nan":
         with torch.no_grad():
             model[1].bias[0] = float("nan")
+    if arch["mode"] == "oom":
+        model.register_forward_pre_hook(OutOfMemory())
     return model
 '''
 
 
-def test_unbuildable_and_nan_architectures_end_invalid_and_the_search_goes_on(ray_cluster, tmp_path):
+def test_unbuildable_nan_and_oom_architectures_end_with_their_reason_and_the_search_goes_on(ray_cluster, tmp_path):
     (tmp_path / "fragile.py").write_text(FRAGILE)
     task = {"name": "fragile", "dataset": "digits", "family": str(tmp_path / "fragile.py"),
             "recipe": {"epochs": 2}, "variants": {"full": {"epochs": 2}, "proxy": {"epochs": 2}}}
     (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
-    config = SearchConfig.from_dict({"name": "fragile", "task": str(tmp_path / "task.yaml"), "max_trials": 3, "max_failed": 3,
+    config = SearchConfig.from_dict({"name": "fragile", "task": str(tmp_path / "task.yaml"), "max_trials": 4, "max_failed": 4,
                                      "controller": "grid", "gpus_per_trial": 0, "cpus_per_trial": 1,
                                      "workdir": str(tmp_path)})
     result = run_search(config)
@@ -65,7 +74,8 @@ def test_unbuildable_and_nan_architectures_end_invalid_and_the_search_goes_on(ra
     assert by_mode["unbuildable"].status == "invalid"
     assert "cannot be built: ValueError: no such layer" in by_mode["unbuildable"].failure_reason
     assert by_mode["nan"].status == "invalid" and "loss is nan" in by_mode["nan"].failure_reason
-    assert result.counts == {"completed": 1, "failed": 0, "invalid": 2, "stopped": 0}
+    assert by_mode["oom"].status == "failed" and by_mode["oom"].failure_reason.startswith("out of memory")
+    assert result.counts == {"completed": 1, "failed": 1, "invalid": 2, "stopped": 0}
 
 
 def test_asha_stops_some_trials_early_and_trains_less_than_fifo(ray_cluster, tmp_path):
