@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, _optimizer, evaluate_accuracy
+from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, _optimizer, evaluate_accuracy, train_step
 
 
 def _free_port() -> int:
@@ -107,16 +107,9 @@ def _worker(rank: int, world_size: int, port: int, build: Callable[[], Any], tra
                 batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size][rank::world_size]
                 if len(batch) == 0:
                     batch = order[:1]
-                inputs = xs[batch] if augment is None else augment(xs[batch], augment_generator)
-                with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_cuda):
-                    loss = loss_fn(ddp(inputs), ys[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if schedule is not None:
-                    schedule.step()
-                total += torch.stack([loss.detach().float() * len(batch), torch.tensor(float(len(batch)),
-                                                                                        device=device)])
+                loss = train_step(ddp, optimizer, schedule, loss_fn, xs, ys, batch, cuda=use_cuda, augment=augment,
+                                  augment_generator=augment_generator)
+                total += torch.stack([loss * len(batch), torch.tensor(float(len(batch)), device=device)])
             dist.all_reduce(total)
             train_loss = float(total[0] / total[1])
             if not math.isfinite(train_loss):

@@ -93,15 +93,9 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
         total_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-            inputs = xs[batch] if augment is None else augment(xs[batch], augment_generator)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
-                loss = loss_fn(model(inputs), ys[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            total_loss += loss.detach() * len(batch)
+            loss = train_step(model, optimizer, schedule, loss_fn, xs, ys, batch, cuda=cuda, augment=augment,
+                              augment_generator=augment_generator)
+            total_loss += loss * len(batch)
         train_loss = float(total_loss) / len(xs)
         if not math.isfinite(train_loss):
             raise NonFiniteLossError(f"training loss is {train_loss} in epoch {epoch}")
@@ -113,6 +107,22 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
         if report is not None and epoch < recipe.epochs:
             report(dict(metrics))
     return metrics
+
+
+def train_step(model: Any, optimizer: Any, schedule: Any, loss_fn: Any, xs: Any, ys: Any, batch: Any, *,
+               cuda: bool, augment: Callable[[Any, Any], Any] | None = None, augment_generator: Any = None) -> Any:
+    """One optimisation step on ``xs[batch]`` (augmented when a policy is given); returns the detached loss."""
+    import torch
+
+    inputs = xs[batch] if augment is None else augment(xs[batch], augment_generator)
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+        loss = loss_fn(model(inputs), ys[batch])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.detach().float()
 
 
 def save_checkpoint(path: str, *, model: Any, optimizer: Any, epoch: int, metrics: dict[str, Any]) -> None:
