@@ -12,7 +12,7 @@ import json
 import math
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -191,4 +191,4 @@ def _next_seq(directory: Path, prefix: str) -> int:
     return highest + 1
 
 
-__all__ = ["SCHEMA", "TrialRecord", "TrialStore", "asdict"]
+__all__ = ["SCHEMA", "TrialRecord", "TrialStore"]
