@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,26 @@ class ExperimentPaths:
     def budget(self) -> Path:
         """The failure-budget ledger: failed count and max_failed (JSON)."""
         return self.root / "failure_budget.json"
+
+    @property
+    def uid_file(self) -> Path:
+        """A random id given to the experiment when its directory was created (tells apart an experiment
+        from an earlier one overwritten in the same directory)."""
+        return self.root / "uid"
+
+    def uid(self) -> str:
+        """The experiment's id, created on first use."""
+        if not self.uid_file.is_file():
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = self.root / ".uid.tmp"
+            tmp.write_text(uuid.uuid4().hex)
+            os.replace(tmp, self.uid_file)
+        return self.uid_file.read_text().strip()
+
+    @property
+    def mlflow(self) -> Path:
+        """MLflow run ledgers (one per tracking URI)."""
+        return self.root / "mlflow"
 
     def read_config(self) -> dict[str, Any]:
         return json.loads(self.config.read_text())

@@ -21,12 +21,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--workdir", help="override the config's workdir")
     search.add_argument("--table", help="tabular spaces: a CSV/Parquet table with the NAS-Bench-201 columns "
                                         "instead of the bundled one (overrides benchmark.table)")
+    _add_tracking_flags(search)
     add_format_flag(search)
     search.set_defaults(handler=_run_search)
 
     resume = commands.add_parser("resume", help="continue an interrupted search where it stopped")
     resume.add_argument("experiment", help="experiment name (under --workdir) or directory")
     resume.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"where experiments live (default {DEFAULT_WORKDIR})")
+    _add_tracking_flags(resume)
     add_format_flag(resume)
     resume.set_defaults(handler=_run_resume)
 
@@ -34,6 +36,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--config", required=True, help="search config (YAML)")
     add_format_flag(validate)
     validate.set_defaults(handler=_run_validate)
+
+
+def _add_tracking_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (overrides the config's mlflow.tracking_uri and "
+                                               "MLFLOW_TRACKING_URI; default: SQLite store in the work directory)")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow (the trial store is kept)")
+
+
+def _with_tracking(config, args: argparse.Namespace):
+    """The config with the command line's MLflow flags applied (saved with the experiment, so resume keeps them)."""
+    from raynas.config import SearchConfig
+
+    if not args.tracking_uri and not args.no_mlflow:
+        return config
+    data = config.to_dict()
+    mlflow = dict(data["mlflow"])
+    if args.tracking_uri:
+        mlflow["tracking_uri"] = args.tracking_uri
+    if args.no_mlflow:
+        mlflow["enabled"] = False
+    data["mlflow"] = mlflow
+    return SearchConfig.from_dict(data)
 
 
 def _load(path: str | None, workdir: str | None = None, table: str | None = None):
@@ -56,7 +80,7 @@ def _load(path: str | None, workdir: str | None = None, table: str | None = None
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    config = _load(args.config, args.workdir, args.table)
+    config = _with_tracking(_load(args.config, args.workdir, args.table), args)
     config.validate_deep()
     from raynas.tune import run_search
 
@@ -72,7 +96,7 @@ def _run_resume(args: argparse.Namespace) -> int:
     from raynas.tune import run_search
 
     paths = find_experiment(args.experiment, args.workdir)
-    config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+    config = _with_tracking(SearchConfig.from_dict(paths.read_config(), source=str(paths.config)), args)
     result = run_search(config, resume=True)
     return _report(result, args.format)
 

@@ -17,6 +17,7 @@ from raynas.config._parse import (
     as_str,
     reject_unknown,
 )
+from raynas.config._tracking import TrackingConfig
 from raynas.errors import ConfigError, RaynasError, UnknownNameError
 
 DEFAULT_TIMEOUT_S = 14 * 86400.0
@@ -100,6 +101,7 @@ class SearchConfig:
     allow_huge_space: bool = False
     benchmark: Mapping[str, Any] = field(default_factory=dict)
     ray_address: str | None = None
+    mlflow: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
         as_str("name", self.name, pattern=NAME_PATTERN)
@@ -162,6 +164,8 @@ class SearchConfig:
         as_mapping("benchmark", self.benchmark)
         if self.ray_address is not None:
             as_str("ray_address", self.ray_address)
+        if not isinstance(self.mlflow, TrackingConfig):
+            raise ConfigError("mlflow", self.mlflow, "a TrackingConfig")
         from raynas.registry import BUILTIN_SPACES, TABULAR_SPACES
 
         if self.task is not None:
@@ -253,6 +257,7 @@ class SearchConfig:
         out["timeout"] = out.pop("timeout_s")
         out["fixed"] = dict(self.fixed)
         out["benchmark"] = dict(self.benchmark)
+        out["mlflow"] = self.mlflow.to_dict()
         return out
 
     # --- loading ---------------------------------------------------------------------------------------
@@ -288,6 +293,8 @@ class SearchConfig:
                 kwargs["controller"] = _controller_from(value)
             elif key == "scheduler":
                 kwargs["scheduler"] = _scheduler_from(value)
+            elif key == "mlflow":
+                kwargs["mlflow"] = TrackingConfig.from_value(value)
             elif key in ("fixed", "benchmark"):
                 kwargs[key] = as_mapping(key, value)
             elif key == "max_failed" and value is None:

@@ -35,6 +35,7 @@ SCHEMA = pa.schema([
     ("history", pa.string()),
     ("resources", pa.string()),
     ("seed", pa.int64()),
+    ("checkpoint", pa.string()),
 ])
 
 #: Merge part files into one chunk once this many have accumulated.
@@ -59,6 +60,8 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     resources: dict[str, float] = field(default_factory=dict)
     seed: int | None = None
+    #: Directory of the trial's final checkpoint (full-training runs), None when it kept none.
+    checkpoint: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         duration = None
@@ -81,6 +84,7 @@ class TrialRecord:
             "history": _dumps(self.history),
             "resources": json.dumps(self.resources, sort_keys=True),
             "seed": self.seed,
+            "checkpoint": self.checkpoint,
         }
 
 
@@ -137,7 +141,7 @@ class TrialStore:
         parts = self._files("part")
         if not parts:
             return
-        table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts])
+        table = pa.concat_tables([_read_file(p) for p in parts])
         self._write_atomic(table, "chunk")
         for part in parts:
             part.unlink(missing_ok=True)
@@ -148,7 +152,7 @@ class TrialStore:
         files = self._files("chunk") + self._files("part")
         if not files:
             return SCHEMA.empty_table()
-        table = pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+        table = pa.concat_tables([_read_file(f) for f in files])
         ids = table.column("trial_id").to_pylist()
         last = {tid: i for i, tid in enumerate(ids)}
         if len(last) != len(ids):
@@ -176,9 +180,17 @@ class TrialStore:
                 genotype=tuple(row["genotype"]), reward=row["reward"], status=row["status"],
                 failure_reason=row["failure_reason"], start_time=row["start_time"], end_time=row["end_time"],
                 iterations=row["iterations"], metrics=json.loads(row["metrics"]), history=json.loads(row["history"]),
-                resources=json.loads(row["resources"]), seed=row["seed"],
+                resources=json.loads(row["resources"]), seed=row["seed"], checkpoint=row["checkpoint"],
             ))
         return out
+
+
+def _read_file(path: Path) -> pa.Table:
+    """One store file in the current schema; columns added since the file was written read as nulls."""
+    table = pq.read_table(path)
+    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in SCHEMA]
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
 
 
 def _next_seq(directory: Path, prefix: str) -> int:

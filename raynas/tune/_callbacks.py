@@ -13,7 +13,7 @@ from ray.tune.stopper import Stopper
 
 from raynas.controllers import TrialStatus
 from raynas.tracking import TrialRecord, TrialStore
-from raynas.tune._outcome import classify, user_metrics
+from raynas.tune._outcome import Outcome, classify, history_entry, user_metrics
 
 
 def _error_text(trial: Any) -> str | None:
@@ -136,9 +136,9 @@ class TrialRecorder(Callback):
         self.started.setdefault(trial.trial_id, time.time())
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        metrics = user_metrics(result)
-        if metrics:
-            self.history.setdefault(trial.trial_id, []).append(metrics)
+        entry = history_entry(result)
+        if entry:
+            self.history.setdefault(trial.trial_id, []).append(entry)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._record(trial, classify(trial.last_result, metric=self.metric))
@@ -152,33 +152,13 @@ class TrialRecorder(Callback):
         for trial in trials:
             if trial.trial_id in self.started and trial.trial_id not in self.recorded:
                 outcome = classify(trial.last_result, metric=self.metric)
-                if outcome.status is TrialStatus.COMPLETED:
-                    self._record(trial, outcome)
-                else:
-                    self._record(trial, type(outcome)(TrialStatus.STOPPED, outcome.value,
-                                                      "stopped because the search ended"))
+                self._record(trial, end_of_search_outcome(outcome))
 
-    def _record(self, trial: Any, outcome: Any) -> None:
+    def _record(self, trial: Any, outcome: Outcome) -> None:
         if trial.trial_id in self.recorded or "arch" not in trial.config:
             return
-        config = trial.config
-        history = self.history.pop(trial.trial_id, [])
-        record = TrialRecord(
-            trial_id=trial.trial_id,
-            number=int(config.get("number", 0)),
-            arch=config["arch"],
-            genotype=tuple(config.get("genotype", ())),
-            reward=outcome.value if outcome.status is TrialStatus.COMPLETED else None,
-            status=outcome.status.value,
-            failure_reason=outcome.reason,
-            start_time=self.started.pop(trial.trial_id, None),
-            end_time=time.time(),
-            iterations=len(history),
-            metrics=user_metrics(trial.last_result),
-            history=history if len(history) > 1 else [],
-            resources=self.resources,
-            seed=config.get("seed"),
-        )
+        record = build_record(trial, outcome, start_time=self.started.pop(trial.trial_id, None),
+                              history=self.history.pop(trial.trial_id, []), resources=self.resources)
         self.store.append(record)
         self.recorded.add(trial.trial_id)
 
@@ -187,6 +167,37 @@ class TrialRecorder(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.recorded = set(state["recorded"]) | {r.trial_id for r in self.store.records()}
+
+
+def end_of_search_outcome(outcome: Outcome) -> Outcome:
+    """A trial still unfinished when the search ended is stopped (unless it had already completed)."""
+    if outcome.status is TrialStatus.COMPLETED:
+        return outcome
+    return Outcome(TrialStatus.STOPPED, outcome.value, "stopped because the search ended")
+
+
+def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, history: list[dict[str, Any]],
+                 resources: dict[str, float]) -> TrialRecord:
+    """The trial-store record of a finished Ray Tune trial."""
+    config = trial.config
+    checkpoint = getattr(trial, "checkpoint", None)
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        number=int(config.get("number", 0)),
+        arch=config["arch"],
+        genotype=tuple(config.get("genotype", ())),
+        reward=outcome.value if outcome.status is TrialStatus.COMPLETED else None,
+        status=outcome.status.value,
+        failure_reason=outcome.reason,
+        start_time=start_time,
+        end_time=time.time(),
+        iterations=len(history),
+        metrics=user_metrics(trial.last_result),
+        history=history if len(history) > 1 else [],
+        resources=resources,
+        seed=config.get("seed"),
+        checkpoint=getattr(checkpoint, "path", None) if outcome.status is TrialStatus.COMPLETED else None,
+    )
 
 
 class ProgressPrinter(Callback):

@@ -13,6 +13,8 @@ REASON_KEY = "raynas_reason"
 RUNNING = "running"
 #: Final-metrics key naming a directory that becomes the trial's Ray Tune checkpoint (kept in its storage).
 CHECKPOINT_KEY = "raynas_checkpoint_dir"
+#: Wall-clock time (seconds since the epoch) at which the worker made a report: the timestamp of its metrics.
+TIME_KEY = "raynas_time"
 
 #: Keys Ray Tune adds to every result: never stored as metrics (they are noise for users).
 TUNE_INTERNAL_KEYS = frozenset({
@@ -36,6 +38,15 @@ def user_metrics(result: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in result.items()
             if k not in TUNE_INTERNAL_KEYS and not k.startswith("raynas_") and not k.startswith("config/")
             and isinstance(v, (int, float, str, bool)) and not isinstance(v, bool)}
+
+
+def history_entry(result: Mapping[str, Any]) -> dict[str, Any]:
+    """One report as kept in a trial's history: its user metrics plus ``time`` (when the worker reported it)."""
+    entry = user_metrics(result)
+    reported = result.get(TIME_KEY)
+    if entry and isinstance(reported, (int, float)) and not isinstance(reported, bool):
+        entry["time"] = float(reported)
+    return entry
 
 
 def classify(result: Mapping[str, Any] | None, *, metric: str, errored: bool = False,

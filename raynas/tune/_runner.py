@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -140,6 +141,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     from ray import tune
 
     from raynas.tune._callbacks import FailureBudget, FailureBudgetStopper, ProgressPrinter, TrialRecorder
+    from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._searcher import ControllerSearcher
     from raynas.tune._trainable import run_trial
 
@@ -154,8 +156,14 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                               "choose another `name`, resume it with `raynas resume`, or pass --overwrite to replace it")
         shutil.rmtree(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
+    paths.uid()
     evaluator = build_evaluator(config, exp_dir)
     paths.config.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    if config.mlflow.enabled:
+        from raynas.tracking._mlflow_search import tracking_target
+
+        print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
+              file=stream or sys.stderr, flush=True)
 
     started = _ensure_ray(config)
     try:
@@ -179,6 +187,9 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                 TrialRecorder(str(paths.trials), config.metric, resources),
                 ProgressPrinter(config.max_trials, config.metric, mode_max=config.mode is Mode.MAX,
                                 interval_s=progress_interval_s, stream=stream),
+                # always present (a no-op when the config turns MLflow off), so a resume can turn it on
+                MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
+                             mode_max=config.mode is Mode.MAX, stream=stream),
             ]
             tuner = tune.Tuner(
                 trainable,
@@ -198,8 +209,30 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
 
             ray.shutdown()
     result = summarize(config, wall_seconds=wall)
+    if config.mlflow.enabled:
+        result = _finish_tracking(config, result, stream or sys.stderr)
     paths.status.write_text(json.dumps(result.to_dict(), indent=2, default=str))
     return result
+
+
+def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO) -> SearchResult:
+    """Send what the MLflow callback could not (normally nothing) and close the parent run with the status.
+
+    Never fails the search: the results are in the trial store whatever MLflow does.
+    """
+    from raynas.tracking._mlflow_search import sync_search
+
+    try:
+        report = sync_search(config, status=result.to_dict(), stream=stream)
+        extra = {"mlflow": report.to_dict()}
+        lines = report.lines(config.name)
+    except Exception as exc:  # noqa: BLE001
+        extra = {"mlflow": {"error": f"{type(exc).__name__}: {exc}"}}
+        lines = [f"MLflow: logging failed ({type(exc).__name__}: {exc}); the trial store has every result: "
+                 f"retry with `raynas mlflow sync {config.name}`"]
+    for line in lines:
+        print(f"[raynas] {line}", file=stream, flush=True)
+    return dataclasses.replace(result, extra={**result.extra, **extra})
 
 
 @contextlib.contextmanager

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from typing import Any, Protocol
 
 from raynas.errors import InvalidTrialError
-from raynas.tune._outcome import CHECKPOINT_KEY, REASON_KEY, RUNNING, STATUS_KEY
+from raynas.tune._outcome import CHECKPOINT_KEY, REASON_KEY, RUNNING, STATUS_KEY, TIME_KEY
 
 __all__ = ["Evaluator", "InvalidTrialError", "run_trial"]
 
@@ -27,7 +28,7 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
     from ray import tune
 
     def report(metrics: dict[str, Any]) -> None:
-        tune.report({**metrics, STATUS_KEY: RUNNING})
+        tune.report({**metrics, STATUS_KEY: RUNNING, TIME_KEY: time.time()})
 
     try:
         final = dict(evaluator.evaluate(config["arch"], seed=int(config["seed"]), report=report))
@@ -52,10 +53,11 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
         return
     checkpoint_dir = final.pop(CHECKPOINT_KEY, None)
     if checkpoint_dir:
-        tune.report({**final, STATUS_KEY: "completed"}, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        tune.report({**final, STATUS_KEY: "completed", TIME_KEY: time.time()},
+                    checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)  # report() has copied it to the experiment's storage
         return
-    tune.report({**final, STATUS_KEY: "completed"})
+    tune.report({**final, STATUS_KEY: "completed", TIME_KEY: time.time()})
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,0 +1,110 @@
+"""``raynas ui`` (the MLflow UI on the embedded store) and ``raynas mlflow sync`` (replay a trial store)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from raynas.cli._output import add_format_flag, print_json
+from raynas.errors import ConfigError, RaynasError
+from raynas.experiment import DEFAULT_WORKDIR, find_experiment
+
+DEFAULT_UI_PORT = 5000
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    ui = commands.add_parser("ui", help="start the MLflow UI on the work directory's tracking store",
+                             description="Start the MLflow UI (localhost only) on the embedded SQLite store of a "
+                                         "work directory and print its URL; Ctrl-C stops it.")
+    ui.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"work directory (default {DEFAULT_WORKDIR})")
+    ui.add_argument("--tracking-uri", help="a sqlite:/// store to show instead of the work directory's")
+    ui.add_argument("--port", type=int, default=DEFAULT_UI_PORT, help=f"port (default {DEFAULT_UI_PORT})")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="interface to listen on (default 127.0.0.1: this machine only; reach it from elsewhere "
+                         "with an SSH tunnel)")
+    ui.set_defaults(handler=_run_ui)
+
+    mlflow = commands.add_parser("mlflow", help="MLflow tracking tools")
+    tools = mlflow.add_subparsers(dest="mlflow_command", metavar="TOOL", required=True)
+    sync = tools.add_parser("sync", help="send an experiment's trials that MLflow has not received yet",
+                            description="Replay an experiment's trial store to MLflow: every trial not yet sent "
+                                        "(e.g. while the tracking server was down) gets its run; trials already "
+                                        "there are left as they are. Safe to run any number of times.")
+    sync.add_argument("experiment", help="experiment name (under --workdir) or directory")
+    sync.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"where experiments live (default {DEFAULT_WORKDIR})")
+    sync.add_argument("--tracking-uri", help="send to this tracking URI instead of the experiment's own")
+    add_format_flag(sync)
+    sync.set_defaults(handler=_run_sync)
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    import json
+
+    from raynas.config import SearchConfig
+    from raynas.tracking._mlflow_search import sync_search
+
+    paths = find_experiment(args.experiment, args.workdir)
+    config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+    status = json.loads(paths.status.read_text()) if paths.status.is_file() else None
+    report = sync_search(config, status=status, tracking_uri=args.tracking_uri)
+    if args.format == "json":
+        print_json(report.to_dict())
+    else:
+        print(f"sent {report.sent} trial records to {report.tracking_uri} ({report.already} were there already)")
+        for line in report.lines(config.name):
+            print(line)
+    return 1 if report.pending or report.refused else 0
+
+
+def ui_command(store_uri: str, artifacts: Path, host: str, port: int) -> list[str]:
+    """The ``mlflow server`` command line that serves the UI on ``store_uri``."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
+            "--artifacts-destination", str(artifacts), "--host", host, "--port", str(port), "--workers", "1"]
+
+
+def _run_ui(args: argparse.Namespace) -> int:
+    from raynas.tracking._mlflow_sync import embedded_target, reachable, resolve_target
+
+    if not 0 < args.port < 65536:
+        raise ConfigError("--port", args.port, "a TCP port between 1 and 65535")
+    if args.tracking_uri:
+        if args.tracking_uri.startswith(("http://", "https://")):
+            print(f"{args.tracking_uri} is a tracking server: open it in a browser, it serves the UI itself")
+            return 0
+        target = resolve_target(args.tracking_uri, args.workdir)
+        if not target.uri.startswith("sqlite:///"):
+            raise ConfigError("--tracking-uri", args.tracking_uri, "a sqlite:/// store or an http:// server")
+    else:
+        target = embedded_target(args.workdir)
+    database = Path(target.uri[len("sqlite:///"):])
+    if not database.is_file():
+        raise RaynasError(f"no MLflow store at {database}: run a search in this work directory first "
+                          f"(or pass --workdir / --tracking-uri)")
+    command = ui_command(target.uri, Path(target.artifact_root or database.parent / "mlartifacts"),
+                         args.host, args.port)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    process = subprocess.Popen(command, start_new_session=True)
+    print(f"starting the MLflow UI on {target.uri} ...", flush=True)
+    try:
+        probe = type(target)(url)
+        while not reachable(probe, timeout_s=1.0):
+            if process.poll() is not None:
+                raise RaynasError(f"the MLflow UI exited with code {process.returncode} (is port {args.port} in "
+                                  "use? pick another with --port)")
+            time.sleep(0.5)
+        print(f"MLflow UI: {url}  (Ctrl-C to stop)", flush=True)
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,88 @@
+"""The run ledger: which MLflow runs belong to an experiment's trials, and what each has received.
+
+One JSON file per tracking URI under ``<experiment>/mlflow/`` (written atomically). With the trial store it is
+the whole sync state: a trial whose record is in the store but not marked ``synced`` here is still to be sent,
+so nothing is lost when the tracking server is away or the driver dies. Its content is also the MLflow
+callback's Ray Tune state, so a resumed search continues the same runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrialRun:
+    """The MLflow run of one trial: ``reports`` logged while it ran; ``synced`` once its final record is in."""
+
+    run_id: str
+    reports: int = 0
+    synced: bool = False
+
+
+@dataclass
+class RunLedger:
+    """Run ids and progress for one tracking URI (a mutable record, owned by one writer at a time)."""
+
+    tracking_uri: str
+    experiment_id: str | None = None
+    parents: dict[str, str] = field(default_factory=dict)
+    trials: dict[str, TrialRun] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self.experiment_id,
+            "parents": dict(self.parents),
+            "trials": {tid: [run.run_id, run.reports, run.synced] for tid, run in self.trials.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunLedger":
+        trials = {tid: TrialRun(str(v[0]), int(v[1]), bool(v[2])) for tid, v in data.get("trials", {}).items()}
+        return cls(tracking_uri=data["tracking_uri"], experiment_id=data.get("experiment_id"),
+                   parents=dict(data.get("parents", {})), trials=trials)
+
+    def merge(self, other: "RunLedger") -> None:
+        """Take what ``other`` knows and this one does not (same URI): the further-along entry wins."""
+        if other.tracking_uri != self.tracking_uri:
+            return
+        self.experiment_id = self.experiment_id or other.experiment_id
+        for stage, run_id in other.parents.items():
+            self.parents.setdefault(stage, run_id)
+        for tid, run in other.trials.items():
+            mine = self.trials.get(tid)
+            if mine is None or (run.run_id == mine.run_id and (run.synced, run.reports) > (mine.synced, mine.reports)):
+                self.trials[tid] = TrialRun(run.run_id, run.reports, run.synced)
+
+    def synced_ids(self) -> set[str]:
+        return {tid for tid, run in self.trials.items() if run.synced}
+
+
+def ledger_path(experiment_dir: str | Path, tracking_uri: str) -> Path:
+    """Where the ledger of ``tracking_uri`` lives inside an experiment directory."""
+    digest = hashlib.sha1(tracking_uri.encode()).hexdigest()[:12]
+    return Path(experiment_dir) / "mlflow" / f"runs-{digest}.json"
+
+
+def load_ledger(path: str | Path, tracking_uri: str) -> RunLedger:
+    """The ledger at ``path`` (an empty one when the file does not exist yet)."""
+    path = Path(path)
+    if not path.is_file():
+        return RunLedger(tracking_uri)
+    ledger = RunLedger.from_dict(json.loads(path.read_text()))
+    return ledger if ledger.tracking_uri == tracking_uri else RunLedger(tracking_uri)
+
+
+def save_ledger(path: str | Path, ledger: RunLedger) -> None:
+    """Write atomically (temporary file + rename), so a killed process leaves the previous version."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(ledger.to_dict(), separators=(",", ":")))
+    os.replace(tmp, path)

@@ -1,0 +1,183 @@
+"""MLflow tracking of a stage-1 search: what its parent run holds, and replaying its trial store to MLflow.
+
+The trial store is the source of truth; :func:`sync_search` sends every stored trial that the run ledger does
+not mark as sent (``raynas mlflow sync`` and the end of every search call it), then closes the parent run with
+the search's final status.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, TextIO
+
+from raynas.experiment import ExperimentPaths
+from raynas.tracking._mlflow_layout import TAG_STOP_REASON, TrialContext, config_params
+from raynas.tracking._mlflow_sync import (
+    MlflowTracker,
+    TrackingTarget,
+    is_transient,
+    reachable,
+    resolve_target,
+)
+from raynas.tracking._store import TrialStore
+
+if TYPE_CHECKING:
+    from raynas.config import SearchConfig
+
+#: The stage name of a stage-1 search's parent run.
+STAGE_SEARCH = "search"
+
+
+@dataclass(frozen=True)
+class SearchTracking:
+    """What the MLflow callback needs to know about the search it logs."""
+
+    target: TrackingTarget
+    experiment_name: str
+    experiment_dir: str
+    experiment_uid: str
+    stage: str
+    context: TrialContext
+    parent_params: Mapping[str, str]
+    parent_artifacts: Mapping[str, Any]
+    flush_timeout_s: float = 60.0
+    interval_s: float = 1.0
+
+
+@dataclass
+class SyncReport:
+    """What a sync sent, and what is left (``pending``: not sent because the store was unreachable;
+    ``refused``: rejected by MLflow, with the reason)."""
+
+    tracking_uri: str
+    experiment: str
+    sent: int = 0
+    already: int = 0
+    pending: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    parent_run_id: str | None = None
+    unreachable: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self, name: str) -> list[str]:
+        """What a user should read about it."""
+        out = []
+        if self.pending:
+            why = f" ({self.unreachable})" if self.unreachable else ""
+            out.append(f"MLflow: {len(self.pending)} trial records could not be sent to {self.tracking_uri}{why}; "
+                       f"they are safe in the trial store: send them with `raynas mlflow sync {name}`")
+        if self.refused:
+            first = next(iter(self.refused.items()))
+            out.append(f"MLflow: {len(self.refused)} trial records were refused (first: trial {first[0]}: "
+                       f"{first[1]}); `raynas mlflow sync {name}` tries them again")
+        if not self.pending and not self.refused:
+            out.append(f"MLflow: experiment {self.experiment!r} at {self.tracking_uri}, one run per trial under "
+                       f"parent run {self.parent_run_id}")
+        return out
+
+
+def tracking_target(config: "SearchConfig", tracking_uri: str | None = None) -> TrackingTarget:
+    """Where a search's runs go (``tracking_uri`` overrides the config)."""
+    return resolve_target(tracking_uri or config.mlflow.tracking_uri, config.workdir)
+
+
+def search_context(config: "SearchConfig") -> TrialContext:
+    if config.task is not None:
+        task = config.task
+        if config.search_type == "augmentation":
+            task = f"{task} (augmentation)"
+    else:
+        task = str(config.space)
+        if config.benchmark.get("variant"):
+            return TrialContext(STAGE_SEARCH, task, str(config.benchmark["variant"]), config.controller.name)
+    return TrialContext(STAGE_SEARCH, task, config.variant, config.controller.name)
+
+
+def search_parent(config: "SearchConfig") -> tuple[dict[str, str], dict[str, Any]]:
+    """Params (the search config, flattened) and JSON artifacts of the search's parent run."""
+    data = config.to_dict()
+    data.pop("mlflow", None)  # where the runs go is not part of the experiment (and may change on resume)
+    return config_params(data), {"search_config.json": config.to_dict()}
+
+
+def search_tracking(config: "SearchConfig", *, interval_s: float = 1.0) -> SearchTracking:
+    params, artifacts = search_parent(config)
+    paths = ExperimentPaths(config.experiment_dir)
+    return SearchTracking(target=tracking_target(config), experiment_name=config.name,
+                          experiment_dir=str(paths.root), experiment_uid=paths.uid(), stage=STAGE_SEARCH,
+                          context=search_context(config), parent_params=params, parent_artifacts=artifacts,
+                          flush_timeout_s=config.mlflow.flush_timeout_s, interval_s=interval_s)
+
+
+def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = None, tracking_uri: str | None = None,
+                stream: TextIO | None = None, progress_every_s: float = 5.0) -> SyncReport:
+    """Send every stored trial of a search that MLflow has not received yet; with ``status`` (a SearchResult
+    as a dict) also write the final summary and close the parent run. Safe to run any number of times."""
+    out = stream or sys.stderr
+    target = tracking_target(config, tracking_uri)
+    paths = ExperimentPaths(config.experiment_dir)
+    records = TrialStore(paths.trials).records()
+    report = SyncReport(tracking_uri=target.uri, experiment=config.name)
+    if not reachable(target):
+        report.unreachable = "no answer from its /health endpoint"
+        tracker_ledger = _ledger_synced(target, paths.root)
+        report.pending = [r.trial_id for r in records if r.trial_id not in tracker_ledger]
+        return report
+    tracker = MlflowTracker(target, config.name, paths.root, paths.uid())
+    params, artifacts = search_parent(config)
+    context = search_context(config)
+    synced = tracker.ledger.synced_ids()
+    todo = [r for r in records if r.trial_id not in synced]
+    report.already = len(records) - len(todo)
+    try:
+        report.parent_run_id = tracker.ensure_parent(STAGE_SEARCH, params=params, artifacts=artifacts)
+        last = time.time()
+        for index, record in enumerate(todo):
+            try:
+                tracker.sync_trial(STAGE_SEARCH, context, record)
+                report.sent += 1
+            except Exception as exc:  # noqa: BLE001
+                if is_transient(exc) or not reachable(target):
+                    raise
+                report.refused[record.trial_id] = f"{type(exc).__name__}: {exc}"[:300]
+            if time.time() - last >= progress_every_s:
+                last = time.time()
+                tracker.save()
+                print(f"[raynas] MLflow sync: {index + 1}/{len(todo)} trial records sent", file=out, flush=True)
+        if status is not None:
+            _close_search_parent(tracker, records, status, config)
+    except Exception as exc:  # noqa: BLE001 - the store went away in the middle: report what is left
+        if not (is_transient(exc) or not reachable(target)):
+            raise
+        report.unreachable = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+        done = tracker.ledger.synced_ids()
+        report.pending = [r.trial_id for r in records if r.trial_id not in done and r.trial_id not in report.refused]
+    finally:
+        tracker.save()
+    return report
+
+
+def _ledger_synced(target: TrackingTarget, experiment_dir: Path) -> set[str]:
+    from raynas.tracking._ledger import ledger_path, load_ledger
+
+    return load_ledger(ledger_path(experiment_dir, target.uri), target.uri).synced_ids()
+
+
+def _close_search_parent(tracker: MlflowTracker, records: list, status: Mapping[str, Any],
+                         config: "SearchConfig") -> None:
+    counts: dict[str, float] = {f"trials_{s}": 0.0 for s in ("completed", "failed", "invalid", "stopped")}
+    for record in records:
+        counts[f"trials_{record.status}"] = counts.get(f"trials_{record.status}", 0.0) + 1
+    counts["trials_done"] = float(len(records))
+    if status.get("best_reward") is not None:
+        counts["best_reward"] = float(status["best_reward"])
+    tracker.log_parent_metrics(STAGE_SEARCH, counts, len(records))
+    tags = {TAG_STOP_REASON: str(status.get("reason", ""))[:5000]}
+    if status.get("best_trial_id"):
+        tags["raynas.best_trial_id"] = str(status["best_trial_id"])
+    tracker.close_parent(STAGE_SEARCH, str(status.get("status", "completed")), tags)
