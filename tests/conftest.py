@@ -1,4 +1,4 @@
-"""Shared fixtures: one local Ray cluster for the in-process search tests."""
+"""Shared fixtures: one local Ray cluster for the in-process search tests, one MLflow store per session."""
 
 from __future__ import annotations
 
@@ -7,6 +7,23 @@ import os
 import pytest
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network here, and no need for it in tests
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_mlflow_store(tmp_path_factory):
+    """Every search in the tests logs to MLflow, as users' searches do: by default into one SQLite store per
+    session (``MLFLOW_TRACKING_URI``), which saves creating a database per test. Tests of the embedded default
+    store unset the variable."""
+    root = tmp_path_factory.mktemp("mlflow-session")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    yield uri
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,7 @@ class SyncReport:
     pending: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     parent_run_id: str | None = None
+    experiment_id: str | None = None
     unreachable: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,8 +77,16 @@ class SyncReport:
             out.append(f"MLflow: {len(self.refused)} trial records were refused (first: trial {first[0]}: "
                        f"{first[1]}); `raynas mlflow sync {name}` tries them again")
         if not self.pending and not self.refused:
-            out.append(f"MLflow: experiment {self.experiment!r} at {self.tracking_uri}, one run per trial under "
-                       f"parent run {self.parent_run_id}")
+            if self.tracking_uri.startswith(("http://", "https://")) and self.experiment_id is not None:
+                where = f"open {self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}"
+            elif self.tracking_uri.startswith("sqlite:///"):
+                database = Path(self.tracking_uri[len("sqlite:///"):])
+                flag = f"--workdir {database.parent}" if database.name == "mlflow.db" else f"--tracking-uri {self.tracking_uri}"
+                where = f"view it with `raynas ui {flag}`"
+            else:
+                where = f"at {self.tracking_uri}"
+            out.append(f"MLflow: experiment {self.experiment!r}, one run per trial under parent run "
+                       f"{self.parent_run_id}; {where}")
         return out
 
 
@@ -136,6 +145,7 @@ def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = No
     report.already = len(records) - len(todo)
     try:
         report.parent_run_id = tracker.ensure_parent(STAGE_SEARCH, params=params, artifacts=artifacts)
+        report.experiment_id = tracker.ledger.experiment_id
         last = time.time()
         for index, record in enumerate(todo):
             try:

@@ -123,6 +123,7 @@ class MlflowTracker:
 
         if target.is_http:
             limit_http_retries()
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # else a line per finished run
         self.target = target
         self.experiment_name = experiment_name
         self.experiment_dir = str(Path(experiment_dir).resolve())
@@ -249,6 +250,13 @@ class MlflowTracker:
     def forget_reconciliation(self) -> None:
         """After an outage a call may have succeeded without its answer arriving: look runs up again."""
         self._reconciled.clear()
+
+    def restart_trial(self, trial_id: str) -> None:
+        """A trial that ran (and was stopped) before a resume runs again: send it again in full."""
+        known = self.ledger.trials.get(trial_id)
+        if known is not None:
+            known.synced = False
+            known.reports = 0
 
     def start_trial(self, stage: str, context: TrialContext, trial_id: str, number: int,
                     start_time: float | None) -> str:

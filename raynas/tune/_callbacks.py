@@ -134,6 +134,8 @@ class TrialRecorder(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started.setdefault(trial.trial_id, time.time())
+        # a trial stopped by an interruption runs again after a resume: its new outcome replaces the old record
+        self.recorded.discard(trial.trial_id)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         entry = history_entry(result)

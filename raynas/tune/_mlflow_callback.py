@@ -33,6 +33,7 @@ class _Pending:
     """Events not yet sent, by trial id."""
 
     starts: dict[str, tuple[int, float]] = field(default_factory=dict)
+    restarts: set[str] = field(default_factory=set)
     reports: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     finished: dict[str, TrialRecord] = field(default_factory=dict)
 
@@ -40,13 +41,14 @@ class _Pending:
         """Put unsent events back in front of those that arrived meanwhile."""
         for tid, start in other.starts.items():
             self.starts.setdefault(tid, start)
+        self.restarts |= other.restarts
         for tid, reports in other.reports.items():
             self.reports[tid] = reports + self.reports.get(tid, [])
         for tid, record in other.finished.items():
             self.finished.setdefault(tid, record)
 
     def __len__(self) -> int:
-        return len(self.starts) + len(self.reports) + len(self.finished)
+        return len(self.starts) + len(self.restarts) + len(self.reports) + len(self.finished)
 
 
 class MlflowSyncWorker(threading.Thread):
@@ -78,6 +80,7 @@ class MlflowSyncWorker(threading.Thread):
     def trial_started(self, trial_id: str, number: int, start_time: float) -> None:
         with self.lock:
             self.pending.starts.setdefault(trial_id, (number, start_time))
+            self.pending.restarts.add(trial_id)
 
     def trial_reported(self, trial_id: str, index: int, entry: dict[str, Any]) -> None:
         with self.lock:
@@ -168,6 +171,9 @@ class MlflowSyncWorker(threading.Thread):
     def _send(self, batch: _Pending) -> None:
         """Send a batch; on a failure the unsent rest stays in ``batch`` (sent items are removed as they go)."""
         tracker, t = self.tracker, self.tracking
+        for trial_id in list(batch.restarts):
+            tracker.restart_trial(trial_id)  # a trial interrupted earlier runs again: its run starts over
+            batch.restarts.discard(trial_id)
         for trial_id in list(batch.finished):
             self._attempt(trial_id, tracker.sync_trial, t.stage, t.context, batch.finished[trial_id])
             del batch.finished[trial_id]
@@ -282,6 +288,7 @@ class MlflowLogger(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         start = self.started.setdefault(trial.trial_id, time.time())
+        self.sent.discard(trial.trial_id)  # started again after a resume: its new outcome is sent
         if "arch" in trial.config:
             self.worker.trial_started(trial.trial_id, int(trial.config.get("number", 0)), start)
 

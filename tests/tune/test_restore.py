@@ -110,6 +110,22 @@ def test_search_killed_with_sigkill_resumes_and_keeps_its_failure_count(tmp_path
     assert {r.trial_id for r in before} <= {r.trial_id for r in records}  # nothing stored before the kill is lost
     assert len({r.trial_id for r in records}) == len(records)
     assert all(r.status in ("completed", "failed", "stopped") for r in records)
+    _assert_one_mlflow_run_per_trial(tmp_path / "work" / "killed", records)
+
+
+def _assert_one_mlflow_run_per_trial(experiment_dir, records):
+    """The resumed search continued the interrupted one's MLflow runs: one parent, one run per stored trial."""
+    from tests.mlflow_helpers import search_runs, trial_runs_by_id
+
+    runs = search_runs(os.environ["MLFLOW_TRACKING_URI"], experiment_dir)
+    by_trial = trial_runs_by_id(runs)
+    assert set(by_trial) == {r.trial_id for r in records}
+    assert all(len(v) == 1 for v in by_trial.values()), {k: len(v) for k, v in by_trial.items() if len(v) > 1}
+    status = {r.trial_id: r.status for r in records}
+    mismatched = {k: (v[0].data.tags["raynas.status"], status[k]) for k, v in by_trial.items()
+                  if v[0].data.tags["raynas.status"] != status[k]}
+    assert not mismatched
+    assert sum(r.data.tags.get("raynas.role") == "parent" for r in runs) == 1
 
 
 def test_stopper_restored_separately_from_its_callback_still_sees_the_count(tmp_path):
@@ -186,3 +202,6 @@ def test_ctrl_c_interrupts_cleanly_and_resume_completes_every_trial_once(tmp_pat
     assert "completed: all max_trials=40 trials ran" in resumed.stdout
     numbers = sorted(r.number for r in store.records())
     assert numbers == list(range(1, 41))
+    # trials stopped by the Ctrl-C ran again after the resume: their new outcome replaced the "stopped" record
+    assert {r.status for r in store.records()} == {"completed"}
+    _assert_one_mlflow_run_per_trial(tmp_path / "work" / "ctrlc", store.records())
