@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU wheel of PyTorch (GPU users: a plain `pip install raynas` resolves a CUDA build instead).
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: setup  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/tune_overhead.py
 	$(BIN)/python bench/controller_speed.py
 	$(BIN)/python bench/trainer_throughput.py
+	$(BIN)/python bench/mlflow_overhead.py
+
+screenshot: setup  ## docs/images/mlflow-ui.png (needs Debian's chromium; installs Playwright for Python)
+	$(BIN)/pip install --quiet playwright
+	$(BIN)/python docs/mlflow_ui_screenshot.py
 
 clean:
 	rm -rf $(VENV) raynas-work .pytest_cache

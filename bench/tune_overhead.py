@@ -4,7 +4,8 @@ Both run N trivial trials on the same local Ray instance with the same concurren
 ``reuse_actors=True``. Plain Ray Tune samples the NAS-Bench-201 cell with ``tune.choice`` and reports a
 constant (once with Tune's default per-trial loggers, once without them, since raynas replaces them with
 its trial store); raynas runs its whole search (controller via its Searcher, failure-budget callback, a Parquet
-trial-store write per trial, progress lines, table look-up trials). Runs alternate (plain, raynas, ...) and
+trial-store write per trial, progress lines, table look-up trials) with MLflow logging off, which
+bench/mlflow_overhead.py measures on its own. Runs alternate (plain, raynas, ...) and
 the median of each is reported.
 
     python bench/tune_overhead.py [--trials 300] [--concurrency 4] [--repeats 2]
@@ -49,8 +50,10 @@ def raynas_search(trials: int, concurrency: int, cpus: float, storage: str, run:
     from raynas.config import SearchConfig
     from raynas.tune import run_search
 
+    # MLflow logging off: its cost is measured on its own by bench/mlflow_overhead.py
     config = SearchConfig.from_dict({"name": f"bench-{run}", "workdir": storage, "max_trials": trials,
-                                     "max_concurrent": concurrency, "gpus_per_trial": 0, "cpus_per_trial": cpus})
+                                     "max_concurrent": concurrency, "gpus_per_trial": 0, "cpus_per_trial": cpus,
+                                     "mlflow": {"enabled": False}})
     start = time.perf_counter()
     result = run_search(config, progress_interval_s=1e9)
     elapsed = time.perf_counter() - start

@@ -30,6 +30,7 @@ class RunLedger:
     """Run ids and progress for one tracking URI (a mutable record, owned by one writer at a time)."""
 
     tracking_uri: str
+    experiment_uid: str = ""
     experiment_id: str | None = None
     parents: dict[str, str] = field(default_factory=dict)
     trials: dict[str, TrialRun] = field(default_factory=dict)
@@ -37,6 +38,7 @@ class RunLedger:
     def to_dict(self) -> dict[str, Any]:
         return {
             "tracking_uri": self.tracking_uri,
+            "experiment_uid": self.experiment_uid,
             "experiment_id": self.experiment_id,
             "parents": dict(self.parents),
             "trials": {tid: [run.run_id, run.reports, run.synced] for tid, run in self.trials.items()},
@@ -45,12 +47,14 @@ class RunLedger:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunLedger":
         trials = {tid: TrialRun(str(v[0]), int(v[1]), bool(v[2])) for tid, v in data.get("trials", {}).items()}
-        return cls(tracking_uri=data["tracking_uri"], experiment_id=data.get("experiment_id"),
+        return cls(tracking_uri=data["tracking_uri"], experiment_uid=data.get("experiment_uid", ""),
+                   experiment_id=data.get("experiment_id"),
                    parents=dict(data.get("parents", {})), trials=trials)
 
     def merge(self, other: "RunLedger") -> None:
-        """Take what ``other`` knows and this one does not (same URI): the further-along entry wins."""
-        if other.tracking_uri != self.tracking_uri:
+        """Take what ``other`` knows and this one does not (same URI and experiment): the further-along entry
+        wins."""
+        if (other.tracking_uri, other.experiment_uid) != (self.tracking_uri, self.experiment_uid):
             return
         self.experiment_id = self.experiment_id or other.experiment_id
         for stage, run_id in other.parents.items():
@@ -70,13 +74,15 @@ def ledger_path(experiment_dir: str | Path, tracking_uri: str) -> Path:
     return Path(experiment_dir) / "mlflow" / f"runs-{digest}.json"
 
 
-def load_ledger(path: str | Path, tracking_uri: str) -> RunLedger:
-    """The ledger at ``path`` (an empty one when the file does not exist yet)."""
+def load_ledger(path: str | Path, tracking_uri: str, experiment_uid: str) -> RunLedger:
+    """The ledger at ``path`` (an empty one when the file does not exist yet or belongs to another store or to
+    an experiment this one replaced)."""
     path = Path(path)
+    empty = RunLedger(tracking_uri, experiment_uid)
     if not path.is_file():
-        return RunLedger(tracking_uri)
+        return empty
     ledger = RunLedger.from_dict(json.loads(path.read_text()))
-    return ledger if ledger.tracking_uri == tracking_uri else RunLedger(tracking_uri)
+    return ledger if (ledger.tracking_uri, ledger.experiment_uid) == (tracking_uri, experiment_uid) else empty
 
 
 def save_ledger(path: str | Path, ledger: RunLedger) -> None:

@@ -134,7 +134,7 @@ def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = No
     report = SyncReport(tracking_uri=target.uri, experiment=config.name)
     if not reachable(target):
         report.unreachable = "no answer from its /health endpoint"
-        tracker_ledger = _ledger_synced(target, paths.root)
+        tracker_ledger = _ledger_synced(target, paths)
         report.pending = [r.trial_id for r in records if r.trial_id not in tracker_ledger]
         return report
     tracker = MlflowTracker(target, config.name, paths.root, paths.uid())
@@ -172,10 +172,10 @@ def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = No
     return report
 
 
-def _ledger_synced(target: TrackingTarget, experiment_dir: Path) -> set[str]:
+def _ledger_synced(target: TrackingTarget, paths: ExperimentPaths) -> set[str]:
     from raynas.tracking._ledger import ledger_path, load_ledger
 
-    return load_ledger(ledger_path(experiment_dir, target.uri), target.uri).synced_ids()
+    return load_ledger(ledger_path(paths.root, target.uri), target.uri, paths.uid()).synced_ids()
 
 
 def _close_search_parent(tracker: MlflowTracker, records: list, status: Mapping[str, Any],

@@ -131,7 +131,7 @@ class MlflowTracker:
         self.identity = {TAG_EXPERIMENT_DIR: self.experiment_dir, TAG_EXPERIMENT_UID: experiment_uid}
         self.client = MlflowClient(tracking_uri=target.uri)
         self.ledger_file = ledger_path(experiment_dir, target.uri)
-        self.ledger: RunLedger = load_ledger(self.ledger_file, target.uri)
+        self.ledger: RunLedger = load_ledger(self.ledger_file, target.uri, experiment_uid)
         self._artifact_uris: dict[str, str] = {}
         self._reconciled: set[str] = set()
 
@@ -154,8 +154,10 @@ class MlflowTracker:
             location = None
             if self.target.artifact_root is not None:
                 location = Path(self.target.artifact_root, self.experiment_name).as_uri()
-            experiment_id = self.client.create_experiment(self.experiment_name, artifact_location=location,
-                                                          tags={"raynas.experiment_dir": self.experiment_dir})
+            # the experiment kind makes the MLflow UI open on its runs table (not the GenAI overview)
+            experiment_id = self.client.create_experiment(
+                self.experiment_name, artifact_location=location,
+                tags={"mlflow.experimentKind": "custom_model_development"})
         else:
             experiment_id = experiment.experiment_id
             if experiment.lifecycle_stage == "deleted":
@@ -176,7 +178,7 @@ class MlflowTracker:
         return deleted
 
     def ensure_parent(self, stage: str, *, params: Mapping[str, str] | None = None,
-                      artifacts: Mapping[str, Any] | None = None, description: str | None = None) -> str:
+                      artifacts: Mapping[str, Any] | None = None) -> str:
         """The parent run of ``stage`` (created with its params and JSON artifacts, or found again)."""
         run_id = self.ledger.parents.get(stage)
         if run_id is not None:
@@ -189,8 +191,6 @@ class MlflowTracker:
         else:
             self.delete_previous_runs()
             tags = {TAG_ROLE: "parent", TAG_STAGE: stage, TAG_STATUS: "running", **self.identity}
-            if description:
-                tags["mlflow.note.content"] = description
             run = self.client.create_run(experiment_id, run_name=f"{self.experiment_name}-{stage}", tags=tags)
             run_id = run.info.run_id
             self._artifact_uris[run_id] = run.info.artifact_uri

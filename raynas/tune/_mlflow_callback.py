@@ -131,6 +131,8 @@ class MlflowSyncWorker(threading.Thread):
             batch, self.pending = self.pending, _Pending()
             summary, self.summary = self.summary, None
             to_adopt, self.to_adopt = self.to_adopt, None
+        if self.ready and not batch and summary is None and not to_adopt:
+            return  # nothing to send, and nothing to write to the ledger
         if to_adopt and self.tracker is not None:
             self.tracker.adopt(to_adopt)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,12 @@ import pytest
 import yaml
 
 RAYNAS = str(Path(sys.executable).with_name("raynas"))
-SUBCOMMANDS = ["search", "resume", "validate", "trials", "space", "controllers", "split", "latency", "benchmark"]
+SUBCOMMANDS = ["search", "resume", "validate", "trials", "space", "controllers", "split", "latency", "benchmark",
+               "ui", "mlflow"]
 
 
-def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     return subprocess.run([RAYNAS, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
 
 
@@ -122,3 +124,54 @@ def test_bad_tasks_give_one_clear_error(tmp_path, task, expected):
                                                           "gpus_per_trial": 0}))
     out = run("validate", "--config", str(tmp_path / "search.yaml"), cwd=tmp_path)
     assert out.returncode == 2 and expected in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.ray
+def test_embedded_mlflow_store_is_the_default_and_raynas_ui_serves_it(tmp_path):
+    from mlflow import MlflowClient
+
+    from tests.mlflow_helpers import free_port, search_runs, trial_runs_by_id
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    work = tmp_path / "work"
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump({"name": "embedded", "workdir": str(work), "max_trials": 8,
+                                      "max_concurrent": 2, "gpus_per_trial": 0, "cpus_per_trial": 0.5}))
+    out = run("search", "--config", str(config), cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"raynas ui --workdir {work}" in out.stderr and (work / "mlflow.db").is_file()
+    off = run("search", "--config", str(config), "--no-mlflow", "--overwrite", "--workdir", str(tmp_path / "w2"),
+              cwd=tmp_path, env=env)
+    assert off.returncode == 0 and "MLflow" not in off.stderr and not (tmp_path / "w2" / "mlflow.db").exists()
+
+    port = free_port()
+    ui = subprocess.Popen([RAYNAS, "ui", "--workdir", str(work), "--port", str(port)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
+    try:
+        line = ""
+        while "MLflow UI:" not in line:
+            line = ui.stdout.readline()
+            assert line or ui.poll() is None, "raynas ui exited early"
+        url = line.split("MLflow UI:")[1].split()[0]
+        assert url == f"http://127.0.0.1:{port}"
+        by_trial = trial_runs_by_id(search_runs(url, work / "embedded"))
+        assert len(by_trial) == 8
+        artifact = MlflowClient(url).download_artifacts(next(iter(by_trial.values()))[0].info.run_id,
+                                                       "architecture.json", str(tmp_path))
+        assert "arch" in json.loads(Path(artifact).read_text())  # artifacts are served too
+    finally:
+        ui.send_signal(signal.SIGINT)
+        assert ui.wait(30) == 0
+    import urllib.request
+
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)  # the server went with it
+
+
+def test_mlflow_commands_explain_bad_input(tmp_path):
+    missing = run("ui", "--workdir", str(tmp_path))
+    assert missing.returncode == 2 and "no MLflow store" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = run("mlflow", "sync", "nope", "--workdir", str(tmp_path))
+    assert unknown.returncode == 2 and "unknown experiment 'nope'" in unknown.stderr
+    bad_uri = run("search", "--tracking-uri", "ftp://x", "--workdir", str(tmp_path), cwd=tmp_path)
+    assert bad_uri.returncode == 2 and "mlflow.tracking_uri" in bad_uri.stderr
