@@ -6,10 +6,11 @@ to the embedded SQLite store in the work directory (a fresh database, so its one
 too): a nested child run per trial with params, metrics, tags and the architecture artifact, the parent run's
 summary, and the final flush. The wall time is the whole ``run_search`` call.
 
-Two trial durations are measured: trials that return at once (the worst case: nothing but framework overhead,
-every core busy) and trials that take ``--trial-seconds`` (default 0.25 s; real proxy trials take minutes).
+Each trial duration in ``--trial-seconds`` is measured (default: 0, trials that return at once, the worst case:
+nothing but framework overhead with every core busy; and 0.5 s; real proxy trials take minutes). Runs alternate
+(off, on, on, off, ...) so that drift hits both sides; medians are compared.
 
-    python bench/mlflow_overhead.py [--trials 1000] [--concurrency 4] [--trial-seconds 0.25] [--repeats 1]
+    python bench/mlflow_overhead.py [--trials 1000] [--concurrency 4] [--trial-seconds 0 0.5] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--trial-seconds", type=float, default=0.25,
-                        help="duration of each trial in the second scenario (the first returns at once)")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--trial-seconds", type=float, nargs="+", default=[0.0, 0.5],
+                        help="trial durations to measure (0: trials return at once)")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # measure the embedded default store
 
@@ -57,13 +58,14 @@ def main() -> None:
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
     lines = []
-    for trial_seconds in (0.0, args.trial_seconds):
+    for trial_seconds in args.trial_seconds:
         off, on = [], []
         for run in range(args.repeats):
             with tempfile.TemporaryDirectory() as workdir:  # a fresh MLflow database for every "on" run
                 common = {"trials": args.trials, "concurrency": args.concurrency, "trial_seconds": trial_seconds}
-                off.append(search(workdir, f"off-{run}", mlflow=False, **common))
-                on.append(search(workdir, f"on-{run}", mlflow=True, **common))
+                for mlflow in ((False, True) if run % 2 == 0 else (True, False)):
+                    (on if mlflow else off).append(
+                        search(workdir, f"{'on' if mlflow else 'off'}-{run}", mlflow=mlflow, **common))
             print(f"trials of {trial_seconds:g} s, run {run}: MLflow off {off[-1]:.1f} s, on {on[-1]:.1f} s", flush=True)
         ratio = statistics.median(on) / statistics.median(off)
         lines.append(f"{args.trials} trials of {trial_seconds:g} s, {args.concurrency} concurrent: "

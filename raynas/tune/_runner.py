@@ -189,7 +189,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                                 interval_s=progress_interval_s, stream=stream),
                 # always present (a no-op when the config turns MLflow off), so a resume can turn it on
                 MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
-                             mode_max=config.mode is Mode.MAX, stream=stream),
+                             mode_max=config.mode is Mode.MAX),
             ]
             tuner = tune.Tuner(
                 trainable,

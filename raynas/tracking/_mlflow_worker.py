@@ -1,0 +1,311 @@
+"""The background sender of MLflow events: a worker thread, run inside a child process of the driver.
+
+The Ray Tune callback (``raynas.tune._mlflow_callback``) only queues events. The child process owns the
+:class:`MlflowTracker` and sends them in batches: a run per trial (created while a long trial runs, so its curves
+show live), its per-epoch reports, and at the end the trial's full record, plus the parent run's summary metrics.
+When the tracking server is unreachable it keeps the events, retries with back-off and sends everything once the
+server answers again; what is still unsent when the search ends is in the trial store (the source of truth) and
+``raynas mlflow sync`` replays it. This module imports neither Ray nor MLflow itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from raynas.tracking._mlflow_search import SearchTracking
+from raynas.tracking._mlflow_sync import MlflowTracker, is_transient, reachable
+from raynas.tracking._store import TrialRecord
+
+
+@dataclass
+class _Pending:
+    """Events not yet sent, by trial id."""
+
+    starts: dict[str, tuple[int, float]] = field(default_factory=dict)
+    restarts: set[str] = field(default_factory=set)
+    reports: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    finished: dict[str, TrialRecord] = field(default_factory=dict)
+
+    def merge_back(self, other: "_Pending") -> None:
+        """Put unsent events back in front of those that arrived meanwhile."""
+        for tid, start in other.starts.items():
+            self.starts.setdefault(tid, start)
+        self.restarts |= other.restarts
+        for tid, reports in other.reports.items():
+            self.reports[tid] = reports + self.reports.get(tid, [])
+        for tid, record in other.finished.items():
+            self.finished.setdefault(tid, record)
+
+    def __len__(self) -> int:
+        return len(self.starts) + len(self.restarts) + len(self.reports) + len(self.finished)
+
+
+class MlflowSyncWorker(threading.Thread):
+    """Background thread that owns the :class:`MlflowTracker` and sends pending events in batches."""
+
+    MAX_BACKOFF_S = 15.0
+
+    def __init__(self, tracking: SearchTracking, ledger_state: Mapping[str, Any] | None,
+                 say: Callable[[str], None]) -> None:
+        super().__init__(name="raynas-mlflow", daemon=True)
+        self.tracking = tracking
+        self.ledger_state = ledger_state
+        self.say = say
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.pending = _Pending()
+        self.summary: tuple[int, dict[str, float]] | None = None
+        self.snapshot: dict[str, Any] | None = dict(ledger_state) if ledger_state else None
+        self.errors: dict[str, str] = {}
+        self.to_adopt: Mapping[str, Any] | None = None
+        self.deadline: float | None = None
+        self.tracker: MlflowTracker | None = None
+        self.ready = False
+        self.offline_since: float | None = None
+        self.retry_at = 0.0
+        self.backoff = 1.0
+
+    # --- called from the Tune loop (cheap) -----------------------------------------------------------------
+    def trial_started(self, trial_id: str, number: int, start_time: float) -> None:
+        with self.lock:
+            self.pending.starts.setdefault(trial_id, (number, start_time))
+            self.pending.restarts.add(trial_id)
+
+    def trial_reported(self, trial_id: str, index: int, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.pending.reports.setdefault(trial_id, []).append((index, entry))
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        with self.lock:
+            self.pending.finished[record.trial_id] = record
+            self.pending.starts.pop(record.trial_id, None)
+            self.pending.reports.pop(record.trial_id, None)
+
+    def set_summary(self, step: int, metrics: dict[str, float]) -> None:
+        with self.lock:
+            self.summary = (step, metrics)
+
+    def close(self, timeout_s: float) -> int:
+        """Send everything pending and stop; an unreachable server is waited for up to ``timeout_s``. Returns
+        the number of events still unsent."""
+        self.deadline = time.time() + timeout_s
+        self.wake.set()
+        self.join()
+        with self.lock:
+            return len(self.pending)
+
+    # --- the thread --------------------------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            self.wake.wait(self.tracking.interval_s)
+            self.wake.clear()
+            closing = self.deadline is not None
+            now = time.time()
+            if now >= self.retry_at:
+                self._cycle()
+            with self.lock:
+                empty = len(self.pending) == 0 and self.summary is None
+            if closing and (empty or (self.offline_since is not None and time.time() >= self.deadline)):
+                return
+            if closing and self.offline_since is not None:
+                time.sleep(min(1.0, max(0.0, self.retry_at - time.time())))
+
+    def adopt(self, ledger_state: Mapping[str, Any] | None) -> None:
+        """Ray Tune restored the callback state: merge its ledger in at the next cycle."""
+        with self.lock:
+            self.to_adopt = ledger_state
+
+    def _cycle(self) -> None:
+        with self.lock:
+            batch, self.pending = self.pending, _Pending()
+            summary, self.summary = self.summary, None
+            to_adopt, self.to_adopt = self.to_adopt, None
+        if self.ready and not batch and summary is None and not to_adopt:
+            return  # nothing to send, and nothing to write to the ledger
+        if to_adopt and self.tracker is not None:
+            self.tracker.adopt(to_adopt)
+        try:
+            self._setup()
+            self._send(batch)
+            if summary is not None:
+                self.tracker.log_parent_metrics(self.tracking.stage, summary[1], summary[0])
+                summary = None
+        except Exception as exc:  # noqa: BLE001 - any failure: keep everything and retry later
+            with self.lock:
+                batch.merge_back(self.pending)
+                self.pending = batch
+                if summary is not None and self.summary is None:
+                    self.summary = summary
+            self._went_offline(exc)
+            return
+        finally:
+            self._save()
+        if self.offline_since is not None:
+            self.say(f"MLflow at {self.tracking.target.uri} answers again after "
+                     f"{time.time() - self.offline_since:.0f} s; pending records sent")
+        self.offline_since = None
+        self.backoff = 1.0
+
+    def _setup(self) -> None:
+        if self.ready:
+            return
+        t = self.tracking
+        if self.tracker is None:
+            self.tracker = MlflowTracker(t.target, t.experiment_name, t.experiment_dir, t.experiment_uid)
+            self.tracker.adopt(self.ledger_state)
+        resumed = t.stage in self.tracker.ledger.parents
+        self.tracker.ensure_parent(t.stage, params=t.parent_params, artifacts=t.parent_artifacts)
+        if resumed:
+            self.tracker.reopen_parent(t.stage)
+        self.ready = True
+
+    def _send(self, batch: _Pending) -> None:
+        """Send a batch; on a failure the unsent rest stays in ``batch`` (sent items are removed as they go)."""
+        tracker, t = self.tracker, self.tracking
+        for trial_id in list(batch.restarts):
+            tracker.restart_trial(trial_id)  # a trial interrupted earlier runs again: its run starts over
+            batch.restarts.discard(trial_id)
+        for trial_id in list(batch.finished):
+            self._attempt(trial_id, tracker.sync_trial, t.stage, t.context, batch.finished[trial_id])
+            del batch.finished[trial_id]
+        for trial_id in list(batch.starts):
+            number, start_time = batch.starts[trial_id]
+            self._attempt(trial_id, tracker.start_trial, t.stage, t.context, trial_id, number, start_time)
+            del batch.starts[trial_id]
+        for trial_id in list(batch.reports):
+            run = tracker.ledger.trials.get(trial_id)
+            done = run.reports if run is not None else 0
+            fresh = [(i, e) for i, e in batch.reports[trial_id] if i >= done]
+            if fresh and run is not None:
+                self._attempt(trial_id, tracker.log_reports, trial_id, [e for _, e in fresh], fresh[0][0])
+            del batch.reports[trial_id]
+
+    def _attempt(self, trial_id: str, call: Callable[..., Any], *args: Any) -> None:
+        """Run one MLflow call; an outage propagates (the batch is retried), a refusal is noted and skipped."""
+        try:
+            call(*args)
+        except Exception as exc:  # noqa: BLE001
+            if is_transient(exc) or not reachable(self.tracking.target):
+                raise
+            self.errors[trial_id] = f"{type(exc).__name__}: {exc}"[:300]  # `raynas mlflow sync` tries it again
+
+    def _went_offline(self, exc: BaseException) -> None:
+        now = time.time()
+        if self.offline_since is None:
+            self.offline_since = now
+            self.say(f"MLflow at {self.tracking.target.uri} is unreachable ({type(exc).__name__}: "
+                     f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}); the search goes on, "
+                     "results stay in the trial store and are sent when it answers again")
+        if self.tracker is not None:
+            self.tracker.forget_reconciliation()
+        self.retry_at = now + self.backoff
+        self.backoff = min(self.MAX_BACKOFF_S, self.backoff * 2)
+
+    def _save(self) -> None:
+        if self.tracker is None:
+            return
+        try:
+            self.tracker.save()
+        except OSError as exc:
+            self.say(f"could not write the MLflow run ledger: {exc}")
+        snapshot = self.tracker.ledger.to_dict()
+        with self.lock:
+            self.snapshot = snapshot
+
+
+class MlflowSyncProcess:
+    """Runs a :class:`MlflowSyncWorker` in a child process, so MLflow's client work (SQLAlchemy, HTTP) never
+    competes with the Ray Tune loop for the driver's GIL; the child runs at a lower CPU priority.
+
+    Same methods as the worker; events travel through a queue. The run ledger the child writes on disk is the
+    snapshot Ray Tune saves. The child ignores Ctrl-C (the driver ends the search and then closes it) and exits
+    by itself if the driver dies.
+    """
+
+    def __init__(self, tracking: SearchTracking, ledger_state: Mapping[str, Any] | None) -> None:
+        import multiprocessing
+
+        from raynas.tracking._ledger import ledger_path
+
+        context = multiprocessing.get_context("spawn")
+        self.events = context.Queue()
+        self.results = context.Queue()
+        self.ledger_file = ledger_path(tracking.experiment_dir, tracking.target.uri)
+        self.process = context.Process(target=_serve, args=(tracking, ledger_state, self.events, self.results,
+                                                            os.getpid()), name="raynas-mlflow", daemon=True)
+        self.process.start()
+
+    def _send(self, name: str, *args: Any) -> None:
+        self.events.put((name, args))
+
+    def trial_started(self, trial_id: str, number: int, start_time: float) -> None:
+        self._send("trial_started", trial_id, number, start_time)
+
+    def trial_reported(self, trial_id: str, index: int, entry: dict[str, Any]) -> None:
+        self._send("trial_reported", trial_id, index, entry)
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        self._send("trial_finished", record)
+
+    def set_summary(self, step: int, metrics: dict[str, float]) -> None:
+        self._send("set_summary", step, metrics)
+
+    def adopt(self, ledger_state: Mapping[str, Any] | None) -> None:
+        self._send("adopt", ledger_state)
+
+    @property
+    def snapshot(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.ledger_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def close(self, timeout_s: float) -> int:
+        """Ask the child to send what is pending and wait for it; returns the events it could not send (-1
+        when it died)."""
+        self._send("close", timeout_s)
+        unsent = -1
+        while self.process.is_alive() or not self.results.empty():
+            try:
+                unsent = int(self.results.get(timeout=1.0))
+                break
+            except queue.Empty:
+                continue
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+        return unsent
+
+
+def _serve(tracking: SearchTracking, ledger_state: Mapping[str, Any] | None, events: Any, results: Any,
+           parent_pid: int) -> None:
+    """The child process: feed events to a worker thread until told to close (or the driver is gone)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(5)  # the search comes first; logging catches up in idle time and at the end
+
+    def say(text: str) -> None:
+        print(f"[raynas] {text}", file=sys.stderr, flush=True)
+
+    worker = MlflowSyncWorker(tracking, ledger_state, say)
+    worker.start()
+    while True:
+        try:
+            name, args = events.get(timeout=5.0)
+        except queue.Empty:
+            if os.getppid() != parent_pid:  # the driver died: what is unsent is in its trial store
+                return
+            continue
+        if name == "close":
+            results.put(worker.close(*args))
+            return
+        getattr(worker, name)(*args)
