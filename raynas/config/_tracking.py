@@ -17,9 +17,10 @@ class TrackingConfig:
     """MLflow tracking of a search.
 
     ``tracking_uri`` None means: ``MLFLOW_TRACKING_URI`` when set, else the embedded SQLite store inside the
-    work directory (``<workdir>/mlflow.db``, artifacts in ``<workdir>/mlartifacts``). ``flush_timeout_s`` is
-    how long the end of a search waits for an unreachable tracking server to come back before it reports the
-    records it could not send (they stay in the trial store; ``raynas mlflow sync`` replays them).
+    work directory (``<workdir>/mlflow.db``, artifacts in ``<workdir>/mlartifacts``). At the end of a search
+    everything pending is sent; ``flush_timeout_s`` is how long an unreachable tracking server is waited for
+    before the records it could not receive are reported (they stay in the trial store; ``raynas mlflow sync``
+    replays them).
     """
 
     enabled: bool = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -226,26 +227,44 @@ class MlflowSyncProcess:
     """Runs a :class:`MlflowSyncWorker` in a child process, so MLflow's client work (SQLAlchemy, HTTP) never
     competes with the Ray Tune loop for the driver's GIL; the child runs at a lower CPU priority.
 
-    Same methods as the worker; events travel through a queue. The run ledger the child writes on disk is the
-    snapshot Ray Tune saves. The child ignores Ctrl-C (the driver ends the search and then closes it) and exits
-    by itself if the driver dies.
+    Same methods as the worker. Events are pickled to the child's stdin by a feeder thread (so a busy child
+    never blocks the Tune loop); the child is ``python -m raynas.tracking._mlflow_worker``, not a
+    ``multiprocessing`` child, so scripts that call ``run_search`` need no ``if __name__ == "__main__"`` guard.
+    The run ledger the child writes on disk is the snapshot Ray Tune saves. The child ignores Ctrl-C (the
+    driver ends the search and then closes it) and exits by itself when the driver dies (end of its stdin).
     """
 
     def __init__(self, tracking: SearchTracking, ledger_state: Mapping[str, Any] | None) -> None:
-        import multiprocessing
+        import subprocess
 
         from raynas.tracking._ledger import ledger_path
 
-        context = multiprocessing.get_context("spawn")
-        self.events = context.Queue()
-        self.results = context.Queue()
         self.ledger_file = ledger_path(tracking.experiment_dir, tracking.target.uri)
-        self.process = context.Process(target=_serve, args=(tracking, ledger_state, self.events, self.results,
-                                                            os.getpid()), name="raynas-mlflow", daemon=True)
-        self.process.start()
+        self.process = subprocess.Popen([sys.executable, "-m", "raynas.tracking._mlflow_worker"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.outbox: queue.Queue = queue.Queue()
+        self.outbox.put((tracking, ledger_state))
+        self.feeder = threading.Thread(target=self._feed, name="raynas-mlflow-feeder", daemon=True)
+        self.feeder.start()
+
+    def _feed(self) -> None:
+        stdin = self.process.stdin
+        try:
+            while True:
+                item = self.outbox.get()
+                if item is None:
+                    break
+                pickle.dump(item, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                if self.outbox.empty():
+                    stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the child is gone; the trial store still has everything
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
 
     def _send(self, name: str, *args: Any) -> None:
-        self.events.put((name, args))
+        self.outbox.put((name, args))
 
     def trial_started(self, trial_id: str, number: int, start_time: float) -> None:
         self._send("trial_started", trial_id, number, start_time)
@@ -273,22 +292,18 @@ class MlflowSyncProcess:
         """Ask the child to send what is pending and wait for it; returns the events it could not send (-1
         when it died)."""
         self._send("close", timeout_s)
-        unsent = -1
-        while self.process.is_alive() or not self.results.empty():
-            try:
-                unsent = int(self.results.get(timeout=1.0))
-                break
-            except queue.Empty:
-                continue
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-        return unsent
+        self.outbox.put(None)
+        self.feeder.join()
+        answer = self.process.stdout.read()
+        self.process.wait()
+        try:
+            return int(answer.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return -1
 
 
-def _serve(tracking: SearchTracking, ledger_state: Mapping[str, Any] | None, events: Any, results: Any,
-           parent_pid: int) -> None:
-    """The child process: feed events to a worker thread until told to close (or the driver is gone)."""
+def serve(stdin: Any, stdout: Any) -> None:
+    """The child process: feed pickled events to a worker thread until told to close (or stdin ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(5)  # the search comes first; logging catches up in idle time and at the end
@@ -296,16 +311,21 @@ def _serve(tracking: SearchTracking, ledger_state: Mapping[str, Any] | None, eve
     def say(text: str) -> None:
         print(f"[raynas] {text}", file=sys.stderr, flush=True)
 
+    tracking, ledger_state = pickle.load(stdin)
     worker = MlflowSyncWorker(tracking, ledger_state, say)
     worker.start()
     while True:
         try:
-            name, args = events.get(timeout=5.0)
-        except queue.Empty:
-            if os.getppid() != parent_pid:  # the driver died: what is unsent is in its trial store
-                return
-            continue
+            name, args = pickle.load(stdin)
+        except (EOFError, pickle.UnpicklingError):  # the driver died: send what can be sent, do not wait
+            worker.close(0.0)
+            return
         if name == "close":
-            results.put(worker.close(*args))
+            stdout.write(f"{worker.close(*args)}\n".encode())
+            stdout.flush()
             return
         getattr(worker, name)(*args)
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)

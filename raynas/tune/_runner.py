@@ -136,7 +136,8 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     """Run (or resume) a stage-1 search on Ray Tune and return how it ended.
 
     Every finished trial is in the trial store (``<workdir>/<name>/trials``) as soon as it ends; the store,
-    the resolved config and the final status stay on disk whatever happens.
+    the resolved config and the final status stay on disk whatever happens. Unless the config turns it off,
+    every trial is also an MLflow run (see :mod:`raynas.tracking`); ``result.extra["mlflow"]`` says what was sent.
     """
     from ray import tune
 
