@@ -56,7 +56,7 @@ def _run_sync(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         print(f"sent {report.sent} trial records to {report.tracking_uri} ({report.already} were there already)")
-        for line in report.lines(config.name):
+        for line in report.lines(args.experiment if args.workdir == DEFAULT_WORKDIR else str(paths.root)):
             print(line)
     return 1 if report.pending or report.refused else 0
 

@@ -65,17 +65,17 @@ class SyncReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def lines(self, name: str) -> list[str]:
-        """What a user should read about it."""
+    def lines(self, experiment: str) -> list[str]:
+        """What a user should read about it (``experiment``: how ``raynas mlflow sync`` finds it)."""
         out = []
         if self.pending:
             why = f" ({self.unreachable})" if self.unreachable else ""
             out.append(f"MLflow: {len(self.pending)} trial records could not be sent to {self.tracking_uri}{why}; "
-                       f"they are safe in the trial store: send them with `raynas mlflow sync {name}`")
+                       f"they are safe in the trial store: send them with `raynas mlflow sync {experiment}`")
         if self.refused:
             first = next(iter(self.refused.items()))
             out.append(f"MLflow: {len(self.refused)} trial records were refused (first: trial {first[0]}: "
-                       f"{first[1]}); `raynas mlflow sync {name}` tries them again")
+                       f"{first[1]}); `raynas mlflow sync {experiment}` tries them again")
         if not self.pending and not self.refused:
             if self.tracking_uri.startswith(("http://", "https://")) and self.experiment_id is not None:
                 where = f"open {self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}"

@@ -226,11 +226,11 @@ def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO)
     try:
         report = sync_search(config, status=result.to_dict(), stream=stream)
         extra = {"mlflow": report.to_dict()}
-        lines = report.lines(config.name)
+        lines = report.lines(str(config.experiment_dir))
     except Exception as exc:  # noqa: BLE001
         extra = {"mlflow": {"error": f"{type(exc).__name__}: {exc}"}}
         lines = [f"MLflow: logging failed ({type(exc).__name__}: {exc}); the trial store has every result: "
-                 f"retry with `raynas mlflow sync {config.name}`"]
+                 f"retry with `raynas mlflow sync {config.experiment_dir}`"]
     for line in lines:
         print(f"[raynas] {line}", file=stream, flush=True)
     return dataclasses.replace(result, extra={**result.extra, **extra})

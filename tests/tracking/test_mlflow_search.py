@@ -149,8 +149,8 @@ def test_search_survives_a_tracking_server_outage_and_sends_everything_after(ray
         assert result.status == "completed" and result.trials == 60
         assert len(events) == 2 and server.healthy(), events
         if result.extra["mlflow"]["pending"]:  # the search outran the restart: the documented replay sends the rest
-            assert "raynas mlflow sync outage" in "\n".join(
-                _report_lines(result.extra["mlflow"], config.name))
+            assert f"raynas mlflow sync {config.experiment_dir}" in "\n".join(
+                _report_lines(result.extra["mlflow"], str(config.experiment_dir)))
             _cli("mlflow", "sync", str(config.experiment_dir))
         by_trial = trial_runs_by_id(search_runs(server.uri, config.experiment_dir))
         records = {r.trial_id: r for r in store.records()}
@@ -168,7 +168,8 @@ def test_unreachable_server_at_the_end_is_reported_and_mlflow_sync_replays_it(ra
     result = run_search(config)
     assert result.status == "completed" and result.trials == 25  # the search itself is unaffected
     assert len(result.extra["mlflow"]["pending"]) == 25
-    assert any("raynas mlflow sync offline" in line for line in _report_lines(result.extra["mlflow"], config.name))
+    lines = _report_lines(result.extra["mlflow"], str(config.experiment_dir))
+    assert any(f"raynas mlflow sync {config.experiment_dir}" in line for line in lines)
     sync = _cli("mlflow", "sync", str(config.experiment_dir), check=False)
     assert sync.returncode == 1 and "could not be sent" in sync.stdout  # still down: nothing lost, told so
     server.start()
@@ -186,10 +187,10 @@ def test_unreachable_server_at_the_end_is_reported_and_mlflow_sync_replays_it(ra
         server.stop()
 
 
-def _report_lines(report: dict, name: str) -> list[str]:
+def _report_lines(report: dict, experiment: str) -> list[str]:
     from raynas.tracking._mlflow_search import SyncReport
 
-    return SyncReport(**report).lines(name)
+    return SyncReport(**report).lines(experiment)
 
 
 def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
