@@ -112,14 +112,8 @@ def trial_params(record: TrialRecord, context: TrialContext) -> dict[str, str]:
 
 def trial_tags(record: TrialRecord, context: TrialContext, parent_run_id: str) -> dict[str, str]:
     """Tags of a trial's child run: nesting under the parent, stage, trial id and number, status, reason."""
-    tags = {
-        PARENT_TAG: parent_run_id,
-        TAG_ROLE: "trial",
-        TAG_STAGE: context.stage,
-        TAG_TRIAL_ID: record.trial_id,
-        TAG_TRIAL_NUMBER: str(record.number),
-        TAG_STATUS: record.status,
-    }
+    tags = running_tags(record.trial_id, record.number, context, parent_run_id)
+    tags[TAG_STATUS] = record.status
     if record.failure_reason:
         tags[TAG_REASON] = record.failure_reason[:MAX_TAG_VALUE]
     return tags
@@ -180,6 +174,10 @@ def config_params(config: Mapping[str, Any]) -> dict[str, str]:
     return dict(list(flat.items())[:MAX_PARAMS_PER_BATCH])
 
 
-def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def summary_metrics(counts: Mapping[str, int], best_reward: float | None) -> dict[str, float]:
+    """A parent run's summary: trials per status (``trials_<status>``), ``trials_done`` and ``best_reward``."""
+    summary = {f"trials_{status}": float(counts.get(status, 0)) for status in RUN_STATUS}
+    summary["trials_done"] = float(sum(counts.values()))
+    if best_reward is not None:
+        summary["best_reward"] = float(best_reward)
+    return summary

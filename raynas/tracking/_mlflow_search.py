@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
 from raynas.experiment import ExperimentPaths
-from raynas.tracking._mlflow_layout import TAG_STOP_REASON, TrialContext, config_params
+from raynas.tracking._mlflow_layout import TAG_STOP_REASON, TrialContext, config_params, summary_metrics
 from raynas.tracking._mlflow_sync import (
     MlflowTracker,
     TrackingTarget,
@@ -180,13 +181,8 @@ def _ledger_synced(target: TrackingTarget, paths: ExperimentPaths) -> set[str]:
 
 def _close_search_parent(tracker: MlflowTracker, records: list, status: Mapping[str, Any],
                          config: "SearchConfig") -> None:
-    counts: dict[str, float] = {f"trials_{s}": 0.0 for s in ("completed", "failed", "invalid", "stopped")}
-    for record in records:
-        counts[f"trials_{record.status}"] = counts.get(f"trials_{record.status}", 0.0) + 1
-    counts["trials_done"] = float(len(records))
-    if status.get("best_reward") is not None:
-        counts["best_reward"] = float(status["best_reward"])
-    tracker.log_parent_metrics(STAGE_SEARCH, counts, len(records))
+    counts = Counter(record.status for record in records)
+    tracker.log_parent_metrics(STAGE_SEARCH, summary_metrics(counts, status.get("best_reward")), len(records))
     tags = {TAG_STOP_REASON: str(status.get("reason", ""))[:5000]}
     if status.get("best_trial_id"):
         tags["raynas.best_trial_id"] = str(status["best_trial_id"])

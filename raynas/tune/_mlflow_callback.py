@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ray.tune import Callback
 
 from raynas.controllers import TrialStatus
+from raynas.tracking._mlflow_layout import summary_metrics
 from raynas.tracking._mlflow_search import SearchTracking
 from raynas.tracking._mlflow_worker import MlflowSyncProcess
 from raynas.tune._callbacks import build_record, end_of_search_outcome
@@ -51,7 +52,6 @@ class MlflowLogger(Callback):
         self.counts = {s.value: 0 for s in TrialStatus}
         self.best: float | None = None
         self.ledger_state: dict[str, Any] | None = None
-        self.unsent_at_end = 0
         self._worker: MlflowSyncProcess | _Disabled | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -113,10 +113,7 @@ class MlflowLogger(Callback):
         if record.reward is not None and (self.best is None or
                                           (record.reward > self.best if self.mode_max else record.reward < self.best)):
             self.best = record.reward
-        summary = {f"trials_{status}": float(count) for status, count in self.counts.items()}
-        summary["trials_done"] = float(sum(self.counts.values()))
-        if self.best is not None:
-            summary["best_reward"] = float(self.best)
+        summary = summary_metrics(self.counts, self.best)
         self.worker.set_summary(int(summary["trials_done"]), summary)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
@@ -125,7 +122,7 @@ class MlflowLogger(Callback):
                 self._finish(trial, end_of_search_outcome(classify(trial.last_result, metric=self.metric)))
         worker = self.worker
         if isinstance(worker, MlflowSyncProcess):
-            self.unsent_at_end = worker.close(self.tracking.flush_timeout_s)
+            worker.close(self.tracking.flush_timeout_s)  # what it could not send, the final sync reports
             self.ledger_state = worker.snapshot
         self._worker = None
 
