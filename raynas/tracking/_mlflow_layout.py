@@ -103,6 +103,8 @@ def trial_params(record: TrialRecord, context: TrialContext) -> dict[str, str]:
     params["trial_number"] = record.number
     if context.controller:
         params["controller"] = context.controller
+    for key, value in sorted(record.labels.items()):
+        params[key_text(key)] = value
     for key, value in sorted(record.resources.items()):
         params[f"resources.{key}"] = value
     for key in sorted(RESOURCE_METRICS & set(record.metrics)):

@@ -7,6 +7,7 @@ the search's final status.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import Counter
@@ -115,10 +116,11 @@ def search_parent(config: "SearchConfig") -> tuple[dict[str, str], dict[str, Any
     return config_params(data), {"search_config.json": config.to_dict()}
 
 
-def search_tracking(config: "SearchConfig", *, interval_s: float = 1.0) -> SearchTracking:
+def search_tracking(config: "SearchConfig", *, interval_s: float = 1.0,
+                    tracking_uri: str | None = None) -> SearchTracking:
     params, artifacts = search_parent(config)
     paths = ExperimentPaths(config.experiment_dir)
-    return SearchTracking(target=tracking_target(config), experiment_name=config.name,
+    return SearchTracking(target=tracking_target(config, tracking_uri), experiment_name=config.name,
                           experiment_dir=str(paths.root), experiment_uid=paths.uid(), stage=STAGE_SEARCH,
                           context=search_context(config), parent_params=params, parent_artifacts=artifacts,
                           flush_timeout_s=config.mlflow.flush_timeout_s, interval_s=interval_s)
@@ -128,29 +130,37 @@ def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = No
                 stream: TextIO | None = None, progress_every_s: float = 5.0) -> SyncReport:
     """Send every stored trial of a search that MLflow has not received yet; with ``status`` (a SearchResult
     as a dict) also write the final summary and close the parent run. Safe to run any number of times."""
+    return sync_stage(search_tracking(config, tracking_uri=tracking_uri), status=status, stream=stream,
+                      progress_every_s=progress_every_s)
+
+
+def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = None, stream: TextIO | None = None,
+               progress_every_s: float = 5.0) -> SyncReport:
+    """:func:`sync_search` for any stage whose trials are in the trial store of ``tracking.experiment_dir``
+    (a search, or a proxy-design tool run). ``status`` needs ``status``, ``reason`` and ``best_reward`` keys."""
     out = stream or sys.stderr
-    target = tracking_target(config, tracking_uri)
-    paths = ExperimentPaths(config.experiment_dir)
+    target = tracking.target
+    paths = ExperimentPaths(Path(tracking.experiment_dir))
     records = TrialStore(paths.trials).records()
-    report = SyncReport(tracking_uri=target.uri, experiment=config.name)
+    report = SyncReport(tracking_uri=target.uri, experiment=tracking.experiment_name)
     if not reachable(target):
         report.unreachable = "no answer from its /health endpoint"
         tracker_ledger = _ledger_synced(target, paths)
         report.pending = [r.trial_id for r in records if r.trial_id not in tracker_ledger]
         return report
-    tracker = MlflowTracker(target, config.name, paths.root, paths.uid())
-    params, artifacts = search_parent(config)
-    context = search_context(config)
+    tracker = MlflowTracker(target, tracking.experiment_name, paths.root, tracking.experiment_uid)
+    stage = tracking.stage
     synced = tracker.ledger.synced_ids()
     todo = [r for r in records if r.trial_id not in synced]
     report.already = len(records) - len(todo)
     try:
-        report.parent_run_id = tracker.ensure_parent(STAGE_SEARCH, params=params, artifacts=artifacts)
+        report.parent_run_id = tracker.ensure_parent(stage, params=tracking.parent_params,
+                                                     artifacts=tracking.parent_artifacts)
         report.experiment_id = tracker.ledger.experiment_id
         last = time.time()
         for index, record in enumerate(todo):
             try:
-                tracker.sync_trial(STAGE_SEARCH, context, record)
+                tracker.sync_trial(stage, tracking.context, record)
                 report.sent += 1
             except Exception as exc:  # noqa: BLE001
                 if is_transient(exc) or not reachable(target):
@@ -161,7 +171,7 @@ def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = No
                 tracker.save()
                 print(f"[raynas] MLflow sync: {index + 1}/{len(todo)} trial records sent", file=out, flush=True)
         if status is not None:
-            _close_search_parent(tracker, records, status, config)
+            _close_parent(tracker, stage, records, status)
     except Exception as exc:  # noqa: BLE001 - the store went away in the middle: report what is left
         if not (is_transient(exc) or not reachable(target)):
             raise
@@ -179,11 +189,14 @@ def _ledger_synced(target: TrackingTarget, paths: ExperimentPaths) -> set[str]:
     return load_ledger(ledger_path(paths.root, target.uri), target.uri, paths.uid()).synced_ids()
 
 
-def _close_search_parent(tracker: MlflowTracker, records: list, status: Mapping[str, Any],
-                         config: "SearchConfig") -> None:
+def _close_parent(tracker: MlflowTracker, stage: str, records: list, status: Mapping[str, Any]) -> None:
     counts = Counter(record.status for record in records)
-    tracker.log_parent_metrics(STAGE_SEARCH, summary_metrics(counts, status.get("best_reward")), len(records))
+    metrics = summary_metrics(counts, status.get("best_reward"))
+    for key, value in dict(status.get("metrics") or {}).items():  # a tool's own results (e.g. Kendall tau)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            metrics[key] = float(value)
+    tracker.log_parent_metrics(stage, metrics, len(records))
     tags = {TAG_STOP_REASON: str(status.get("reason", ""))[:5000]}
     if status.get("best_trial_id"):
         tags["raynas.best_trial_id"] = str(status["best_trial_id"])
-    tracker.close_parent(STAGE_SEARCH, str(status.get("status", "completed")), tags)
+    tracker.close_parent(stage, str(status.get("status", "completed")), tags, artifacts=status.get("artifacts") or ())

@@ -36,6 +36,7 @@ SCHEMA = pa.schema([
     ("resources", pa.string()),
     ("seed", pa.int64()),
     ("checkpoint", pa.string()),
+    ("labels", pa.string()),
 ])
 
 #: Merge part files into one chunk once this many have accumulated.
@@ -62,6 +63,8 @@ class TrialRecord:
     seed: int | None = None
     #: Directory of the trial's final checkpoint (full-training runs), None when it kept none.
     checkpoint: str | None = None
+    #: What the trial is within a tool run, e.g. ``{"candidate": "e4", "model": "ref-03"}`` (proxy-design tools).
+    labels: dict[str, str] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
         duration = None
@@ -85,6 +88,7 @@ class TrialRecord:
             "resources": json.dumps(self.resources, sort_keys=True),
             "seed": self.seed,
             "checkpoint": self.checkpoint,
+            "labels": json.dumps(self.labels, sort_keys=True) if self.labels else None,
         }
 
 
@@ -181,6 +185,7 @@ class TrialStore:
                 failure_reason=row["failure_reason"], start_time=row["start_time"], end_time=row["end_time"],
                 iterations=row["iterations"], metrics=json.loads(row["metrics"]), history=json.loads(row["history"]),
                 resources=json.loads(row["resources"]), seed=row["seed"], checkpoint=row["checkpoint"],
+                labels=json.loads(row["labels"]) if row["labels"] else {},
             ))
         return out
 

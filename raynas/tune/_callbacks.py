@@ -199,6 +199,7 @@ def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, hist
         resources=resources,
         seed=config.get("seed"),
         checkpoint=getattr(checkpoint, "path", None) if outcome.status is TrialStatus.COMPLETED else None,
+        labels={str(k): str(v) for k, v in dict(config.get("labels") or {}).items()},
     )
 
 
