@@ -33,6 +33,8 @@ class ModelFamily:
     space: SearchSpace
     build: Callable[..., Any]
     source: str
+    #: The family's ``BASELINE`` architecture (what ``raynas baseline`` full-trains), if it defines one.
+    baseline: Any = None
 
 
 def default_search_dirs() -> list[Path]:
@@ -81,7 +83,10 @@ def load_family(name: str, *, search_dirs: Sequence[Path] | None = None) -> Mode
         raise ConfigError("family", name, "a module defining SPACE (a SearchSpace) and build(arch, ...)",
                           f"fix {source}")
     check_architecture_only(space)
-    return ModelFamily(getattr(module, "NAME", name), space, build, source)
+    baseline = getattr(module, "BASELINE", None)
+    if baseline is not None:
+        space.encode(baseline)  # SpaceError naming the bad decision
+    return ModelFamily(getattr(module, "NAME", name), space, build, source, baseline)
 
 
 def check_architecture_only(space: SearchSpace) -> None:

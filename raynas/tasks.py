@@ -49,6 +49,10 @@ class TaskConfig:
     split_seed: int = 0
     targets: RewardTargets = field(default_factory=RewardTargets)
     augmentation: Mapping[str, Any] | None = None
+    #: The architecture full-trained by ``raynas baseline`` (None: the family's ``BASELINE``, if any).
+    baseline: Any = None
+    #: Proxy variants ``raynas proxy search`` tries (see :mod:`raynas.proxy._candidates`); None: generated.
+    proxy_candidates: Any = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +72,10 @@ class TaskConfig:
             raise ConfigError("variants.proxy", ", ".join(bigger), "a proxy no larger than the full variant",
                               "the proxy must be a cheaper version of full training: lower those settings",
                               source=self.source)
+        if self.proxy_candidates is not None:
+            from raynas.proxy._candidates import task_candidates
+
+            task_candidates(self)  # a bad candidate fails when the task is loaded
 
     def variant(self, name: str) -> Variant:
         if name not in self.variants:
@@ -90,7 +98,7 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
         data = as_mapping("task", data)
         known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed",
-                 "targets", "augmentation"]
+                 "targets", "augmentation", "baseline", "proxy_candidates"]
         reject_unknown(data, known, source=source)
         for key in ("name", "dataset", "family"):
             if key not in data:
@@ -113,7 +121,8 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
             variants=variants, data_dir=data.get("data_dir"),
             validation_fraction=as_float("validation_fraction", data.get("validation_fraction", 0.1)),
             split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0),
-            targets=RewardTargets(**targets_data), augmentation=data.get("augmentation"), source=source,
+            targets=RewardTargets(**targets_data), augmentation=data.get("augmentation"), baseline=data.get("baseline"),
+            proxy_candidates=data.get("proxy_candidates"), source=source,
         )
     except ConfigError as exc:
         if source and not exc.source:

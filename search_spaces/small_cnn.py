@@ -27,6 +27,14 @@ SPACE = SearchSpace(
 )
 
 
+#: A plain two-stage CNN: what `raynas baseline` full-trains for tasks on this family.
+BASELINE = {
+    "stages": [{"block": "conv", "kernel": 3, "width": 32}, {"block": "conv", "kernel": 3, "width": 32}],
+    "activation": "relu",
+    "downsample": True,
+}
+
+
 def build(arch: dict, *, in_channels: int, num_classes: int, image_size: int, width_mult: float = 1.0,
           depth_mult: float = 1.0):
     """The torch module of an architecture of this family."""

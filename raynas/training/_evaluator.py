@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,8 +14,8 @@ from raynas.data import ArrayDataset, DataSplit, load_dataset
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.families import ModelFamily, load_family
 from raynas.rewards import compute_reward
-from raynas.tasks import TaskConfig
-from raynas.training._trainer import NonFiniteLossError, train_and_evaluate
+from raynas.tasks import TaskConfig, Variant
+from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, train_and_evaluate
 from raynas.tune._outcome import CHECKPOINT_KEY
 
 
@@ -64,6 +65,18 @@ class TrainingEvaluator:
     family_source: str | None = None
     #: Data-parallel processes per trial; None: one per GPU the Ray trial holds (1 when it holds fewer than 2).
     workers: int | None = None
+    #: Train with this variant instead of the task's ``variant`` one (proxy candidates, partial trainings); the
+    #: data split still follows ``variant``: stage-1 split for "proxy", all data for "full".
+    variant_spec: Variant | None = None
+    #: Keep the final model as the trial's checkpoint (default: full-variant runs only).
+    keep_checkpoint: bool | None = None
+
+    def spec(self) -> Variant:
+        """The variant trained: ``variant_spec`` when given, else the task's ``variant``."""
+        return self.variant_spec if self.variant_spec is not None else self.task.variant(self.variant)
+
+    def recipe(self) -> TrainingRecipe:
+        return replace(self.task.recipe, epochs=self.spec().epochs)
 
     def evaluate(self, arch: Any, *, seed: int, report: Callable[[dict], None] | None = None,
                  augmentation: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -76,7 +89,7 @@ class TrainingEvaluator:
         if split.data_fingerprint != data.fingerprint():
             raise ConfigError("split", self.split_path, "a split of the data this trial loaded",
                               "the dataset changed since the split was made; rerun the search with --overwrite")
-        variant = self.task.variant(self.variant)
+        variant = self.spec()
         if self.variant == "proxy":
             keep = max(1, int(round(variant.data_fraction * len(split.stage1_train))))
             train_idx = np.sort(np.random.default_rng(split.seed).permutation(split.stage1_train)[:keep])
@@ -113,6 +126,7 @@ class TrainingEvaluator:
                 report(with_reward(metrics))
 
         workers = self.workers if self.workers is not None else _gpus_held_by_this_trial()
+        started = time.perf_counter()
         try:
             if workers > 1:
                 from raynas.training._distributed import train_data_parallel
@@ -120,17 +134,18 @@ class TrainingEvaluator:
                 metrics = train_data_parallel(
                     functools.partial(build_family_model, family_ref, arch, build_kwargs), world_size=workers,
                     train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
-                    recipe=self.task.recipe_for(self.variant), seed=seed,
+                    recipe=self.recipe(), seed=seed,
                     use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch,
                     augmentation=augmentation)
             else:
                 checkpoint = None
-                if self.variant == "full":  # full-training runs keep their final model
+                keep = self.keep_checkpoint if self.keep_checkpoint is not None else self.variant == "full"
+                if keep:  # full-training runs keep their final model
                     import tempfile
 
                     checkpoint = str(Path(tempfile.mkdtemp(prefix="raynas-ckpt-")) / "model.pt")
                 metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
-                                             recipe=self.task.recipe_for(self.variant), seed=seed,
+                                             recipe=self.recipe(), seed=seed,
                                              device=self.device, report=report_epoch,
                                              augment=make_augmenter(augmentation), checkpoint_path=checkpoint)
                 if checkpoint is not None:
@@ -138,6 +153,7 @@ class TrainingEvaluator:
         except NonFiniteLossError as exc:
             raise InvalidTrialError(str(exc)) from exc
         metrics.setdefault("workers", 1)
+        metrics["train_seconds"] = time.perf_counter() - started  # what the trial cost (proxy-design tools)
         return with_reward(metrics)
 
     def _cost(self, model: Any, input_shape: tuple[int, ...]) -> dict[str, Any]:

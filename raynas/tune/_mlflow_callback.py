@@ -39,9 +39,11 @@ class MlflowLogger(Callback):
     """
 
     def __init__(self, experiment_dir: str, *, metric: str, resources: dict[str, float], mode_max: bool = True,
-                 interval_s: float = 1.0) -> None:
+                 interval_s: float = 1.0, tracking: SearchTracking | None = None) -> None:
         self.experiment_dir = experiment_dir
         self.interval_s = interval_s
+        #: Given: where and how to log (proxy-design tools); None: read from the search's config.json.
+        self.fixed_tracking = tracking
         self.tracking: SearchTracking | None = None
         self.metric = metric
         self.resources = dict(resources)
@@ -61,6 +63,9 @@ class MlflowLogger(Callback):
 
     @property
     def worker(self) -> Any:
+        if self._worker is None and self.fixed_tracking is not None:
+            self.tracking = self.fixed_tracking
+            self._worker = MlflowSyncProcess(self.tracking, self.ledger_state)
         if self._worker is None:
             from raynas.config import SearchConfig
             from raynas.experiment import ExperimentPaths

@@ -95,19 +95,20 @@ def build_scheduler(config: SearchConfig) -> Any:
     return MedianStoppingRule(**common, **options)
 
 
-def _ensure_ray(config: SearchConfig) -> bool:
+def ensure_ray(address: str | None = None) -> bool:
     """Start (or connect to) Ray; returns True when this call started it and should shut it down."""
     import ray
 
     if ray.is_initialized():
         return False
-    address = config.ray_address or os.environ.get("RAY_ADDRESS")
+    address = address or os.environ.get("RAY_ADDRESS")
     ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
              logging_level=logging.WARNING, configure_logging=True)
     return True
 
 
-def _check_resources(config: SearchConfig, started_locally: bool) -> None:
+def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address: str | None,
+                    started_locally: bool) -> None:
     """Refuse trials that can never be scheduled on the Ray instance raynas started itself.
 
     On a cluster given by ``ray_address`` missing GPUs only warn: an autoscaling cluster adds GPU workers when
@@ -118,16 +119,15 @@ def _check_resources(config: SearchConfig, started_locally: bool) -> None:
     available = ray.cluster_resources()
     gpus = float(available.get("GPU", 0.0))
     cpus = float(available.get("CPU", 0.0))
-    if config.gpus_per_trial > 0 and gpus < config.gpus_per_trial:
+    if gpus_per_trial > 0 and gpus < gpus_per_trial:
         fix = "set gpus_per_trial: 0 (and cpus_per_trial) for a CPU dry run, or run on a cluster with GPUs"
-        if config.ray_address and not started_locally:
-            print(f"[raynas] warning: gpus_per_trial={config.gpus_per_trial:g} but the cluster has {gpus:g} GPUs "
+        if ray_address and not started_locally:
+            print(f"[raynas] warning: gpus_per_trial={gpus_per_trial:g} but the cluster has {gpus:g} GPUs "
                   "now; trials wait until the autoscaler adds GPU workers", file=sys.stderr)
         else:
-            raise ConfigError("gpus_per_trial", config.gpus_per_trial,
-                              f"at most the GPUs Ray sees ({gpus:g} here)", fix)
-    if config.cpus_per_trial > cpus and not config.ray_address:
-        raise ConfigError("cpus_per_trial", config.cpus_per_trial, f"at most the CPUs Ray sees ({cpus:g} here)",
+            raise ConfigError("gpus_per_trial", gpus_per_trial, f"at most the GPUs Ray sees ({gpus:g} here)", fix)
+    if cpus_per_trial > cpus and not ray_address:
+        raise ConfigError("cpus_per_trial", cpus_per_trial, f"at most the CPUs Ray sees ({cpus:g} here)",
                           "lower cpus_per_trial (fractions such as 0.5 are allowed)")
 
 
@@ -166,9 +166,10 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
               file=stream or sys.stderr, flush=True)
 
-    started = _ensure_ray(config)
+    started = ensure_ray(config.ray_address)
     try:
-        _check_resources(config, started)
+        check_resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
+                        ray_address=config.ray_address, started_locally=started)
         resources = {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, evaluator=evaluator, metric=config.metric), resources)

@@ -1,0 +1,136 @@
+"""``raynas proxy select-models | search | variance | check``: designing the proxy task before a search."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+from raynas.cli._output import add_format_flag, print_json, print_table
+from raynas.experiment import DEFAULT_WORKDIR
+
+
+def add_target_args(parser: argparse.ArgumentParser) -> None:
+    """What every proxy-design tool (and ``raynas baseline``) works on, where results go, and resources."""
+    group = parser.add_argument_group("target")
+    group.add_argument("--task", help="task file or name in proxy_tasks/ (default: the NAS-Bench-201 table, whose "
+                                      "12-epoch column is the proxy and 200-epoch column full training)")
+    group.add_argument("--table", help="tabular benchmark: a CSV/Parquet table instead of the bundled one")
+    group.add_argument("--name", help="workspace and MLflow experiment name (default: <task>-proxy)")
+    group.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"where results go (default {DEFAULT_WORKDIR})")
+    group.add_argument("--overwrite", action="store_true", help="start this tool's run again instead of resuming it")
+    res = parser.add_argument_group("resources")
+    res.add_argument("--max-concurrent", type=int, default=min(4, os.cpu_count() or 1),
+                     help="jobs at once (default: min(4, CPUs))")
+    res.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per job (default 1)")
+    res.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per job (default 0)")
+    res.add_argument("--device", default="auto", help="training device: auto, cpu, cuda (default auto)")
+    res.add_argument("--ray-address", help="connect to this Ray cluster instead of starting one")
+    res.add_argument("--simulate-time", type=float, default=0.0, metavar="FRACTION",
+                     help="tabular benchmark: jobs sleep this fraction of their recorded training time")
+    mlflow = parser.add_argument_group("MLflow")
+    mlflow.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --workdir)")
+    mlflow.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+
+
+def target_from_args(args: argparse.Namespace):
+    """The DesignTarget the flags describe."""
+    from raynas.config import TrackingConfig
+    from raynas.proxy import DesignTarget, Resources
+
+    resources = Resources(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                          max_concurrent=args.max_concurrent, device=args.device)
+    tracking = TrackingConfig(enabled=not args.no_mlflow, tracking_uri=args.tracking_uri)
+    return DesignTarget(task=args.task, table=args.table, name=args.name, workdir=args.workdir, resources=resources,
+                        mlflow=tracking, ray_address=args.ray_address, sleep_fraction=args.simulate_time)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    proxy = commands.add_parser("proxy", help="design the proxy task: reference models, proxy search, variance, checks",
+                                description="Proxy-task design before a search. Typical order: `raynas baseline`, "
+                                            "`raynas proxy select-models`, `raynas proxy search`, `raynas proxy "
+                                            "variance`, `raynas proxy check`, then `raynas estimate`.")
+    tools = proxy.add_subparsers(dest="tool", metavar="TOOL", required=True)
+
+    select = tools.add_parser("select-models", help="pick ~10 diverse reference models and full-train them",
+                              description="Sample --initial architectures, train them in rounds to growing "
+                                          "fractions of full training, each round keep a spread in normalised "
+                                          "(accuracy, latency) space, then full-train the --keep survivors. "
+                                          "Running it again resumes.")
+    add_target_args(select)
+    select.add_argument("--initial", type=int, default=30, help="architectures sampled (default 30)")
+    select.add_argument("--keep", type=int, default=10, help="reference models kept and full-trained (default 10)")
+    select.add_argument("--fractions", default="0.1,0.25,0.5",
+                        help="fractions of full training per round, comma-separated (default 0.1,0.25,0.5)")
+    select.add_argument("--seed", type=int, default=0, help="sampling and training seed (default 0)")
+    add_format_flag(select)
+    select.set_defaults(handler=_run_select)
+
+    search = tools.add_parser("search", help="find the cheapest proxy that ranks the reference models like full training",
+                              description="Train the reference models with every proxy candidate (all candidates "
+                                          "in parallel) and compare rankings with full training: Kendall tau, "
+                                          "Spearman, top-k overlap, and an estimate of tau over the whole space.")
+    add_target_args(search)
+    search.add_argument("--min-tau", type=float, default=0.65, help="success bar for Kendall tau (default 0.65)")
+    search.add_argument("--min-valid", type=int, default=5, help="valid reference models needed (default 5)")
+    search.add_argument("--min-valid-fraction", type=float, default=0.7,
+                        help="share of reference models that must be valid (default 0.7)")
+    search.add_argument("--time-limit", type=float, help="stop a candidate after this many seconds of training")
+    search.add_argument("--top-k", type=int, help="top-k overlap size (default: a third of the models)")
+    search.add_argument("--candidates", help="comma-separated candidate names to try (default: all)")
+    search.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    add_format_flag(search)
+    search.set_defaults(handler=_run_search)
+
+    for module_name in ("_proxy_variance", "_proxy_check"):
+        try:
+            module = __import__(f"raynas.cli.{module_name}", fromlist=["add_parser"])
+        except ImportError:
+            continue
+        module.add_parser(tools)
+
+
+def _run_select(args: argparse.Namespace) -> int:
+    from raynas.errors import ConfigError
+    from raynas.proxy import SelectionSettings, select_models
+
+    try:
+        fractions = tuple(float(f) for f in args.fractions.split(",") if f.strip())
+    except ValueError:
+        raise ConfigError("--fractions", args.fractions, "comma-separated numbers", "e.g. --fractions 0.1,0.25,0.5") from None
+    settings = SelectionSettings(initial=args.initial, keep=args.keep, fractions=fractions, seed=args.seed)
+    target = target_from_args(args)
+    selection = select_models(target, settings, overwrite=args.overwrite)
+    if args.format == "json":
+        print_json(selection.to_dict())
+        return 0
+    rows = [[m.model, m.full_accuracy, m.full_latency, m.full_cost_s, m.full_status] for m in selection.models
+            if m.full_status is not None]
+    print_table(rows, ["model", "full accuracy", selection.latency_key, "cost (s)", "status"])
+    return 0
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from raynas.proxy import ProxySearchSettings, proxy_search
+
+    names = tuple(n.strip() for n in args.candidates.split(",") if n.strip()) if args.candidates else None
+    settings = ProxySearchSettings(min_tau=args.min_tau, min_valid=args.min_valid,
+                                   min_valid_fraction=args.min_valid_fraction, time_limit_s=args.time_limit,
+                                   top_k=args.top_k, candidates=names, seed=args.seed)
+    result = proxy_search(target_from_args(args), settings, overwrite=args.overwrite)
+    if args.format == "json":
+        print_json(result.to_dict())
+        return 0 if result.chosen else 1
+    rows = []
+    for c in result.candidates:
+        space = "-" if not math.isfinite(c.space_tau) else f"{c.space_tau:.3f} [{c.space_tau_low:.2f}, {c.space_tau_high:.2f}]"
+        rows.append([c.name, c.cost_per_model_s, c.cost_vs_full, f"{c.valid}/{c.models}", c.kendall_tau, c.spearman,
+                     c.top_k_overlap, c.latency_tau, space, c.outcome])
+    print_table(rows, ["candidate", "s/model", "vs full", "valid", "kendall tau", "spearman", "top-k", "latency tau",
+                       "whole-space tau [90%]", "result"])
+    print()
+    print(result.note)
+    print()
+    print(result.summary())
+    print(f"table and plots: {result.directory}")
+    return 0 if result.chosen else 1
