@@ -92,7 +92,9 @@ class TabularEvaluator:
     """Evaluates a NAS-Bench-201 architecture by table look-up (optionally sleeping and failing on purpose).
 
     Reports ``val_accuracy`` (the validation accuracy of the chosen variant), ``test_accuracy`` when the table
-    has it, ``train_seconds`` (recorded cost) and ``reward`` (= ``val_accuracy``).
+    has it, ``train_seconds`` (recorded cost) and ``reward`` (= ``val_accuracy``). Full training given a
+    ``report`` callback first reports the 12-epoch column as epoch 12 and returns its metrics as epoch 200, so
+    that its validation curve has the two points the table knows.
     """
 
     settings: TabularTrialSettings = field(default_factory=TabularTrialSettings)
@@ -115,8 +117,14 @@ class TabularEvaluator:
         s = self.settings
         full = s.variant is Variant.FULL
         cost = float(table.full_cost()[row] if full else table.proxy_cost()[row])
-        if s.sleep_fraction > 0:
-            time.sleep(min(s.max_sleep_s, s.sleep_fraction * cost))
+        sleep_s = min(s.max_sleep_s, s.sleep_fraction * cost) if s.sleep_fraction > 0 else 0.0
+        if full and report is not None:  # the table's one intermediate point of full training, at epoch 12
+            time.sleep(sleep_s * 12 / 200)
+            sleep_s -= sleep_s * 12 / 200
+            early = float(table.column("val_acc_12ep")[row])
+            report({"epoch": 12, "val_accuracy": early, "reward": early})
+        if sleep_s > 0:
+            time.sleep(sleep_s)
         draw = random.Random(f"{seed}:{row}").random()
         if draw < s.failure_rate:
             raise InjectedFailure(f"injected failure (failure_rate={s.failure_rate})")
@@ -125,6 +133,8 @@ class TabularEvaluator:
         if draw < s.failure_rate + s.nan_rate:
             accuracy = math.nan
         metrics = {"val_accuracy": accuracy, "train_seconds": cost, "reward": accuracy}
+        if full and report is not None:
+            metrics["epoch"] = 200
         test_column = "test_acc_200ep" if full else "test_acc_12ep"
         if test_column in table.columns:
             metrics["test_accuracy"] = float(table.column(test_column)[row])

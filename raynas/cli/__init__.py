@@ -12,7 +12,8 @@ from raynas.errors import RaynasError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from raynas.cli import _benchmark, _controllers, _estimate, _latency, _mlflow, _proxy, _search, _space, _split, _trials
+    from raynas.cli import (_baseline, _benchmark, _controllers, _estimate, _latency, _mlflow, _proxy, _search, _space,
+                            _split, _trials)
 
     parser = argparse.ArgumentParser(
         prog="raynas",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     _latency.register(commands)
     _benchmark.register(commands)
     _mlflow.register(commands)
+    _baseline.register(commands)
     _proxy.register(commands)
     _estimate.register(commands)
     return parser
