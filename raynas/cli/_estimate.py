@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from raynas.cli._output import add_format_flag, print_json, print_table
 from raynas.errors import ConfigError
@@ -39,10 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Size a search: search_cost = trials_to_converge * proxy_hours * gpus_per_trial, "
                     "days = trials_to_converge / max_concurrent * proxy_hours / 24, accelerators = max_concurrent * "
                     "gpus_per_trial, and the resumes needed at the job timeout. The proxy cost per trial comes from "
-                    f"--proxy-hours, else is measured from --experiment's completed trials, else is a "
+                    f"--proxy-hours, else is measured from --experiment (a search's trials or a proxy search's chosen "
+                    f"proxy), else is a "
                     f"{DEFAULT_PROXY_HOURS:g}-hour placeholder.")
-    parser.add_argument("--experiment", help="measure the proxy cost per trial from this experiment's completed trials "
-                                             "(name under --workdir, or directory)")
+    parser.add_argument("--experiment", help="measure the proxy cost per trial from this experiment's completed trials, "
+                                             "or from the chosen proxy of a proxy-design workspace (e.g. digits-proxy, "
+                                             "after `raynas proxy search`); a name under --workdir, or a directory")
     parser.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"where experiments live (default {DEFAULT_WORKDIR})")
     parser.add_argument("--trials-to-converge", type=int, default=DEFAULT_TRIALS_TO_CONVERGE,
                         help=f"trials the search needs to converge (default {DEFAULT_TRIALS_TO_CONVERGE}, a first upper bound)")
@@ -67,16 +70,30 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.proxy._estimate import DEFAULT_PROXY_HOURS, EstimateInputs, estimate, measured_proxy_cost
+    from raynas.proxy._estimate import (
+        DEFAULT_PROXY_HOURS,
+        EstimateInputs,
+        estimate,
+        measured_by_proxy_search,
+        measured_proxy_cost,
+    )
 
     hours, source = args.proxy_hours, ""
     measured = None
+    full_hours = args.full_training_hours
     if args.experiment:
-        paths = find_experiment(args.experiment, args.workdir)
-        measured = measured_proxy_cost(paths.root)
-        if measured is None:
-            note = f"experiment {paths.root.name} has no completed trials to measure"
+        design = measured_by_proxy_search(Path(args.workdir) / args.experiment)
+        if design is None:
+            design = measured_by_proxy_search(args.experiment)
+        if design is not None:
+            measured = design[:3]
+            full_hours = full_hours if full_hours is not None else design[3]
         else:
+            paths = find_experiment(args.experiment, args.workdir)
+            measured = measured_proxy_cost(paths.root)
+            if measured is None:
+                note = f"experiment {paths.root.name} has no completed trials to measure"
+        if measured is not None:
             note = f"{measured[2]}: {measured[0]:.4g} h per trial"
     if hours is not None:
         source = f"flag (--proxy-hours {hours:g})"
@@ -89,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         inputs = EstimateInputs(
             trials_to_converge=args.trials_to_converge, proxy_hours_per_trial=hours,
-            full_training_hours=args.full_training_hours, max_concurrent=args.max_concurrent,
+            full_training_hours=full_hours, max_concurrent=args.max_concurrent,
             gpus_per_trial=args.gpus_per_trial, max_trials=args.max_trials, timeout_days=args.timeout_days,
             max_total_days=args.max_total_days, stage2_models=args.stage2_models, source=source,
         )

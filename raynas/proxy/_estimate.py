@@ -304,6 +304,9 @@ def measured_proxy_cost(experiment_dir: str | Path) -> tuple[float, int, str] | 
     from raynas.experiment import ExperimentPaths
     from raynas.tracking import TrialStore
 
+    design = measured_by_proxy_search(experiment_dir)
+    if design is not None:
+        return design[0], design[1], design[2]
     paths = ExperimentPaths(Path(experiment_dir))
     seconds: list[float] = []
     from_metric = 0
@@ -329,6 +332,26 @@ def measured_proxy_cost(experiment_dir: str | Path) -> tuple[float, int, str] | 
         how = f" ({from_metric} by train_seconds metric, {n - from_metric} by wall clock)"
     source = f"measured: {_plural(n, 'completed trial')} of experiment {paths.root.name}{how}"
     return hours, n, source
+
+
+def measured_by_proxy_search(directory: str | Path) -> tuple[float, int, str, float | None] | None:
+    """Cost of the chosen proxy of a ``raynas proxy search`` run (its directory, or the workspace holding it):
+    ``(hours per trial, reference models, source, full-training hours or None)``; None without a chosen proxy."""
+    import json
+
+    root = Path(directory)
+    for path in (root / "proxy_search.json", root / "proxy-search" / "proxy_search.json"):
+        if path.is_file():
+            data = json.loads(path.read_text())
+            chosen = next((c for c in data.get("candidates", []) if c.get("name") == data.get("chosen")), None)
+            if chosen is None or not chosen.get("cost_per_model_s"):
+                return None
+            full = data.get("full_cost_per_model_s")
+            full_hours = float(full) / 3600 if isinstance(full, (int, float)) and full > 0 else None
+            source = (f"measured: chosen proxy {chosen['name']} of the proxy search in {path.parent} "
+                      f"({chosen['models']} reference models)")
+            return float(chosen["cost_per_model_s"]) / 3600, int(chosen["models"]), source, full_hours
+    return None
 
 
 def _plural(n: int, word: str) -> str:

@@ -25,10 +25,10 @@ from raynas.tune._job import Job
 TOOL = "proxy-search"
 
 #: Measured on NAS-Bench-201 (bench/proxy_estimate.py): 10 of 30 sampled cells chosen for spread rank the
-#: 12-epoch proxy against 200-epoch training with tau 0.76 on average, against 0.648 over all 15,625 cells.
+#: 12-epoch proxy against 200-epoch training with tau 0.75 on average, against 0.649 over all 15,625 cells.
 SPREAD_NOTE = ("A reference set chosen for spread is easier to rank than the space at large: its models are far "
                "apart, while most pairs in the space are close. On NAS-Bench-201 (12 vs 200 epochs) such sets "
-               "average tau 0.76 against 0.648 over all 15,625 cells. The whole-space estimate removes this "
+               "average tau 0.75 against 0.649 over all 15,625 cells. The whole-space estimate removes this "
                "with a selection correction: the sampled models' round-1 accuracy and latency describe the "
                "space, and the Pearson-Lawley formulas carry the reference set's correlation over to them; its "
                "interval is a bootstrap over the reference and sampled models.")

@@ -111,7 +111,8 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
         raise ValueError(f"no evaluator for job groups {unknown}")
     root = Path(experiment_dir)
     store_dir = root / "trials"
-    done = {n for n, r in latest_records(store_dir).items() if r.status in FINISHED}
+    wanted = set(numbers)
+    done = {n for n, r in latest_records(store_dir).items() if r.status in FINISHED and n in wanted}
     if policy is not None:  # a resumed run knows what the earlier runs found
         by_number = {job.number: job for job in jobs}
         for number, record in sorted(latest_records(store_dir).items()):

@@ -56,6 +56,13 @@ def test_tabular_select_then_search_reports_tau_and_the_corrected_estimate(tmp_p
     for name in ("tau_vs_time.png", "proxy_vs_full.png"):
         assert (root / "proxy-search" / name).read_bytes()[:8] == PNG
 
+    # `raynas estimate` sizes the search with the chosen proxy's measured cost and the measured full training
+    assert main(["estimate", "--experiment", "nasbench201-proxy", "--workdir", work, "--format", "json"]) == 0
+    sized = _json_out(capsys)["inputs"]
+    assert sized["proxy_hours_per_trial"] == pytest.approx(chosen["cost_per_model_s"] / 3600)
+    assert sized["full_training_hours"] == pytest.approx(result["full_cost_per_model_s"] / 3600)
+    assert "chosen proxy 12-epoch" in sized["source"]
+
     runs = search_runs(session_mlflow_store, root / "proxy-search")
     trials = [r for r in runs if r.data.tags.get("raynas.role") == "trial"]
     assert len(trials) == 6 and {r.data.params["candidate"] for r in trials} == {"12-epoch"}
