@@ -7,9 +7,10 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
 
-from raynas.tracking import TrialRecord
+if TYPE_CHECKING:
+    from raynas.tracking import TrialRecord
 
 
 def metric(record: TrialRecord | None, key: str) -> float:

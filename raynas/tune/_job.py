@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
-from raynas.tracking import TrialRecord, TrialStore
+if TYPE_CHECKING:
+    from raynas.tracking import TrialRecord
 
 #: Trial statuses that finish a job (a stopped job runs again when the job list is resumed).
 FINISHED = frozenset({"completed", "failed", "invalid"})
@@ -46,6 +47,8 @@ class JobsResult:
 
 def latest_records(store_dir: str | Path) -> dict[int, TrialRecord]:
     """The latest record of each job number (a job stopped and run again has several)."""
+    from raynas.tracking import TrialStore
+
     latest: dict[int, TrialRecord] = {}
     for record in TrialStore(store_dir).records():
         known = latest.get(record.number)

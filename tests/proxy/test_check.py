@@ -59,13 +59,13 @@ def write_search(target: DesignTarget, *candidates: CandidateResult, chosen: str
 
 
 def write_variance(target: DesignTarget, *, cv: float | None = 0.01, smoothness: float | None = 0.9,
-                   max_cv: float = 0.02, min_smoothness: float = 0.5, name: str = "e8") -> None:
+                   max_cv: float = 0.02, min_smoothness: float = 0.5, name: str = "e8", note: str | None = None) -> None:
     folder = target.workspace / "variance"
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "variance.json", {
         "candidate": name, "model": "m00", "repeats": 5, "values": [0.80, 0.81, 0.79, 0.80, 0.80], "cv": cv,
         "smoothness": smoothness, "failure_rate": 0.0, "passed": True,
-        "thresholds": {"max_cv": max_cv, "min_smoothness": min_smoothness}, "note": ""})
+        "thresholds": {"max_cv": max_cv, "min_smoothness": min_smoothness}, "note": note})
 
 
 def record(number: int, status: str = "completed", *, metrics: dict | None = None, end: float = 2000.0,
@@ -213,6 +213,9 @@ def test_variance_and_smoothness(tmp_path):
     write_variance(target, cv=None, smoothness=None)
     report = run(target)
     assert report.row("variance").result is FAIL and report.row("curve smoothness").result is WARN
+    write_variance(target, note="The table holds one run per architecture. Measure on a real task.")
+    row = run(target).row("variance")
+    assert row.result is PASS and "one run per architecture" in row.detail and "real task" not in row.detail
     write_variance(target, name="other")  # measured on another proxy than the chosen one
     row = run(target).row("variance")
     assert row.result is WARN and "raynas proxy variance" in row.detail
