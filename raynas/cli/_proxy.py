@@ -124,8 +124,9 @@ def _run_search(args: argparse.Namespace) -> int:
     rows = []
     for c in result.candidates:
         space = "-" if not math.isfinite(c.space_tau) else f"{c.space_tau:.3f} [{c.space_tau_low:.2f}, {c.space_tau_high:.2f}]"
-        rows.append([c.name, c.cost_per_model_s, c.cost_vs_full, f"{c.valid}/{c.models}", c.kendall_tau, c.spearman,
-                     c.top_k_overlap, c.latency_tau, space, c.outcome])
+        rows.append([c.name, _fmt(c.cost_per_model_s, "{:.3g}"), _fmt(c.cost_vs_full, "{:.1%}"), f"{c.valid}/{c.models}",
+                     _fmt(c.kendall_tau, "{:.3f}"), _fmt(c.spearman, "{:.3f}"), _fmt(c.top_k_overlap, "{:.2f}"),
+                     _fmt(c.latency_tau, "{:.3f}"), space, c.outcome])
     print_table(rows, ["candidate", "s/model", "vs full", "valid", "kendall tau", "spearman", "top-k", "latency tau",
                        "whole-space tau [90%]", "result"])
     print()
@@ -134,3 +135,7 @@ def _run_search(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"table and plots: {result.directory}")
     return 0 if result.chosen else 1
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None or not math.isfinite(value) else pattern.format(value)

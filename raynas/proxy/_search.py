@@ -223,8 +223,9 @@ def proxy_search(target: Any, settings: ProxySearchSettings, *, overwrite: bool 
                 {"candidate": cand.name, "model": m.model})
             for m in refs for c, cand in enumerate(candidates)]  # interleaved: every candidate progresses at once
     evaluators = {cand.name: target.candidate_evaluator(cand, root) for cand in candidates}
-    print(f"[raynas] {TOOL}: {len(candidates)} candidates x {len(refs)} reference models, all candidates in "
-          f"parallel; success: tau >= {settings.min_tau:g}", file=out, flush=True)
+    side_by_side = ", all candidates side by side" if len(candidates) > 1 else ""
+    print(f"[raynas] {TOOL}: {len(candidates)} candidate{'s' if len(candidates) > 1 else ''} x {len(refs)} reference "
+          f"models{side_by_side}; success: tau >= {settings.min_tau:g}", file=out, flush=True)
     jobs_result = run_tool_jobs(target, root, jobs, evaluators, tracking=tracking, policy=policy, stream=out,
                                 what=TOOL, progress_interval_s=progress_interval_s)
     full_cost = [m.full_cost_s for m in refs if math.isfinite(m.full_cost_s) and m.full_cost_s > 0]
