@@ -82,6 +82,8 @@ class CandidatePolicy:
         self.stream = stream
         self.progress: dict[str, _Progress] = {}
         self.successes: dict[str, float] = {}
+        #: Candidates stopped early, with the reason (once stopped, always stopped).
+        self.stopped: dict[str, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "stream": None}
@@ -96,11 +98,11 @@ class CandidatePolicy:
         tau = self._tau(progress)
         progress.curve.append((progress.cost, tau))
         n = len(self.full)
-        if len(progress.results) == n:
+        if len(progress.results) == n and job.group not in self.stopped:
             valid = sum(1 for r in progress.results.values() if math.isfinite(r[1]))
             ok = (valid >= self.settings.min_valid and valid >= self.settings.min_valid_fraction * n
                   and math.isfinite(tau) and tau >= self.settings.min_tau)
-            if ok and self.cancelled(job.group) is None:
+            if ok:
                 self.successes[job.group] = progress.cost
             self._say(f"candidate {job.group}: all {n} models done, tau {tau:.3f} on {valid} valid, "
                       f"{progress.cost:.1f} s of training -> {'passes' if ok else 'misses'} the bar")
@@ -112,6 +114,15 @@ class CandidatePolicy:
         return rank_agreement([progress.results[m][1] for m in models], [self.full[m] for m in models]).kendall_tau
 
     def cancelled(self, group: str) -> str | None:
+        if group in self.stopped:
+            return self.stopped[group]
+        reason = self._stop_reason(group)
+        if reason is not None:
+            self.stopped[group] = reason
+            self._say(f"candidate {group} stopped early: {reason}")
+        return reason
+
+    def _stop_reason(self, group: str) -> str | None:
         progress = self.progress.get(group)
         if progress is None or group in self.successes or len(progress.results) == len(self.full):
             return None
@@ -279,7 +290,7 @@ def _candidate_result(cand: Any, records: Mapping[str, Any], refs: list, setting
     reasons = []
     if cancelled:
         reasons.append(f"stopped early: {cancelled}")
-    if valid < n and len(ran) < n and not cancelled:
+    if len(ran) < n and not cancelled:
         reasons.append(f"only {len(ran)} of {n} models ran")
     if valid < settings.min_valid or valid < settings.min_valid_fraction * n:
         reasons.append(f"{valid} of {n} models valid (needs >= {settings.min_valid} and "

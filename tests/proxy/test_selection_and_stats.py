@@ -130,6 +130,11 @@ def test_candidate_policy_stops_candidates_that_can_no_longer_be_cheapest():
     policy.observe(_job("slow", "m1"), "completed", {"val_accuracy": 1.0, "train_seconds": 4.0})
     assert "more than the successful candidate cheap" in policy.cancelled("slow")
     assert policy.cancelled("cheap") is None
+    for i in range(2, 6):  # jobs still running when it was stopped end too: it stays stopped, never passes
+        policy.observe(_job("slow", f"m{i}"), "stopped" if i == 5 else "completed",
+                       {"val_accuracy": float(i), "train_seconds": 0.1})
+    assert "more than the successful candidate cheap" in policy.cancelled("slow")
+    assert "slow" not in policy.successes
 
 
 def test_candidate_policy_time_limit_and_failures():
