@@ -12,8 +12,19 @@ from raynas.errors import RaynasError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from raynas.cli import (_baseline, _benchmark, _controllers, _estimate, _latency, _mlflow, _proxy, _search, _space,
-                            _split, _trials)
+    from raynas.cli import (
+        _baseline,
+        _benchmark,
+        _controllers,
+        _estimate,
+        _latency,
+        _mlflow,
+        _proxy,
+        _search,
+        _space,
+        _split,
+        _trials,
+    )
 
     parser = argparse.ArgumentParser(
         prog="raynas",

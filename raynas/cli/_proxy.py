@@ -82,12 +82,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_format_flag(search)
     search.set_defaults(handler=_run_search)
 
-    for module_name in ("_proxy_variance", "_proxy_check"):
-        try:
-            module = __import__(f"raynas.cli.{module_name}", fromlist=["add_parser"])
-        except ImportError:
-            continue
-        module.add_parser(tools)
+    from raynas.cli import _proxy_check, _proxy_variance
+
+    _proxy_variance.add_parser(tools)
+    _proxy_check.add_parser(tools)
 
 
 def _run_select(args: argparse.Namespace) -> int:

@@ -13,12 +13,14 @@ import math
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas.errors import ConfigError
 from raynas.proxy._common import cost_seconds, finish_tool, metric, ray_session, run_tool_jobs, write_json
-from raynas.tracking import TrialRecord
 from raynas.tune._job import Job
+
+if TYPE_CHECKING:
+    from raynas.tracking import TrialRecord
 
 TOOL = "baseline"
 JOB_NUMBER = 1
@@ -45,9 +47,11 @@ class BaselineResult:
 
     @property
     def completed(self) -> bool:
+        """Whether full training completed (a failed one has ``reason``)."""
         return self.status == "completed"
 
     def to_dict(self) -> dict[str, Any]:
+        """What ``baseline.json`` holds."""
         return asdict(self)
 
     def points(self) -> list[dict[str, Any]]:
@@ -59,6 +63,7 @@ class BaselineResult:
                 for row in frame.to_dict("records")]
 
     def summary(self) -> str:
+        """One line: accuracy, epochs and cost, or why full training failed and how to run it again."""
         if not self.completed:
             return (f"baseline full training {self.status}: {self.reason or 'no reason recorded'}. Fix it and run "
                     "`raynas baseline` again with --overwrite (a failed run is not retried otherwise)")
@@ -166,6 +171,7 @@ def write_curve(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 
 def plot_baseline(path: Path, rows: Sequence[Mapping[str, Any]], label: str) -> Path:
+    """The baseline's validation curve as a PNG."""
     from raynas.proxy._plots import plot_curves
 
     points = [(r["epoch"], r["val_accuracy"]) for r in rows]

@@ -84,18 +84,20 @@ class VarianceResult:
 
     @property
     def failed(self) -> int:
+        """Repeats that did not complete (failed, invalid or missing)."""
         return sum(1 for s in self.statuses if s != "completed")
 
     def to_dict(self) -> dict[str, Any]:
+        """What ``variance.json`` holds."""
         data = asdict(self)
         data["curves"] = [[list(p) for p in c] for c in self.curves]
         return data
 
     def summary(self) -> str:
+        """One line: pass or fail, why, and how many repeats completed."""
         verdict = "passes" if self.passed else "fails"
-        text = (f"proxy {self.candidate} on model {self.model}: {verdict} ({self.outcome}); "
+        return (f"proxy {self.candidate} on model {self.model}: {verdict} ({self.outcome}); "
                 f"{self.repeats - self.failed} of {self.repeats} repeats completed")
-        return text
 
 
 def variance_path(target: Any) -> Path:
