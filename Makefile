@@ -33,6 +33,8 @@ bench: setup  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/controller_speed.py
 	$(BIN)/python bench/trainer_throughput.py
 	$(BIN)/python bench/mlflow_overhead.py
+	$(BIN)/python bench/proxy_estimate.py
+	$(BIN)/python bench/proxy_search_parallel.py
 
 screenshot: setup  ## docs/images/mlflow-ui.png (needs Debian's chromium; installs Playwright for Python)
 	$(BIN)/pip install --quiet playwright
