@@ -73,8 +73,12 @@ class CheckSettings:
                               f"at least trials_to_converge ({self.trials_to_converge}): max_trials is the ceiling",
                               f"raise max_trials to {self.trials_to_converge} or more, or lower trials_to_converge")
         put("max_concurrent", as_int("max_concurrent", self.max_concurrent, minimum=1))
-        for name, what in (("gpus_per_trial", "accelerators per trial (default 2)"),
-                           ("timeout_days", "the job timeout in days (default 14)"),
+        gpus = as_float("gpus_per_trial", self.gpus_per_trial)
+        if not (math.isfinite(gpus) and gpus >= 0):
+            raise ConfigError("gpus_per_trial", self.gpus_per_trial, "a finite number >= 0",
+                              "give accelerators per trial (default 2; 0 for a CPU search)")
+        put("gpus_per_trial", gpus)
+        for name, what in (("timeout_days", "the job timeout in days (default 14)"),
                            ("max_total_days", "the most days in all, resumes included (default 28)"),
                            ("max_space_size", "the largest search space searched in one go (default 1e20)")):
             value = as_float(name, getattr(self, name))

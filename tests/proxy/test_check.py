@@ -96,11 +96,12 @@ def run(target: DesignTarget, settings: CheckSettings | None = None) -> CheckRep
 def test_settings_defaults_and_validation():
     s = CheckSettings()
     assert (s.max_trials, s.trials_to_converge, s.max_concurrent, s.gpus_per_trial) == (5000, 3000, 20, 2.0)
+    assert CheckSettings(gpus_per_trial=0).gpus_per_trial == 0  # a CPU search
     assert (s.timeout_days, s.max_total_days, s.memory_headroom) == (14.0, 28.0, 0.2)
     assert (s.max_failure_rate, s.warn_failure_rate, s.max_space_size) == (0.2, 0.05, 1e20)
     with pytest.raises(AttributeError):
         s.max_trials = 1  # type: ignore[misc]
-    bad = [dict(max_trials=10), dict(max_concurrent=0), dict(gpus_per_trial=0), dict(timeout_days=-1),
+    bad = [dict(max_trials=10), dict(max_concurrent=0), dict(gpus_per_trial=-1), dict(timeout_days=-1),
            dict(memory_headroom=1.0), dict(max_failure_rate=1.5), dict(warn_failure_rate=0.3),
            dict(max_total_days=7), dict(max_space_size=0), dict(trials_to_converge="many")]
     for kw in bad:
