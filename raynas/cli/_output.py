@@ -7,6 +7,8 @@ import math
 import sys
 from typing import Any, Sequence, TextIO
 
+from raynas._json import json_safe
+
 
 def add_format_flag(parser: Any, choices: Sequence[str] = ("text", "json")) -> None:
     parser.add_argument("--format", choices=list(choices), default=choices[0],
@@ -14,17 +16,7 @@ def add_format_flag(parser: Any, choices: Sequence[str] = ("text", "json")) -> N
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
-    print(json.dumps(_clean(data), indent=2, sort_keys=False, default=str), file=stream or sys.stdout)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+    print(json.dumps(json_safe(data), indent=2, sort_keys=False, default=str), file=stream or sys.stdout)
 
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: TextIO | None = None) -> None:

@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
-from raynas.errors import ConfigError
-from raynas.proxy._common import cost_seconds, finish_tool, metric, ray_session, run_tool_jobs, write_json
+from raynas.proxy._common import cost_seconds, finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
 from raynas.tune._job import Job
 
 if TYPE_CHECKING:
@@ -182,9 +181,7 @@ def load_baseline(target: Any) -> BaselineResult:
     """The saved result of the last ``raynas baseline`` (ConfigError naming the command when there is none)."""
     path = baseline_path(target)
     if not path.is_file():
-        command = "raynas baseline" + (f" --task {target.task}" if target.task else "")
-        raise ConfigError("baseline", str(path), "a finished `raynas baseline` run",
-                          f"run `{command}` first (with the same --name and --workdir)")
+        raise missing_result("baseline", path, "raynas baseline", target)
     data = json.loads(path.read_text())
     for key in ("accuracy", "cost_s"):
         if data.get(key) is None:

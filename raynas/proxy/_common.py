@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
 
+from raynas._json import json_safe
+from raynas.errors import ConfigError
+
 if TYPE_CHECKING:
     from raynas.tracking import TrialRecord
 
@@ -86,20 +89,13 @@ def finish_tool(tracking: Any, *, status: str, reason: str, metrics: Mapping[str
 def write_json(path: Path, data: Any) -> Path:
     """Write JSON atomically (NaN written as null)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_clean(data), indent=2, sort_keys=False, default=str))
+    tmp.write_text(json.dumps(json_safe(data), indent=2, sort_keys=False, default=str))
     tmp.replace(path)
     return path
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def nan_if_none(value: Any) -> float:
-    return math.nan if value is None else float(value)
+def missing_result(what: str, path: Path, command: str, target: Any) -> ConfigError:
+    """The error for a tool result that is not there yet: names the command that makes it."""
+    command = command + (f" --task {target.task}" if getattr(target, "task", None) else "")
+    return ConfigError(what, str(path), f"a finished `{command}` run",
+                       f"run `{command}` first (with the same --name and --workdir)")

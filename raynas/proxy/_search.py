@@ -17,7 +17,7 @@ from typing import Any, Mapping, TextIO
 
 from raynas.config._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
-from raynas.proxy._common import cost_seconds, finish_tool, metric, run_tool_jobs, write_json
+from raynas.proxy._common import cost_seconds, finish_tool, metric, missing_result, run_tool_jobs, write_json
 from raynas.proxy._select import MIN_REFERENCES, ReferenceSet, references_path
 from raynas.proxy._stats import rank_agreement, whole_space_tau
 from raynas.tune._job import Job
@@ -345,8 +345,7 @@ def load_result(target: Any) -> ProxySearchResult:
 
     path = result_path(target)
     if not path.is_file():
-        raise ConfigError("proxy search", str(path), "a finished `raynas proxy search`",
-                          "run `raynas proxy search` first (same --task/--name and --workdir)")
+        raise missing_result("proxy search", path, "raynas proxy search", target)
     data = json.loads(path.read_text())
     cands = tuple(CandidateResult(**{k: (math.nan if v is None and k not in ("latency_tau",) else v)
                                      for k, v in c.items()}) for c in data.pop("candidates"))

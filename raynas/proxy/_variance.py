@@ -20,7 +20,7 @@ import numpy as np
 from raynas.config._parse import as_float, as_int
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.proxy._baseline import curve_frame, curve_rows
-from raynas.proxy._common import finish_tool, metric, ray_session, run_tool_jobs, write_json
+from raynas.proxy._common import finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
 from raynas.tune._job import Job
 
 TOOL = "variance"
@@ -277,9 +277,7 @@ def load_variance(target: Any) -> VarianceResult:
     """The saved result of the last ``raynas proxy variance`` (ConfigError naming the command when there is none)."""
     path = variance_path(target)
     if not path.is_file():
-        command = "raynas proxy variance" + (f" --task {target.task}" if target.task else "")
-        raise ConfigError("variance", str(path), "a finished `raynas proxy variance` run",
-                          f"run `{command}` first (with the same --name and --workdir)")
+        raise missing_result("variance", path, "raynas proxy variance", target)
     data = json.loads(path.read_text())
 
     def number(v: Any) -> float:
