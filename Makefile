@@ -39,6 +39,7 @@ bench: setup  ## benchmarks: ratios against baselines measured in the same run
 screenshot: setup  ## docs/images/mlflow-ui.png (needs Debian's chromium; installs Playwright for Python)
 	$(BIN)/pip install --quiet playwright
 	$(BIN)/python docs/mlflow_ui_screenshot.py
+	$(BIN)/python docs/report_screenshot.py
 
 clean:
 	rm -rf $(VENV) raynas-work .pytest_cache

@@ -46,6 +46,16 @@ class ExperimentPaths:
         return self.root / "failure_budget.json"
 
     @property
+    def runs(self) -> Path:
+        """Each run's start, deadline and end: the timeout and resume policy (JSON)."""
+        return self.root / "runs.json"
+
+    @property
+    def auto_stop(self) -> Path:
+        """The auto-stop rule that ended the search, when one fired (JSON)."""
+        return self.root / "auto_stop.json"
+
+    @property
     def uid_file(self) -> Path:
         """A random id given to the experiment when its directory was created (tells apart an experiment
         from an earlier one overwritten in the same directory)."""

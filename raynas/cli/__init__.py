@@ -13,6 +13,7 @@ from raynas.errors import RaynasError
 
 def build_parser() -> argparse.ArgumentParser:
     from raynas.cli import (
+        _analyze,
         _baseline,
         _benchmark,
         _controllers,
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         _search,
         _space,
         _split,
+        _train,
         _trials,
     )
 
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     _baseline.register(commands)
     _proxy.register(commands)
     _estimate.register(commands)
+    _analyze.register(commands)
+    _train.register(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
+from raynas.config._autostop import AutoStopConfig
 from raynas.config._parse import (
     as_bool,
     as_duration,
@@ -102,6 +103,11 @@ class SearchConfig:
     benchmark: Mapping[str, Any] = field(default_factory=dict)
     ray_address: str | None = None
     mlflow: TrackingConfig = field(default_factory=TrackingConfig)
+    auto_stop: AutoStopConfig = field(default_factory=AutoStopConfig)
+    #: Resume policy: how often a search that hit its ``timeout`` may be resumed, and its most search time in all
+    #: (default: (max_resumes + 1) x timeout, i.e. 28 days for the 14-day timeout and one resume).
+    max_resumes: int = 1
+    max_total_time_s: float | None = None
 
     def __post_init__(self) -> None:
         as_str("name", self.name, pattern=NAME_PATTERN)
@@ -166,6 +172,15 @@ class SearchConfig:
             as_str("ray_address", self.ray_address)
         if not isinstance(self.mlflow, TrackingConfig):
             raise ConfigError("mlflow", self.mlflow, "a TrackingConfig")
+        if not isinstance(self.auto_stop, AutoStopConfig):
+            raise ConfigError("auto_stop", self.auto_stop, "an AutoStopConfig")
+        as_int("max_resumes", self.max_resumes, minimum=0)
+        if self.max_total_time_s is None:
+            object.__setattr__(self, "max_total_time_s", (self.max_resumes + 1) * float(self.timeout_s))
+        as_float("max_total_time", self.max_total_time_s, minimum=1e-9)
+        if self.max_total_time_s < self.timeout_s:
+            raise ConfigError("max_total_time", self.max_total_time_s, f"at least timeout ({self.timeout_s:g} s)",
+                              "max_total_time covers the first run and its resumes (default 28d: one resume)")
         from raynas.registry import BUILTIN_SPACES, TABULAR_SPACES
 
         if self.task is not None:
@@ -258,6 +273,8 @@ class SearchConfig:
         out["fixed"] = dict(self.fixed)
         out["benchmark"] = dict(self.benchmark)
         out["mlflow"] = self.mlflow.to_dict()
+        out["auto_stop"] = self.auto_stop.to_dict()
+        out["max_total_time"] = out.pop("max_total_time_s")
         return out
 
     # --- loading ---------------------------------------------------------------------------------------
@@ -280,7 +297,8 @@ class SearchConfig:
         if not isinstance(data, Mapping):
             raise ConfigError("config", data, "a mapping of settings (key: value lines)")
         data = dict(data)
-        known = [f.name for f in fields(cls) if f.name != "timeout_s"] + ["timeout"]
+        known = [f.name for f in fields(cls) if f.name not in ("timeout_s", "max_total_time_s")] + ["timeout",
+                                                                                                  "max_total_time"]
         for key in data:
             if not isinstance(key, str):
                 raise ConfigError(str(key), data[key], "string keys", "quote the key or fix the indentation")
@@ -289,6 +307,10 @@ class SearchConfig:
         for key, value in data.items():
             if key == "timeout":
                 kwargs["timeout_s"] = as_duration("timeout", value)
+            elif key == "max_total_time":
+                kwargs["max_total_time_s"] = as_duration("max_total_time", value)
+            elif key == "auto_stop":
+                kwargs["auto_stop"] = AutoStopConfig.from_value(value)
             elif key == "controller":
                 kwargs["controller"] = _controller_from(value)
             elif key == "scheduler":

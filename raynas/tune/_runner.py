@@ -22,8 +22,8 @@ from raynas.tracking import TrialStore
 
 @dataclass(frozen=True)
 class SearchResult:
-    """How a search ended: ``status`` is completed, cancelled (failure budget), timed_out, exhausted (the whole
-    space was tried) or interrupted (e.g. Ctrl-C; resumable)."""
+    """How a search ended: ``status`` is completed, cancelled (failure budget), stopped (an auto-stop rule fired),
+    timed_out, exhausted (the whole space was tried) or interrupted (e.g. Ctrl-C; resumable)."""
 
     name: str
     experiment_dir: str
@@ -140,9 +140,12 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     every trial is also an MLflow run (see :mod:`raynas.tracking`); ``result.extra["mlflow"]`` says what was sent.
     """
     from ray import tune
+    from ray.tune.stopper import CombinedStopper
 
+    from raynas.tune._autostop import AutoStop, AutoStopStopper
     from raynas.tune._callbacks import FailureBudget, FailureBudgetStopper, ProgressPrinter, TrialRecorder
     from raynas.tune._mlflow_callback import MlflowLogger
+    from raynas.tune._runs import DeadlineStopper
     from raynas.tune._searcher import ControllerSearcher
     from raynas.tune._trainable import run_trial
 
@@ -166,6 +169,11 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
               file=stream or sys.stderr, flush=True)
 
+    from raynas.tune._runs import begin_run
+
+    store_end = max((r.end_time or 0.0 for r in TrialStore(paths.trials).records()), default=None) if resume else None
+    begin_run(paths.runs, timeout_s=config.timeout_s, max_total_s=float(config.max_total_time_s),
+              max_resumes=config.max_resumes, resume=resume, store_end=store_end, name=config.name)
     started = ensure_ray(config.ray_address)
     try:
         check_resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
@@ -184,8 +192,12 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             budget = FailureBudget(config.max_failed, config.metric, str(paths.budget), str(paths.trials))
             searcher = ControllerSearcher(controller, max_trials=config.max_trials, metric=config.metric,
                                           mode=config.mode, seed=config.seed, store_dir=str(paths.trials))
+            auto_stop = AutoStop(config.auto_stop, metric=config.metric, mode_max=config.mode is Mode.MAX,
+                                 ledger_path=str(paths.auto_stop), store_dir=str(paths.trials),
+                                 config_path=str(paths.config))
             callbacks = [
                 budget,
+                auto_stop,
                 TrialRecorder(str(paths.trials), config.metric, resources),
                 ProgressPrinter(config.max_trials, config.metric, mode_max=config.mode is Mode.MAX,
                                 interval_s=progress_interval_s, stream=stream),
@@ -196,10 +208,12 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, scheduler=build_scheduler(config),
-                                            max_concurrent_trials=config.max_concurrent,
-                                            time_budget_s=config.timeout_s, reuse_actors=True),
+                                            max_concurrent_trials=config.max_concurrent, reuse_actors=True),
                 run_config=tune.RunConfig(name=paths.tune.name, storage_path=str(exp_dir), verbose=0,
-                                          stop=FailureBudgetStopper(budget), callbacks=callbacks,
+                                          stop=CombinedStopper(FailureBudgetStopper(budget),
+                                                               AutoStopStopper(str(paths.auto_stop)),
+                                                               DeadlineStopper(str(paths.runs))),
+                                          callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=0)),
             )
         with _tune_environment():
@@ -214,6 +228,9 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     if config.mlflow.enabled:
         result = _finish_tracking(config, result, stream or sys.stderr)
     paths.status.write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    from raynas.tune._runs import end_run
+
+    end_run(paths.runs, result.status)
     return result
 
 
@@ -264,8 +281,17 @@ def _tune_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _timed_out(config: SearchConfig, wall_seconds: float) -> bool:
+    from raynas.tune._runs import deadline_reached
+
+    runs = ExperimentPaths(config.experiment_dir).runs
+    return deadline_reached(runs) if runs.is_file() else wall_seconds >= config.timeout_s * 0.999
+
+
 def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
     """Final status of a search, derived from its trial store (the source of truth)."""
+    from raynas.tune._autostop import read_decision
+
     exp_dir = config.experiment_dir
     store = TrialStore(ExperimentPaths(exp_dir).trials)
     records = store.records()
@@ -282,11 +308,16 @@ def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
         status = "cancelled"
         reason = (f"failure budget reached: {failures} trials failed or were invalid, max_failed is "
                   f"{config.max_failed}; running trials were stopped and no new ones started")
+    elif (decision := read_decision(str(ExperimentPaths(exp_dir).auto_stop))) is not None:
+        status = "stopped"
+        reason = f"auto stop after {len(records)} of {config.max_trials} trials: {decision['reason']}"
     elif len(records) >= config.max_trials:
         status, reason = "completed", f"all max_trials={config.max_trials} trials ran"
-    elif wall_seconds >= config.timeout_s * 0.999:
+    elif _timed_out(config, wall_seconds):
         status = "timed_out"
-        reason = f"timeout of {config.timeout_s:g} s reached after {len(records)} of {config.max_trials} trials"
+        reason = (f"timeout of {config.timeout_s:g} s reached after {len(records)} of {config.max_trials} trials; "
+                  f"`raynas resume {config.name}` continues it (resume policy: {config.max_resumes} resume(s) after "
+                  f"a timeout, {config.max_total_time_s:g} s of search in all)")
     elif len({tuple(r.genotype) for r in records}) >= config.build_space().size:
         status = "exhausted"
         reason = f"every one of the space's {len(records)} architectures was tried"

@@ -1,0 +1,64 @@
+"""Analysis of what a search saved: the search curve, per-decision statistics, Pareto fronts and the report
+(``raynas analyze``).
+
+Importing this package is light: pandas, scipy, scikit-learn and matplotlib are imported by the functions that
+use them.
+
+Example::
+
+    from raynas.analysis import search_curve, search_plot
+    from raynas.tracking import TrialStore
+
+    records = TrialStore("raynas-work/my-search/trials").records()
+    curve = search_curve(records, mode_max=True)          # number, reward, status, running_best, rolling_*
+    search_plot(records, "search.png", mode_max=True)     # the same as a PNG
+"""
+
+from raynas.analysis._decisions import (
+    DecisionStats,
+    best_option,
+    decision_stats,
+    eta_squared,
+    forest_importance,
+    importance_plot,
+    options_plot,
+    suggestions,
+    top_mask,
+)
+from raynas.analysis._pareto import (
+    COST_METRICS,
+    ParetoFront,
+    cost_metrics_present,
+    pareto_front,
+    pareto_fronts,
+    pareto_mask,
+    pareto_plot,
+)
+from raynas.analysis._report import LOW_TAU, Report, analyze
+from raynas.analysis._search_plot import CURVE_COLUMNS, default_window, search_curve, search_plot
+
+__all__ = [
+    "COST_METRICS",
+    "CURVE_COLUMNS",
+    "LOW_TAU",
+    "DecisionStats",
+    "ParetoFront",
+    "Report",
+    "analyze",
+    "best_option",
+    "cost_metrics_present",
+    "decision_stats",
+    "default_window",
+    "eta_squared",
+    "forest_importance",
+    "importance_plot",
+    "options_plot",
+    "pareto_front",
+    "pareto_fronts",
+    "pareto_mask",
+    "pareto_plot",
+    "search_curve",
+    "search_plot",
+    "suggestions",
+    "top_mask",
+]

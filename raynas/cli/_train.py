@@ -1,0 +1,117 @@
+"""``raynas train``: stage 2, full training of the top-k stage-1 trials of a search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from raynas.cli._output import add_format_flag, print_json, print_table
+from raynas.experiment import DEFAULT_WORKDIR
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    parser = commands.add_parser(
+        "train", help="stage 2: full-train the top-k stage-1 trials and pick the best model",
+        description="Full-train the top-k distinct architectures of a stage-1 search (by reward) on all training "
+                    "data, validated on the real validation set (tabular benchmark: the 200-epoch column), as Ray "
+                    "Tune jobs, all in parallel or in batches. Reports the stage-1 vs full-training rank "
+                    "correlation (a Kendall tau below 0.3 flags search bias) and picks the model with the best full "
+                    "accuracy. Writes stage2.json, stage2.parquet and best/ (architecture and checkpoint) in "
+                    "<experiment>/stage2 and logs stage `stage2` to the search's MLflow experiment. Running it "
+                    "again resumes (finished trainings are not run again).")
+    parser.add_argument("experiment", help="experiment name (under --workdir) or directory")
+    parser.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"where experiments live (default {DEFAULT_WORKDIR})")
+    parser.add_argument("--top-k", type=int, default=10, help="distinct stage-1 architectures to full-train (default 10)")
+    parser.add_argument("--batch-size", type=int,
+                        help="full-train in batches of this many, one batch after the other (default: all at once)")
+    parser.add_argument("--max-concurrent", type=int, help="trainings at once within a batch (default: the whole batch)")
+    parser.add_argument("--cpus-per-trial", type=float, help="CPUs per training (default: the search config's)")
+    parser.add_argument("--gpus-per-trial", type=float, help="GPUs per training (default: the search config's)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument("--augmentation", metavar="JSON|@FILE",
+                        help="a fixed augmentation policy for full training, as JSON or @file (JSON/YAML), e.g. "
+                             "'{\"policy\": \"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}' (task experiments "
+                             "only; default: the task's own)")
+    parser.add_argument("--overwrite", action="store_true", help="start stage 2 again instead of resuming it")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the search's)")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    add_format_flag(parser)
+    parser.set_defaults(handler=_run)
+
+
+def parse_augmentation(text: str | None) -> dict[str, Any] | None:
+    """``--augmentation``: a JSON policy, or ``@FILE`` holding one (JSON or YAML)."""
+    from raynas.errors import ConfigError
+
+    if text is None:
+        return None
+    source = "--augmentation"
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        if not path.is_file():
+            raise ConfigError("--augmentation", text, "JSON or @FILE naming an existing file", "check the path")
+        import yaml
+
+        source, raw = str(path), path.read_text()
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = None
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict):
+        raise ConfigError("--augmentation", text if source == "--augmentation" else source,
+                          "an augmentation policy mapping (JSON, or @FILE with JSON/YAML)",
+                          "e.g. '{\"policy\": \"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}'")
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    from raynas.experiment import find_experiment
+    from raynas.stage2 import Stage2Settings, train_top_k
+
+    settings = Stage2Settings(top_k=args.top_k, batch_size=args.batch_size, max_concurrent=args.max_concurrent,
+                              cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, seed=args.seed,
+                              augmentation=parse_augmentation(args.augmentation),
+                              mlflow=False if args.no_mlflow else None, tracking_uri=args.tracking_uri)
+    paths = find_experiment(args.experiment, args.workdir)
+    result = train_top_k(paths.root, settings, overwrite=args.overwrite)
+    if args.format == "json":
+        print_json(result.to_dict())
+    else:
+        rows = [[r.rank, r.trial_id, r.stage1_reward, r.full_accuracy, r.status + ("  <- picked" if
+                 r.trial_id == result.picked_trial_id else "")] for r in result.rows]
+        print_table(rows, ["rank", "trial", "stage-1 reward", "full accuracy", "status"])
+        print()
+        if result.note:
+            print(f"note: {result.note}")
+        print(f"rank correlation (stage-1 reward vs full accuracy, {result.correlated} models): Kendall tau "
+              f"{_fmt(result.kendall_tau)}, Spearman {_fmt(result.spearman)}")
+        flag = {True: "yes", False: "no", None: "unknown"}[result.search_bias]
+        print(f"search bias: {flag}: {result.search_bias_note}")
+        if result.picked_trial_id is not None:
+            print(f"picked model: stage-1 rank {result.picked_rank}, trial {result.picked_trial_id}, full accuracy "
+                  f"{_fmt(result.picked_accuracy)}")
+            print(f"architecture: {json.dumps(result.picked_arch, sort_keys=True, default=str)}")
+            print(f"best model: {result.best_dir}" + (f" (checkpoint: {result.best_checkpoint})"
+                                                      if result.best_checkpoint else " (no checkpoint kept)"))
+        print(f"results: {result.result_path}, table: {result.table}")
+    for row in result.rows:
+        if not row.completed and row.failure_reason:
+            print(f"[raynas] rank {row.rank} (trial {row.trial_id}) {row.status}: {row.failure_reason}", file=sys.stderr)
+    if result.all_failed:
+        print(f"raynas: error: {result.summary()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"

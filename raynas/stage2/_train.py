@@ -1,0 +1,494 @@
+"""``raynas train``: stage 2, full training of the top-k distinct architectures of a stage-1 search.
+
+Stage-1 rank is noisy (a cheap proxy, a held-out slice of the training data), so a set of the best stage-1
+trials is full-trained, not only the best one: on all training data, validated on the real validation set. How
+their full-training accuracies rank against their stage-1 rewards (Kendall tau, Spearman) tells whether the
+search was biased; the best full-trained model is the result of the whole workflow.
+
+Every full training is one Ray Tune job (:func:`raynas.tune._jobs.run_jobs`) in the stage's own trial store
+(``<experiment>/stage2/trials``): job number = stage-1 rank, labels ``stage1_trial`` and ``stage1_rank``. The jobs
+run all at once (as many as the cluster fits) or in batches; running the stage again resumes it (finished jobs
+are not trained again). The results are ``stage2.json``, ``stage2.parquet``, ``checkpoints/rank-NN/`` (every
+kept checkpoint) and ``best/`` (the picked model's architecture and checkpoint) in the stage's directory; MLflow
+gets stage ``stage2`` under the search's MLflow experiment, one child run per full training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
+
+from raynas.config._parse import as_float, as_int, as_str
+from raynas.errors import ConfigError, RaynasError
+
+if TYPE_CHECKING:
+    from raynas.config import SearchConfig
+    from raynas.tracking import TrialRecord
+
+#: The MLflow stage (``raynas.stage`` tag) of full training.
+STAGE = "stage2"
+#: The stage's directory inside the experiment, by default.
+DEFAULT_SUBDIR = "stage2"
+#: The job group (evaluator name) of full training.
+GROUP = "full"
+#: Below this Kendall tau between stage-1 reward and full-training accuracy, the search is flagged as biased.
+SEARCH_BIAS_TAU = 0.3
+RESULT_FILE = "stage2.json"
+TABLE_FILE = "stage2.parquet"
+
+
+@dataclass(frozen=True)
+class Stage2Settings:
+    """How stage 2 runs; validated on construction (errors name the setting and the fix).
+
+    ``top_k``: distinct stage-1 architectures to full-train (at least 2: a rank correlation needs a set);
+    ``batch_size``: jobs per batch (None: all at once); ``max_concurrent``: jobs running at once within a batch
+    (None: the whole batch); ``cpus_per_trial``/``gpus_per_trial``: per job (None: the search config's);
+    ``seed``: training seed of every job; ``augmentation``: a fixed augmentation policy for full training
+    (task experiments only; None: the task's own); ``mlflow``: False turns MLflow off (None: the search
+    config's setting); ``tracking_uri`` overrides where MLflow runs go.
+    """
+
+    top_k: int = 10
+    batch_size: int | None = None
+    max_concurrent: int | None = None
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    seed: int = 0
+    augmentation: Mapping[str, Any] | None = None
+    mlflow: bool | None = None
+    tracking_uri: str | None = None
+    progress_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 2:
+            raise ConfigError("top_k", self.top_k, "an integer >= 2 (full-train a set of the best stage-1 trials)",
+                              "stage-1 rank is noisy and a rank correlation needs at least 2 models: use --top-k 2 "
+                              "or more (about 10 is usual)")
+        if self.batch_size is not None:
+            as_int("batch_size", self.batch_size, minimum=1)
+        if self.max_concurrent is not None:
+            as_int("max_concurrent", self.max_concurrent, minimum=1)
+        for name in ("cpus_per_trial", "gpus_per_trial"):
+            if getattr(self, name) is not None:
+                as_float(name, getattr(self, name), minimum=0.0)
+        as_int("seed", self.seed, minimum=0)
+        if self.augmentation is not None:
+            if not isinstance(self.augmentation, Mapping):
+                raise ConfigError("augmentation", self.augmentation, "a policy mapping such as {\"policy\": "
+                                  "\"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}")
+            object.__setattr__(self, "augmentation", dict(self.augmentation))
+        if self.mlflow is not None and not isinstance(self.mlflow, bool):
+            raise ConfigError("mlflow", self.mlflow, "true, false or None (the search config's setting)")
+        if self.tracking_uri is not None:
+            as_str("tracking_uri", self.tracking_uri)
+        as_float("progress_interval_s", self.progress_interval_s, minimum=0.0)
+
+
+@dataclass(frozen=True)
+class Stage2Row:
+    """One full-trained stage-1 trial: its stage-1 rank and reward, and what full training gave.
+
+    ``status`` is the full training's (completed, failed, invalid, stopped; ``missing`` when it left no record);
+    ``checkpoint`` is its final checkpoint, kept in ``checkpoints/rank-NN`` (None when the training kept none, e.g.
+    on the tabular benchmark).
+    """
+
+    rank: int
+    trial_id: str
+    arch: Any
+    stage1_reward: float
+    full_accuracy: float
+    full_reward: float
+    status: str
+    failure_reason: str | None
+    checkpoint: str | None
+    stage2_trial_id: str | None = None
+    cost_s: float = math.nan
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed" and math.isfinite(self.full_accuracy)
+
+
+@dataclass(frozen=True)
+class Stage2Result:
+    """What stage 2 found: the rows in stage-1 rank order, the stage-1 vs full-training rank correlation over
+    the completed ones, the picked model (best full accuracy) and where everything is."""
+
+    experiment: str
+    experiment_dir: str
+    directory: str
+    label: str | None
+    top_k: int
+    available: int
+    rows: tuple[Stage2Row, ...]
+    kendall_tau: float
+    spearman: float
+    correlated: int
+    picked_trial_id: str | None
+    picked_arch: Any
+    picked_rank: int | None
+    picked_accuracy: float
+    search_bias: bool | None
+    search_bias_note: str
+    note: str | None
+    best_dir: str | None
+    best_checkpoint: str | None
+    table: str
+    wall_seconds: float
+    mlflow: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> list[Stage2Row]:
+        """Rows whose full training completed."""
+        return [row for row in self.rows if row.completed]
+
+    @property
+    def all_failed(self) -> bool:
+        """Whether no full training completed."""
+        return not self.completed
+
+    @property
+    def result_path(self) -> str:
+        return str(Path(self.directory) / RESULT_FILE)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``stage2.json`` holds (the keys ``rows``, ``kendall_tau``, ``spearman``, ``picked_trial_id``,
+        ``picked_arch`` and ``search_bias`` are read by ``raynas analyze``)."""
+        data = asdict(self)
+        data["rows"] = [asdict(row) for row in self.rows]
+        return data
+
+    def summary(self) -> str:
+        """One line: how many trained, the picked model, and whether stage 1 looks biased."""
+        done = len(self.completed)
+        if not done:
+            return (f"stage 2: every one of the {len(self.rows)} full trainings failed (see failure_reason in "
+                    f"{self.result_path}, or `raynas trials {self.directory}`)")
+        picked = (f"picked stage-1 rank {self.picked_rank} (trial {self.picked_trial_id}), full accuracy "
+                  f"{self.picked_accuracy:.6g}")
+        return f"stage 2: {done} of {len(self.rows)} full trainings completed; {picked}. {self.search_bias_note}"
+
+
+def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max") -> tuple[list[TrialRecord], int]:
+    """The ``top_k`` best completed trials with distinct architectures (by genotype; the first trial of an
+    architecture found several times wins), best first, and how many distinct completed architectures there are.
+
+    ``mode`` ``max`` ranks the highest reward first, ``min`` the lowest; equal rewards keep trial-number order.
+    """
+    completed = [r for r in records
+                 if r.status == "completed" and r.reward is not None and math.isfinite(float(r.reward))]
+    sign = -1.0 if str(getattr(mode, "value", mode)) == "max" else 1.0
+    ordered = sorted(completed, key=lambda r: (sign * float(r.reward), r.number, r.trial_id))
+    seen: set[Any] = set()
+    distinct = []
+    for record in ordered:
+        key = tuple(record.genotype) if record.genotype else json.dumps(record.arch, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(record)
+    return distinct[:top_k], len(distinct)
+
+
+def load_stage2(experiment_dir: str | Path, *, subdir: str = DEFAULT_SUBDIR) -> dict[str, Any]:
+    """The saved ``stage2.json`` of an experiment (ConfigError naming ``raynas train`` when there is none)."""
+    path = Path(experiment_dir) / subdir / RESULT_FILE
+    if not path.is_file():
+        raise ConfigError("stage2", str(path), "the result of a finished `raynas train` run",
+                          f"run `raynas train {Path(experiment_dir).name}` first")
+    return json.loads(path.read_text())
+
+
+def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = None, *, stream: TextIO | None = None,
+                subdir: str = DEFAULT_SUBDIR, label: str | None = None, overwrite: bool = False,
+                records: Sequence[TrialRecord] | None = None) -> Stage2Result:
+    """Full-train the top-k distinct completed stage-1 trials of the experiment in ``experiment_dir``.
+
+    Writes ``stage2.json``, ``stage2.parquet`` and ``best/`` (``architecture.json`` and, when full training kept
+    one, ``checkpoint/``) into ``<experiment>/<subdir>`` and logs stage ``stage2`` to the search's MLflow
+    experiment. Running it again with the same settings resumes (finished jobs are not trained again); other
+    settings, or a different top-k set (the search went on), need ``overwrite``.
+
+    ``subdir`` and ``label`` let a caller full-train snapshots of a running search (e.g. ``subdir="stage2-at-100"``,
+    ``label="after 100 trials"``); ``records`` are the stage-1 trials to pick from (default: the whole trial store).
+    Fewer distinct completed trials than ``top_k`` train what there is (the result's ``note`` says so); none at
+    all is a RaynasError.
+    """
+    from raynas.config import SearchConfig
+    from raynas.experiment import ExperimentPaths
+    from raynas.tracking import TrialStore
+
+    settings = settings or Stage2Settings()
+    out = stream or sys.stderr
+    as_str("subdir", subdir, pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+    paths = ExperimentPaths(Path(experiment_dir).expanduser().resolve())
+    if not paths.config.is_file():
+        raise ConfigError("experiment", str(paths.root), "an experiment directory with the config.json of a search",
+                          "give the name (with --workdir) or the directory of a stage-1 search")
+    config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+    stage1 = list(records) if records is not None else TrialStore(paths.trials).records()
+    picked, available = top_trials(stage1, settings.top_k, mode=config.mode.value)
+    if not picked:
+        raise RaynasError(f"experiment {config.name!r} has no completed stage-1 trials to full-train "
+                          f"({len(stage1)} trials in {paths.trials}); run or resume the search first "
+                          f"(`raynas resume {config.name}`)")
+    note = None
+    if available < settings.top_k:
+        note = (f"only {available} distinct architectures completed stage 1 (top-k is {settings.top_k}): "
+                f"full-training all {available}")
+        print(f"[raynas] {STAGE}: {note}", file=out, flush=True)
+    evaluator = _full_evaluator(config, paths.root, settings, out)  # bad settings fail before anything is written
+    root = paths.root / subdir
+    params = _params(config, settings, picked, label)
+    _prepare(root, params, overwrite=overwrite)
+    tracking = _tracking(config, root, params, settings, paths.root.parent)
+    with _ray_session(config.ray_address):
+        return _train(config, settings, paths.root, root, picked, available, evaluator, tracking, label=label, note=note,
+                      stream=out)
+
+
+def _params(config: SearchConfig, settings: Stage2Settings, picked: Sequence[TrialRecord],
+            label: str | None) -> dict[str, Any]:
+    """What identifies a stage-2 run (resuming needs the same): not the batching or resources."""
+    return {"experiment": config.name, "label": label, "top_k": settings.top_k, "seed": settings.seed,
+            "augmentation": settings.augmentation, "stage1_trials": [r.trial_id for r in picked]}
+
+
+def _prepare(root: Path, params: dict[str, Any], *, overwrite: bool) -> None:
+    """The stage's directory, created with its settings; the same settings resume it, others need overwrite."""
+    from raynas.experiment import ExperimentPaths
+
+    saved = root / "settings.json"
+    params = json.loads(json.dumps(params, default=str))
+    if root.exists() and overwrite:
+        shutil.rmtree(root)
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        if before != params:
+            changed = sorted(k for k in set(before) | set(params) if before.get(k) != params.get(k))
+            why = (" (the search found other top trials since)" if "stage1_trials" in changed else "")
+            raise ConfigError("stage 2 settings", ", ".join(changed), f"the settings of the earlier run in {root}{why}",
+                              "pass the same settings to resume it, or --overwrite to full-train the new set")
+    root.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(params, indent=2, sort_keys=True))
+    ExperimentPaths(root).uid()
+
+
+def _full_evaluator(config: SearchConfig, experiment_dir: Path, settings: Stage2Settings, stream: TextIO | None) -> Any:
+    """Full training of the search's architectures: the task's ``full`` variant on all training data, validated
+    on the real validation set (with ``settings.augmentation`` when given), or the table's 200-epoch column."""
+    task = config.task_config()
+    if task is None:
+        if settings.augmentation is not None:
+            raise ConfigError("augmentation", settings.augmentation, "no augmentation policy on a tabular benchmark",
+                              "the table's 200-epoch column is a fixed full training: drop --augmentation")
+        from raynas.benchmarks import TabularEvaluator, TabularTrialSettings
+
+        evaluator = TabularEvaluator(TabularTrialSettings(table=config.benchmark.get("table"), variant="full"))
+        _ = evaluator.table  # a bad table path fails on the driver
+        return evaluator
+    from raynas.families import load_family
+    from raynas.training._evaluator import AugmentationEvaluator, TrainingEvaluator, ensure_split
+
+    if settings.augmentation is not None:
+        if config.search_type == "augmentation":
+            raise ConfigError("augmentation", settings.augmentation, "no fixed policy for an augmentation search",
+                              "stage 2 of an augmentation search full-trains its top policies: drop --augmentation")
+        task = replace(task, augmentation=dict(settings.augmentation))  # validates the policy
+    split_path = experiment_dir / "split.parquet"
+    split = ensure_split(task, str(split_path))
+    for warning in split.warnings:
+        print(f"[raynas] data split warning: {warning}", file=stream, flush=True)
+    evaluator = TrainingEvaluator(task, "full", str(split_path), config.device, load_family(task.family).source)
+    if config.search_type == "augmentation":
+        return AugmentationEvaluator(evaluator, config.arch)
+    return evaluator
+
+
+def _tracking(config: SearchConfig, root: Path, params: dict[str, Any], settings: Stage2Settings,
+              workdir: Path) -> Any:
+    """How the jobs log to MLflow: stage ``stage2`` of the search's MLflow experiment (None when turned off)."""
+    enabled = config.mlflow.enabled if settings.mlflow is None else settings.mlflow
+    if not enabled:
+        return None
+    from raynas.experiment import ExperimentPaths
+    from raynas.tracking._mlflow_layout import TrialContext, config_params
+    from raynas.tracking._mlflow_search import SearchTracking, search_context
+    from raynas.tracking._mlflow_sync import resolve_target
+
+    context = search_context(config)
+    target = resolve_target(settings.tracking_uri or config.mlflow.tracking_uri, workdir)
+    return SearchTracking(target=target, experiment_name=config.name, experiment_dir=str(root),
+                          experiment_uid=ExperimentPaths(root).uid(), stage=STAGE,
+                          context=TrialContext(STAGE, context.task, "full", context.controller),
+                          parent_params=config_params(params), parent_artifacts={"stage2_settings.json": params},
+                          flush_timeout_s=config.mlflow.flush_timeout_s)
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """Ray started once for all batches (and shut down after, when this started it)."""
+    from raynas.tune._runner import ensure_ray
+
+    started = ensure_ray(address)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path, root: Path,
+           picked: Sequence[TrialRecord], available: int, evaluator: Any, tracking: Any, *, label: str | None,
+           note: str | None, stream: TextIO) -> Stage2Result:
+    from raynas.tune._job import Job, latest_records
+    from raynas.tune._jobs import run_jobs
+
+    t0 = time.time()
+    jobs = [Job(rank, record.arch, settings.seed, GROUP, {"stage1_trial": record.trial_id, "stage1_rank": str(rank)})
+            for rank, record in enumerate(picked, start=1)]
+    size = settings.batch_size or len(jobs)
+    batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    cpus = config.cpus_per_trial if settings.cpus_per_trial is None else settings.cpus_per_trial
+    gpus = config.gpus_per_trial if settings.gpus_per_trial is None else settings.gpus_per_trial
+    what = f"{STAGE} full training" + (f" ({label})" if label else "")
+    kept = _keep_checkpoints(root, latest_records(root / "trials"))
+    for index, batch in enumerate(batches, start=1):
+        concurrent = min(len(batch), settings.max_concurrent or len(batch))
+        name = what if len(batches) == 1 else f"{what}, batch {index}/{len(batches)}"
+        run_jobs(batch, {GROUP: evaluator}, experiment_dir=root, metric=config.metric, cpus_per_trial=cpus,
+                 gpus_per_trial=gpus, max_concurrent=concurrent, tracking=tracking, ray_address=config.ray_address,
+                 stream=stream, progress_interval_s=settings.progress_interval_s, what=name)
+        # the next run_jobs call clears Ray Tune's folder, where the checkpoints are: keep them first
+        kept.update(_keep_checkpoints(root, latest_records(root / "trials")))
+    records = latest_records(root / "trials")
+    rows = tuple(_row(rank, stage1, records.get(rank), kept.get(rank)) for rank, stage1 in enumerate(picked, start=1))
+    result = _summarize(config, experiment_dir, root, rows, available, settings, label, note, time.time() - t0)
+    json_path = root / RESULT_FILE
+    _write_json(json_path, result.to_dict())
+    artifacts: list[Path] = [json_path, Path(result.table)]
+    if result.best_dir is not None:
+        artifacts.append(Path(result.best_dir) / "architecture.json")
+    from raynas.proxy._common import finish_tool
+
+    reason = result.summary()
+    metrics = {"kendall_tau": result.kendall_tau, "spearman": result.spearman,
+               "best_full_accuracy": result.picked_accuracy, "models_completed": float(len(result.completed))}
+    report = finish_tool(tracking, status="failed" if result.all_failed else "completed", reason=reason,
+                         metrics=metrics, artifacts=artifacts, stream=stream)
+    if report:
+        result = replace(result, mlflow=report)
+        _write_json(json_path, result.to_dict())
+    print(f"[raynas] {reason}; results in {root}", file=stream, flush=True)
+    return result
+
+
+def _keep_checkpoints(root: Path, records: Mapping[int, TrialRecord]) -> dict[int, str]:
+    """Move the checkpoint of every completed job out of Ray Tune's folder (which the next job list clears) into
+    ``checkpoints/rank-NN`` (once); returns the kept checkpoints by job number."""
+    kept: dict[int, str] = {}
+    for number, record in records.items():
+        target = root / "checkpoints" / f"rank-{number:02d}"
+        if record.status == "completed" and not target.is_dir() and record.checkpoint and Path(record.checkpoint).is_dir():
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(record.checkpoint, tmp)
+            tmp.replace(target)
+        if record.status == "completed" and target.is_dir():
+            kept[number] = str(target)
+    return kept
+
+
+def _row(rank: int, stage1: TrialRecord, record: TrialRecord | None, checkpoint: str | None) -> Stage2Row:
+    from raynas.proxy._common import cost_seconds, metric
+
+    reward = math.nan
+    if record is not None and record.status == "completed" and record.reward is not None:
+        reward = float(record.reward)
+    return Stage2Row(
+        rank=rank, trial_id=stage1.trial_id, arch=stage1.arch, stage1_reward=float(stage1.reward),
+        full_accuracy=metric(record, "val_accuracy"), full_reward=reward,
+        status="missing" if record is None else record.status,
+        failure_reason=("the job left no record (interrupted? run `raynas train` again to resume)" if record is None
+                        else record.failure_reason),
+        checkpoint=checkpoint, stage2_trial_id=None if record is None else record.trial_id,
+        cost_s=cost_seconds(record) if record is not None else math.nan)
+
+
+def _summarize(config: SearchConfig, experiment_dir: Path, root: Path, rows: tuple[Stage2Row, ...], available: int,
+               settings: Stage2Settings, label: str | None, note: str | None, wall: float) -> Stage2Result:
+    from raynas.proxy._stats import rank_agreement
+
+    done = [row for row in rows if row.completed]
+    sign = 1.0 if config.mode.value == "max" else -1.0  # a positive tau always means the rankings agree
+    agreement = rank_agreement([sign * r.stage1_reward for r in done], [r.full_accuracy for r in done])
+    tau, rho = agreement.kendall_tau, agreement.spearman
+    if not math.isfinite(tau):
+        bias, bias_note = None, (f"the stage-1 vs full-training rank correlation needs at least 2 completed full "
+                                 f"trainings with distinct results ({len(done)} here)")
+    elif tau < SEARCH_BIAS_TAU:
+        bias, bias_note = True, (f"possible search bias: stage-1 rewards and full-training accuracies rank the "
+                                 f"{agreement.n} models differently (Kendall tau {tau:.3f} < {SEARCH_BIAS_TAU}); the "
+                                 "proxy task or the stage-1 validation split may not represent full training: check "
+                                 "the proxy (`raynas proxy check`) before trusting stage-1 ranks")
+    else:
+        bias, bias_note = False, (f"no sign of search bias: stage-1 rewards and full-training accuracies agree "
+                                  f"(Kendall tau {tau:.3f} >= {SEARCH_BIAS_TAU} over {agreement.n} models)")
+    best = max(done, key=lambda r: (r.full_accuracy, -r.rank)) if done else None
+    table = _write_table(root / TABLE_FILE, rows)
+    best_dir, best_checkpoint = _write_best(root / "best", best, config) if best is not None else (None, None)
+    return Stage2Result(
+        experiment=config.name, experiment_dir=str(experiment_dir), directory=str(root), label=label,
+        top_k=settings.top_k, available=available, rows=rows, kendall_tau=tau, spearman=rho, correlated=agreement.n,
+        picked_trial_id=None if best is None else best.trial_id, picked_arch=None if best is None else best.arch,
+        picked_rank=None if best is None else best.rank,
+        picked_accuracy=math.nan if best is None else best.full_accuracy, search_bias=bias, search_bias_note=bias_note,
+        note=note, best_dir=best_dir, best_checkpoint=best_checkpoint, table=str(table), wall_seconds=round(wall, 3))
+
+
+def _write_table(path: Path, rows: Sequence[Stage2Row]) -> Path:
+    import pandas as pd
+
+    columns = [f for f in Stage2Row.__dataclass_fields__]
+    frame = pd.DataFrame([{**asdict(r), "arch": json.dumps(r.arch, sort_keys=True, default=str)} for r in rows],
+                         columns=columns)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def _write_best(best_dir: Path, row: Stage2Row, config: SearchConfig) -> tuple[str, str | None]:
+    """``best/architecture.json`` (the picked architecture and where it comes from) and ``best/checkpoint/``."""
+    shutil.rmtree(best_dir, ignore_errors=True)
+    best_dir.mkdir(parents=True)
+    task = config.task_config()
+    info = {"arch": row.arch, "stage1_trial_id": row.trial_id, "stage1_rank": row.rank,
+            "stage1_reward": row.stage1_reward, "full_accuracy": row.full_accuracy, "full_reward": row.full_reward,
+            "experiment": config.name, "task": config.task, "family": None if task is None else task.family,
+            "space": config.space, "search_type": config.search_type, "fixed_arch": config.arch}
+    _write_json(best_dir / "architecture.json", info)
+    checkpoint = None
+    if row.checkpoint is not None and Path(row.checkpoint).is_dir():
+        checkpoint = best_dir / "checkpoint"
+        shutil.copytree(row.checkpoint, checkpoint)
+    return str(best_dir), None if checkpoint is None else str(checkpoint)
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    from raynas.proxy._common import write_json
+
+    return write_json(path, data)
+
+
+__all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "Stage2Result", "Stage2Row", "Stage2Settings", "load_stage2",
+           "top_trials", "train_top_k"]

@@ -1,0 +1,92 @@
+"""The auto-stop rules of a search as a Ray Tune callback and stopper (see :mod:`raynas.analysis._convergence`).
+
+Like the failure budget, the callback keeps the outcomes (its state survives a restore, and is rebuilt from the
+trial store) and publishes a decision in ``<experiment>/auto_stop.json``; the stopper, restored separately by
+Ray Tune, reads that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.stopper import Stopper
+
+from raynas.config._autostop import AutoStopConfig
+from raynas.tune._outcome import classify
+
+
+class AutoStop(Callback):
+    """Evaluates the auto-stop rules each time a trial ends; writes the decision when one fires."""
+
+    def __init__(self, config: AutoStopConfig, *, metric: str, mode_max: bool, ledger_path: str,
+                 store_dir: str, config_path: str | None = None) -> None:
+        self.config = config
+        #: The experiment's config.json: its current rules are read when the search (re)starts.
+        self.config_path = config_path
+        self.metric = metric
+        self.mode_max = mode_max
+        self.ledger_path = ledger_path
+        self.store_dir = store_dir
+        self.outcomes: dict[int, tuple[str, float | None]] = {}
+
+    def setup(self, **info: Any) -> None:
+        if self.config_path and os.path.exists(self.config_path):
+            with open(self.config_path) as handle:
+                self.config = AutoStopConfig.from_value(json.load(handle).get("auto_stop"))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        outcome = classify(trial.last_result, metric=self.metric)
+        self._add(trial, outcome.status.value, outcome.value)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._add(trial, "failed", None)
+
+    def _add(self, trial: Any, status: str, value: float | None) -> None:
+        if "number" not in trial.config or not self.config.enabled or os.path.exists(self.ledger_path):
+            return
+        self.outcomes[int(trial.config["number"])] = (status, value if status == "completed" else None)
+        from raynas.analysis._convergence import auto_stop_decision
+
+        ordered = [self.outcomes[n] for n in sorted(self.outcomes)]
+        decision = auto_stop_decision(ordered, self.config, mode_max=self.mode_max)
+        if decision is not None:
+            tmp = f"{self.ledger_path}.tmp"
+            with open(tmp, "w") as handle:
+                json.dump(decision.to_dict(), handle)
+            os.replace(tmp, self.ledger_path)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"outcomes": {str(k): list(v) for k, v in self.outcomes.items()}}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from the trial store (the truth), which also holds trials that ended after the saved state."""
+        from raynas.tracking import TrialStore
+
+        self.outcomes = {int(k): (v[0], v[1]) for k, v in state.get("outcomes", {}).items()}
+        for record in TrialStore(self.store_dir).records():
+            self.outcomes[record.number] = (record.status, record.reward if record.status == "completed" else None)
+
+
+class AutoStopStopper(Stopper):
+    """Stops the whole search once an auto-stop rule fired (its decision file exists)."""
+
+    def __init__(self, ledger_path: str) -> None:
+        self.ledger_path = ledger_path
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return os.path.exists(self.ledger_path)
+
+
+def read_decision(ledger_path: str) -> dict[str, Any] | None:
+    """The auto-stop decision of an experiment, if a rule fired."""
+    try:
+        with open(ledger_path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
