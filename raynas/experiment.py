@@ -56,6 +56,16 @@ class ExperimentPaths:
         return self.root / "auto_stop.json"
 
     @property
+    def live(self) -> Path:
+        """The latest progress line of a running search (JSON, rewritten every few seconds)."""
+        return self.root / "progress.json"
+
+    @property
+    def search_plot(self) -> Path:
+        """Reward per trial, running best, rolling mean and spread (PNG, redrawn while the search runs)."""
+        return self.root / "search_plot.png"
+
+    @property
     def uid_file(self) -> Path:
         """A random id given to the experiment when its directory was created (tells apart an experiment
         from an earlier one overwritten in the same directory)."""

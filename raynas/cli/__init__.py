@@ -20,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         _estimate,
         _latency,
         _mlflow,
+        _monitor,
         _proxy,
+        _run,
         _search,
         _space,
         _split,
@@ -43,8 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     _latency.register(commands)
     _benchmark.register(commands)
     _mlflow.register(commands)
+    _monitor.register(commands)
     _baseline.register(commands)
     _proxy.register(commands)
+    _run.register(commands)
     _estimate.register(commands)
     _analyze.register(commands)
     _train.register(commands)

@@ -207,7 +207,7 @@ class ProgressPrinter(Callback):
     """One plain progress line at most every ``interval_s`` seconds (works in logs, not only terminals)."""
 
     def __init__(self, max_trials: int, metric: str, *, mode_max: bool = True, interval_s: float = 5.0,
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, live_path: str | None = None) -> None:
         self.max_trials = max_trials
         self.metric = metric
         self.interval_s = interval_s
@@ -218,6 +218,8 @@ class ProgressPrinter(Callback):
         self._start = time.time()
         self._first_done: float | None = None
         self._last = 0.0
+        #: Where the latest progress is written as JSON (``raynas monitor`` reads it while the search runs).
+        self.live_path = live_path
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -269,12 +271,26 @@ class ProgressPrinter(Callback):
             rate = (done - 1) / (now - self._first_done)  # measured after start-up, so the estimate is honest
             remaining = (self.max_trials - done) / rate if rate > 0 else None
         eta = "-" if remaining is None else _hms(remaining)
+        if self.live_path:
+            _write_live(self.live_path, {"time": now, "done": done, "max_trials": self.max_trials, "running": running,
+                                         "counts": dict(self.counts), "best": self.best, "elapsed_s": elapsed,
+                                         "remaining_s": remaining})
         print(f"[raynas] {done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
               f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
               f"elapsed {_hms(elapsed)}, remaining ~{eta}", file=self._out(), flush=True)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self.maybe_print(trials, force=True)
+
+
+def _write_live(path: str, data: dict[str, Any]) -> None:
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "w") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+    except OSError:  # progress is best effort; the trial store is the record
+        pass
 
 
 def _hms(seconds: float) -> str:

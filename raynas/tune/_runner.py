@@ -145,6 +145,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     from raynas.tune._autostop import AutoStop, AutoStopStopper
     from raynas.tune._callbacks import FailureBudget, FailureBudgetStopper, ProgressPrinter, TrialRecorder
     from raynas.tune._mlflow_callback import MlflowLogger
+    from raynas.tune._monitor import SearchPlotter
     from raynas.tune._runs import DeadlineStopper
     from raynas.tune._searcher import ControllerSearcher
     from raynas.tune._trainable import run_trial
@@ -200,7 +201,8 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                 auto_stop,
                 TrialRecorder(str(paths.trials), config.metric, resources),
                 ProgressPrinter(config.max_trials, config.metric, mode_max=config.mode is Mode.MAX,
-                                interval_s=progress_interval_s, stream=stream),
+                                interval_s=progress_interval_s, stream=stream, live_path=str(paths.live)),
+                SearchPlotter(str(paths.trials), str(paths.search_plot), mode_max=config.mode is Mode.MAX),
                 # always present (a no-op when the config turns MLflow off), so a resume can turn it on
                 MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
                              mode_max=config.mode is Mode.MAX),
@@ -242,7 +244,9 @@ def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO)
     from raynas.tracking._mlflow_search import sync_search
 
     try:
-        report = sync_search(config, status=result.to_dict(), stream=stream)
+        plot = ExperimentPaths(config.experiment_dir).search_plot
+        status = {**result.to_dict(), "artifacts": [str(plot)] if plot.is_file() else []}
+        report = sync_search(config, status=status, stream=stream)
         extra = {"mlflow": report.to_dict()}
         lines = report.lines(str(config.experiment_dir))
     except Exception as exc:  # noqa: BLE001

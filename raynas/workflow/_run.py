@@ -1,0 +1,267 @@
+"""``raynas run WORKFLOW.yaml``: split, baseline, proxy design, checks, estimate, search, stage 2 and analysis.
+
+Each step is skipped when its result exists, so running the same workflow again resumes it (an interrupted
+search is resumed, not restarted). Proxy-design results go to ``<workdir>/<name>-proxy``, the search to
+``<workdir>/<name>`` (with ``stage2/`` and ``report/`` inside); both log to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from raynas.errors import RaynasError
+from raynas.workflow._config import WorkflowConfig
+
+
+class WorkflowStopped(RaynasError):
+    """A step found a reason not to go on (e.g. a failed check); its message says what to do."""
+
+
+@dataclass
+class WorkflowResult:
+    """What each step did, and where the results are."""
+
+    name: str
+    steps: dict[str, str] = field(default_factory=dict)
+    report: str | None = None
+    experiment_dir: str | None = None
+    workspace: str | None = None
+    ui_command: str | None = None
+    wall_seconds: float = 0.0
+
+
+class _Workflow:
+    def __init__(self, config: WorkflowConfig, stream: TextIO, progress_interval_s: float) -> None:
+        from raynas.config import TrackingConfig
+        from raynas.proxy import DesignTarget, Resources
+
+        self.config = config
+        self.out = stream
+        self.progress_interval_s = progress_interval_s
+        self.tracking = TrackingConfig.from_value(config.mlflow)
+        self.target = DesignTarget(
+            task=config.task, name=f"{config.name}-proxy", workdir=str(config.root),
+            resources=Resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
+                                max_concurrent=config.max_concurrent, device=config.device),
+            mlflow=self.tracking)
+        self.experiment_dir = config.root / config.name
+
+    def say(self, text: str) -> None:
+        print(f"[raynas] {text}", file=self.out, flush=True)
+
+    # --- steps ---------------------------------------------------------------------------------------------
+    def split(self) -> str:
+        if self.config.task is None:
+            return "not needed (the tabular benchmark has no data to split)"
+        from raynas.training._evaluator import ensure_split
+
+        self.target.workspace.mkdir(parents=True, exist_ok=True)
+        split = ensure_split(self.target.task_config(), str(self.target.workspace / "split.parquet"))
+        for warning in split.warnings:
+            self.say(f"data split warning: {warning}")
+        s = split.summary()
+        return (f"stage 1: {s['stage1_train']} train / {s['stage1_val']} validation; stage 2: {s['stage2_train']} train "
+                f"and the real validation set; {len(split.warnings)} warnings")
+
+    def baseline(self) -> str:
+        from raynas.proxy._baseline import baseline, baseline_path
+
+        if _done(baseline_path(self.target)):
+            return "done already"
+        result = baseline(self.target, stream=self.out, progress_interval_s=self.progress_interval_s)
+        return result.summary()
+
+    def proxy(self) -> str:
+        from raynas.proxy import ProxySearchSettings, SelectionSettings, VarianceSettings, proxy_search, proxy_variance
+        from raynas.proxy._search import result_path
+        from raynas.proxy._select import references_path, select_models
+        from raynas.proxy._variance import variance_path
+
+        done = []
+        if not references_path(self.target).is_file():
+            settings = dict(self.config.select_models)
+            if "fractions" in settings:
+                settings["fractions"] = tuple(settings["fractions"])
+            select_models(self.target, SelectionSettings(**settings), stream=self.out,
+                          progress_interval_s=self.progress_interval_s)
+        else:
+            done.append("reference models")
+        if not result_path(self.target).is_file():
+            settings = dict(self.config.proxy_search)
+            if "candidates" in settings:
+                settings["candidates"] = tuple(settings["candidates"])
+            result = proxy_search(self.target, ProxySearchSettings(**settings), stream=self.out,
+                                  progress_interval_s=self.progress_interval_s)
+            self.say(f"proxy search: {result.summary()}")
+        else:
+            done.append("proxy search")
+        if not variance_path(self.target).is_file():
+            proxy_variance(self.target, VarianceSettings(repeats=self.config.variance_repeats), stream=self.out,
+                           progress_interval_s=self.progress_interval_s)
+        else:
+            done.append("variance")
+        chosen = self._chosen()
+        what = f"chosen proxy {chosen.name}" if chosen else "no proxy candidate passed: the task's own proxy is used"
+        return what + (f" ({', '.join(done)} done already)" if done else "")
+
+    def check(self) -> str:
+        from raynas.proxy import CheckSettings, proxy_check
+
+        search = self._search_settings()
+        report = proxy_check(self.target, CheckSettings(
+            max_trials=search["max_trials"], trials_to_converge=self._trials_to_converge(search),
+            max_concurrent=search["max_concurrent"], gpus_per_trial=search["gpus_per_trial"]), stream=self.out)
+        from raynas.cli._output import print_table
+
+        print_table([[r.name, r.result.value, r.value, r.detail] for r in report.rows],
+                    ["check", "result", "value", "detail"], stream=self.out)
+        if not report.passed and self.config.on_failed_check == "stop":
+            raise WorkflowStopped(f"the checklist failed ({report.summary()}); fix what it names and run the workflow "
+                                  "again (finished steps are skipped), or set `on_failed_check: continue`")
+        return report.summary()
+
+    def estimate(self) -> str:
+        from raynas.proxy._estimate import EstimateInputs, estimate, measured_by_proxy_search
+
+        search = self._search_settings()
+        measured = measured_by_proxy_search(self.target.workspace)
+        inputs = EstimateInputs(
+            trials_to_converge=self._trials_to_converge(search), max_trials=search["max_trials"],
+            proxy_hours_per_trial=measured[0] if measured else None, full_training_hours=measured[3] if measured else None,
+            max_concurrent=search["max_concurrent"], gpus_per_trial=search["gpus_per_trial"],
+            stage2_models=self.config.top_k, source=measured[2] if measured else "")
+        result = estimate(inputs)
+        from raynas.cli._output import print_table
+
+        print_table(result.rows(), ["quantity", "value", "formula"], stream=self.out)
+        for warning in result.warnings():
+            self.say(f"estimate: {warning}")
+        from raynas._json import json_safe
+
+        (self.target.workspace / "estimate.json").write_text(json.dumps(json_safe(result.to_dict()), indent=2,
+                                                                          default=str))
+        return f"{result.days:.3g} days on {result.accelerators_needed:g} accelerators ({inputs.source})"
+
+    def search(self) -> str:
+        from raynas.config import SearchConfig
+        from raynas.experiment import ExperimentPaths
+        from raynas.tune import run_search
+
+        paths = ExperimentPaths(self.experiment_dir)
+        status = _read(paths.status)
+        if status and status.get("status") in ("completed", "stopped", "exhausted", "cancelled"):
+            return f"done already: {status['status']}: {status['reason']}"
+        config = SearchConfig.from_dict(self._search_settings(), source=self.config.source)
+        config.validate_deep()
+        resume = paths.config.is_file()
+        if resume:
+            config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+        result = run_search(config, resume=resume, stream=self.out, progress_interval_s=self.progress_interval_s)
+        self.say(result.status_line())
+        if result.status in ("interrupted", "timed_out"):
+            raise WorkflowStopped(f"the search ended {result.status}: run the workflow again to resume it")
+        return result.status_line()
+
+    def stage2(self) -> str:
+        from raynas.stage2 import Stage2Settings, train_top_k
+
+        if _done(self.experiment_dir / "stage2" / "stage2.json", key="kendall_tau"):
+            return "done already"
+        result = train_top_k(self.experiment_dir, Stage2Settings(
+            top_k=self.config.top_k, max_concurrent=self.config.max_concurrent,
+            mlflow=None if self.tracking.enabled else False), stream=self.out)
+        return (f"picked trial {result.picked_trial_id}; stage-1 vs stage-2 Kendall tau "
+                f"{result.kendall_tau if result.kendall_tau is not None else float('nan'):.3f}")
+
+    def analyze(self) -> str:
+        from raynas.analysis import analyze
+
+        report = analyze(self.experiment_dir, top_k=self.config.top_k)
+        self.report = str(report.html)
+        return f"report {report.html}"
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def _chosen(self) -> Any:
+        from raynas.proxy._search import load_result, result_path
+
+        if not result_path(self.target).is_file():
+            return None
+        result = load_result(self.target)
+        return next((c for c in result.candidates if c.name == result.chosen), None)
+
+    def _search_settings(self) -> dict[str, Any]:
+        data = {"max_trials": 100, "max_concurrent": self.config.max_concurrent,
+                "cpus_per_trial": self.config.cpus_per_trial, "gpus_per_trial": self.config.gpus_per_trial,
+                "device": self.config.device, **dict(self.config.search)}
+        data["name"] = self.config.name
+        data["workdir"] = str(self.config.root)
+        data["mlflow"] = self.tracking.to_dict()
+        if self.config.task is not None:
+            data["task"] = self._task_with_chosen_proxy()
+        return data
+
+    def _task_with_chosen_proxy(self) -> str:
+        """The task file, or a copy whose proxy variant is the chosen candidate (written next to the results)."""
+        import yaml
+
+        chosen = self._chosen()
+        task = self.target.task_config()
+        if chosen is None or task.source is None:
+            return str(task.source or self.config.task)
+        data = yaml.safe_load(Path(task.source).read_text())
+        variant = {k: v for k, v in chosen.settings.items() if k not in ("name", "relative_cost")}
+        data["variants"] = {**data["variants"], "proxy": variant}
+        data.pop("proxy_candidates", None)
+        if task.data_dir is not None:
+            data["data_dir"] = task.resolve_data_dir()
+        path = self.target.workspace / "task-with-chosen-proxy.yaml"
+        text = (f"# {task.name} with the proxy chosen by `raynas proxy search` ({chosen.name}); written by raynas run\n"
+                + yaml.safe_dump(data, sort_keys=False))
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+        return str(path)
+
+    def _trials_to_converge(self, search: dict[str, Any]) -> int:
+        return self.config.trials_to_converge or min(3000, int(search["max_trials"]))
+
+
+def run_workflow(config: WorkflowConfig, *, stream: TextIO | None = None, progress_interval_s: float = 5.0
+                 ) -> WorkflowResult:
+    """Run the workflow's steps in order, skipping those whose results exist; returns what each did."""
+    out = stream or sys.stderr
+    flow = _Workflow(config, out, progress_interval_s)
+    result = WorkflowResult(config.name, experiment_dir=str(flow.experiment_dir), workspace=str(flow.target.workspace))
+    t0 = time.time()
+    for index, step in enumerate(config.steps, start=1):
+        flow.say(f"step {index}/{len(config.steps)}: {step}")
+        start = time.time()
+        outcome = getattr(flow, step)()
+        result.steps[step] = outcome
+        flow.say(f"step {step}: {outcome} ({time.time() - start:.0f} s)")
+    result.report = getattr(flow, "report", None)
+    if flow.tracking.enabled:
+        if flow.tracking.tracking_uri:
+            result.ui_command = f"open {flow.tracking.tracking_uri}"
+        else:
+            result.ui_command = f"raynas ui --workdir {config.root}"
+    result.wall_seconds = round(time.time() - t0, 1)
+    return result
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _done(path: Path, key: str = "status") -> bool:
+    data = _read(path)
+    if data is None:
+        return False
+    return data.get(key) is not None and (key != "status" or data.get("status") == "completed")
