@@ -18,9 +18,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv and install raynas with its test tools
 
-demo: setup  ## the main job: a CPU dry-run search of NAS-Bench-201 on local Ray (embedded defaults)
-	$(BIN)/raynas search --overwrite
-	$(BIN)/raynas trials nasbench201-dryrun --sort reward --limit 10
+demo: setup  ## the main job: the whole workflow on the bundled digits task, on local Ray (embedded defaults)
+	$(BIN)/raynas run
 
 test: setup  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q tests

@@ -170,9 +170,10 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
               file=stream or sys.stderr, flush=True)
 
-    from raynas.tune._runs import begin_run
+    from raynas.tune._runs import begin_run, last_run
 
     store_end = max((r.end_time or 0.0 for r in TrialStore(paths.trials).records()), default=None) if resume else None
+    previous = last_run(paths.runs) if resume else None
     begin_run(paths.runs, timeout_s=config.timeout_s, max_total_s=float(config.max_total_time_s),
               max_resumes=config.max_resumes, resume=resume, store_end=store_end, name=config.name)
     started = ensure_ray(config.ray_address)
@@ -187,6 +188,8 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             if not tune.Tuner.can_restore(str(paths.tune)):
                 raise RaynasError(f"experiment {config.name!r} at {exp_dir} has no resumable Ray Tune state; "
                                   "start it again with --overwrite")
+            # a search its stoppers ended (timeout, auto stop, budget) stopped its running trials for good
+            _reopen_search_algorithm(paths.tune, trials_stopped=(previous or {}).get("ended") in STOPPED_BY_STOPPER)
             tuner = tune.Tuner.restore(str(paths.tune), trainable, resume_unfinished=True, resume_errored=False,
                                        restart_errored=False)
         else:
@@ -234,6 +237,37 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
 
     end_run(paths.runs, result.status)
     return result
+
+
+#: How a run ends when a Ray Tune stopper ended it (its running trials were stopped, not left to resume).
+STOPPED_BY_STOPPER = frozenset({"timed_out", "stopped", "cancelled"})
+
+
+def _reopen_search_algorithm(tune_dir: Path, *, trials_stopped: bool) -> None:
+    """Let a resumed search propose trials again.
+
+    When a stopper ends a search (its deadline, an auto-stop rule, the failure budget), Ray Tune marks its search
+    algorithm finished and saves that flag (``search_gen_state-*.json``, cloudpickle), so a restored search would
+    start no trial. The raynas searcher decides itself when the search is over (max_trials, an exhausted space),
+    and the restored stoppers still end a search whose budget or auto-stop rule says so. With ``trials_stopped``
+    the trials running at the end were stopped for good, but the saved concurrency limiter still counts them as
+    live (it would never let a new trial start): its live set is emptied.
+    """
+    import ray.cloudpickle as cloudpickle
+
+    for path in tune_dir.glob("search_gen_state-*.json"):
+        with open(path, "rb") as handle:
+            state = cloudpickle.load(handle)
+        if not isinstance(state, dict):
+            continue
+        state["finished"] = False
+        limiter = state.get("name:ConcurrencyLimiter")
+        if trials_stopped and isinstance(limiter, dict):
+            limiter.update(live_trials=set(), num_unfinished_live_trials=0, cached_results={})
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as handle:
+            cloudpickle.dump(state, handle)
+        os.replace(tmp, path)
 
 
 def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO) -> SearchResult:

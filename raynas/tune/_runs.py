@@ -74,6 +74,12 @@ def begin_run(path: Path, *, timeout_s: float, max_total_s: float, max_resumes: 
     return run
 
 
+def last_run(path: Path) -> dict[str, Any] | None:
+    """The latest run recorded, if any."""
+    runs = _read(path)
+    return runs[-1] if runs else None
+
+
 def end_run(path: Path, status: str) -> None:
     runs = _read(path)
     if runs:

@@ -260,3 +260,35 @@ def test_search_killed_with_sigkill_ends_with_every_trial_once_and_its_controlle
     assert len(one_step) >= 0.8 * len(later)
     runs = json.loads((tmp_path / "work" / "kill9" / "runs.json").read_text())
     assert [r["after"] for r in runs] == [None, "interrupted"] and runs[-1]["ended"] == "completed"
+
+
+def test_a_timed_out_search_resumes_once_then_the_policy_refuses(tmp_path):
+    """Resume policy (issue 6): a search cancelled by its timeout continues on resume with a new timeout; a second
+    timeout is not resumed (max_resumes 1), and the refusal explains the rule."""
+    raynas = str(Path(sys.executable).with_name("raynas"))
+    work = tmp_path / "work"
+    config_path = tmp_path / "search.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "name": "slow", "workdir": str(work), "max_trials": 500, "max_concurrent": 2, "gpus_per_trial": 0,
+        "cpus_per_trial": 0.5, "timeout": "15s", "mlflow": False,
+        "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.3},
+    }))
+    first = subprocess.run([raynas, "search", "--config", str(config_path), "--format", "json"], capture_output=True,
+                           text=True, timeout=300)
+    status = json.loads(first.stdout[first.stdout.index("{"):])
+    assert status["status"] == "timed_out" and "raynas resume slow" in status["reason"]
+    store = TrialStore(work / "slow" / "trials")
+    after_first = len(store)
+    second = subprocess.run([raynas, "resume", "slow", "--workdir", str(work), "--format", "json"], capture_output=True,
+                            text=True, timeout=300)
+    status = json.loads(second.stdout[second.stdout.index("{"):])
+    assert status["status"] == "timed_out", second.stderr[-2000:]
+    assert len(store) > after_first  # the resumed run started new trials
+    numbers = [r.number for r in store.records()]
+    assert len(numbers) == len(set(numbers))
+    third = subprocess.run([raynas, "resume", "slow", "--workdir", str(work)], capture_output=True, text=True,
+                           timeout=300)
+    assert third.returncode == 2
+    assert "allows 1 resume(s) after a timeout" in third.stderr and "max_resumes" in third.stderr
+    runs = json.loads((work / "slow" / "runs.json").read_text())
+    assert [r["ended"] for r in runs] == ["timed_out", "timed_out"] and runs[1]["after"] == "timed_out"
