@@ -229,6 +229,13 @@ class ProgressPrinter(Callback):
     def _out(self) -> TextIO:
         return self.stream or sys.stderr
 
+    def setup(self, **info: Any) -> None:
+        """Say at once that the search runs (``raynas monitor`` reads this before the first trial ends)."""
+        if self.live_path:
+            _write_live(self.live_path, {"time": time.time(), "done": sum(self.counts.values()),
+                                         "max_trials": self.max_trials, "running": 0, "counts": dict(self.counts),
+                                         "best": self.best, "elapsed_s": 0, "remaining_s": None})
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         outcome = classify(trial.last_result, metric=self.metric)
         self._add(outcome)
