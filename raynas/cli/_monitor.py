@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from raynas._text import hms
 from raynas.cli._output import add_format_flag, print_json
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment
 
@@ -76,16 +77,11 @@ def _line(s: dict[str, Any]) -> str:
     c = s["counts"]
     best = "-" if s["best"] is None else f"{s['best']:.4g}"
     running = "-" if s["running"] is None else s["running"]
-    elapsed = "-" if s["elapsed_s"] is None else _hms(s["elapsed_s"])
-    remaining = "-" if s["remaining_s"] is None else _hms(s["remaining_s"])
+    elapsed = "-" if s["elapsed_s"] is None else hms(s["elapsed_s"])
+    remaining = "-" if s["remaining_s"] is None else hms(s["remaining_s"])
     return (f"{s['experiment']} ({s['state']}): {s['done']}/{s['max_trials']} trials done ({c.get('failed', 0)} failed, "
             f"{c.get('invalid', 0)} invalid, {c.get('stopped', 0)} stopped), {running} running, best {best}, "
             f"elapsed {elapsed}, remaining ~{remaining}")
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -126,6 +126,9 @@ class TrainingEvaluator:
                 report(with_reward(metrics))
 
         workers = self.workers if self.workers is not None else _gpus_held_by_this_trial()
+        on_gpu = torch.cuda.is_available() and self.device != "cpu"
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
         try:
             if workers > 1:
@@ -154,6 +157,9 @@ class TrainingEvaluator:
             raise InvalidTrialError(str(exc)) from exc
         metrics.setdefault("workers", 1)
         metrics["train_seconds"] = time.perf_counter() - started  # what the trial cost (proxy-design tools)
+        if on_gpu and workers == 1:  # peak memory of this process's GPU: `raynas proxy check` wants headroom
+            metrics["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+            metrics["gpu_total_mb"] = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory / 2**20
         return with_reward(metrics)
 
     def _cost(self, model: Any, input_shape: tuple[int, ...]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
+from raynas._text import hms
 from raynas.controllers import TrialStatus
 from raynas.tracking import TrialRecord, TrialStore
 from raynas.tune._outcome import Outcome, classify, history_entry, user_metrics
@@ -277,14 +278,14 @@ class ProgressPrinter(Callback):
         if self._first_done is not None and done >= 5 and now > self._first_done:
             rate = (done - 1) / (now - self._first_done)  # measured after start-up, so the estimate is honest
             remaining = (self.max_trials - done) / rate if rate > 0 else None
-        eta = "-" if remaining is None else _hms(remaining)
+        eta = "-" if remaining is None else hms(remaining)
         if self.live_path:
             _write_live(self.live_path, {"time": now, "done": done, "max_trials": self.max_trials, "running": running,
                                          "counts": dict(self.counts), "best": self.best, "elapsed_s": elapsed,
                                          "remaining_s": remaining})
         print(f"[raynas] {done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
               f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
-              f"elapsed {_hms(elapsed)}, remaining ~{eta}", file=self._out(), flush=True)
+              f"elapsed {hms(elapsed)}, remaining ~{eta}", file=self._out(), flush=True)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self.maybe_print(trials, force=True)
@@ -298,8 +299,3 @@ def _write_live(path: str, data: dict[str, Any]) -> None:
         os.replace(tmp, path)
     except OSError:  # progress is best effort; the trial store is the record
         pass
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
