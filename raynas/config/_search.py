@@ -75,6 +75,19 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class InlineStage2Config:
+    """Full-train the current top ``top_k`` distinct architectures after every ``every`` completed trials, while
+    the search goes on (``inline_stage2: {every: 100, top_k: 5}``)."""
+
+    every: int
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        as_int("inline_stage2.every", self.every, minimum=1)
+        as_int("inline_stage2.top_k", self.top_k, minimum=2)
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     """Everything a stage-1 search needs; validated on construction (errors name the field and the fix)."""
 
@@ -108,6 +121,7 @@ class SearchConfig:
     #: (default: (max_resumes + 1) x timeout, i.e. 28 days for the 14-day timeout and one resume).
     max_resumes: int = 1
     max_total_time_s: float | None = None
+    inline_stage2: InlineStage2Config | None = None
 
     def __post_init__(self) -> None:
         as_str("name", self.name, pattern=NAME_PATTERN)
@@ -172,6 +186,8 @@ class SearchConfig:
             as_str("ray_address", self.ray_address)
         if not isinstance(self.mlflow, TrackingConfig):
             raise ConfigError("mlflow", self.mlflow, "a TrackingConfig")
+        if self.inline_stage2 is not None and not isinstance(self.inline_stage2, InlineStage2Config):
+            raise ConfigError("inline_stage2", self.inline_stage2, "an InlineStage2Config")
         if not isinstance(self.auto_stop, AutoStopConfig):
             raise ConfigError("auto_stop", self.auto_stop, "an AutoStopConfig")
         as_int("max_resumes", self.max_resumes, minimum=0)
@@ -274,6 +290,7 @@ class SearchConfig:
         out["benchmark"] = dict(self.benchmark)
         out["mlflow"] = self.mlflow.to_dict()
         out["auto_stop"] = self.auto_stop.to_dict()
+        out["inline_stage2"] = None if self.inline_stage2 is None else asdict(self.inline_stage2)
         out["max_total_time"] = out.pop("max_total_time_s")
         return out
 
@@ -311,6 +328,14 @@ class SearchConfig:
                 kwargs["max_total_time_s"] = as_duration("max_total_time", value)
             elif key == "auto_stop":
                 kwargs["auto_stop"] = AutoStopConfig.from_value(value)
+            elif key == "inline_stage2":
+                if value is not None and value is not False:
+                    data_ = dict(as_mapping("inline_stage2", value))
+                    reject_unknown(data_, ["every", "top_k"], section="inline_stage2")
+                    if "every" not in data_:
+                        raise ConfigError("inline_stage2.every", None, "how many completed trials between snapshots",
+                                          "e.g. inline_stage2: {every: 100, top_k: 5}")
+                    kwargs["inline_stage2"] = InlineStage2Config(**data_)
             elif key == "controller":
                 kwargs["controller"] = _controller_from(value)
             elif key == "scheduler":

@@ -41,16 +41,10 @@ def cost_seconds(record: TrialRecord | None) -> float:
 @contextlib.contextmanager
 def ray_session(target: Any) -> Iterator[None]:
     """Ray started once for all of a tool's job lists (and shut down after, when this started it)."""
-    from raynas.tune._runner import ensure_ray
+    from raynas.tune._runner import ray_session as session
 
-    started = ensure_ray(target.ray_address)
-    try:
+    with session(target.ray_address):
         yield
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
 
 
 def run_tool_jobs(target: Any, root: Path, jobs: Sequence[Any], evaluators: Mapping[str, Any], *, tracking: Any,

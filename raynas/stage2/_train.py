@@ -15,7 +15,6 @@ gets stage ``stage2`` under the search's MLflow experiment, one child run per fu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import shutil
@@ -23,10 +22,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas.config._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError, RaynasError
+from raynas.tune._runner import ray_session
 
 if TYPE_CHECKING:
     from raynas.config import SearchConfig
@@ -245,12 +245,12 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
         note = (f"only {available} distinct architectures completed stage 1 (top-k is {settings.top_k}): "
                 f"full-training all {available}")
         print(f"[raynas] {STAGE}: {note}", file=out, flush=True)
-    evaluator = _full_evaluator(config, paths.root, settings, out)  # bad settings fail before anything is written
+    evaluator = full_training_evaluator(config, paths.root, settings, out)  # bad settings fail before anything is written
     root = paths.root / subdir
     params = _params(config, settings, picked, label)
     _prepare(root, params, overwrite=overwrite)
     tracking = _tracking(config, root, params, settings, paths.root.parent)
-    with _ray_session(config.ray_address):
+    with ray_session(config.ray_address):
         return _train(config, settings, paths.root, root, picked, available, evaluator, tracking, label=label, note=note,
                       stream=out)
 
@@ -282,7 +282,7 @@ def _prepare(root: Path, params: dict[str, Any], *, overwrite: bool) -> None:
     ExperimentPaths(root).uid()
 
 
-def _full_evaluator(config: SearchConfig, experiment_dir: Path, settings: Stage2Settings, stream: TextIO | None) -> Any:
+def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings: Stage2Settings, stream: TextIO | None) -> Any:
     """Full training of the search's architectures: the task's ``full`` variant on all training data, validated
     on the real validation set (with ``settings.augmentation`` when given), or the table's 200-epoch column."""
     task = config.task_config()
@@ -331,21 +331,6 @@ def _tracking(config: SearchConfig, root: Path, params: dict[str, Any], settings
                           context=TrialContext(STAGE, context.task, "full", context.controller),
                           parent_params=config_params(params), parent_artifacts={"stage2_settings.json": params},
                           flush_timeout_s=config.mlflow.flush_timeout_s)
-
-
-@contextlib.contextmanager
-def _ray_session(address: str | None) -> Iterator[None]:
-    """Ray started once for all batches (and shut down after, when this started it)."""
-    from raynas.tune._runner import ensure_ray
-
-    started = ensure_ray(address)
-    try:
-        yield
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
 
 
 def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path, root: Path,

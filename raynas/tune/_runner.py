@@ -107,6 +107,19 @@ def ensure_ray(address: str | None = None) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def ray_session(address: str | None = None) -> Iterator[None]:
+    """Ray started once for several Tune runs (and shut down after, when this call started it)."""
+    started = ensure_ray(address)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
 def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address: str | None,
                     started_locally: bool) -> None:
     """Refuse trials that can never be scheduled on the Ray instance raynas started itself.
@@ -210,6 +223,14 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                 MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
                              mode_max=config.mode is Mode.MAX),
             ]
+            if config.inline_stage2 is not None:
+                from raynas.stage2._train import Stage2Settings, full_training_evaluator
+                from raynas.tune._inline import InlineStage2
+
+                callbacks.append(InlineStage2(
+                    every=config.inline_stage2.every, top_k=config.inline_stage2.top_k, experiment_dir=str(exp_dir),
+                    metric=config.metric, mode_max=config.mode is Mode.MAX, resources=resources,
+                    evaluator=full_training_evaluator(config, exp_dir, Stage2Settings(), stream)))
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, scheduler=build_scheduler(config),

@@ -1,0 +1,146 @@
+"""Inline stage 2: every ``every`` completed trials, full-train the current top ``top_k`` while the search goes on.
+
+A Ray Tune callback on the driver picks the best distinct completed architectures from the trial store and
+submits one Ray task per architecture (full training with the search's full-training evaluator, with the
+resources of a trial). The search's trials and these tasks share the cluster. Each snapshot is written to
+``<experiment>/stage2-inline/after-<N>.json`` (the same row keys as ``raynas train``'s ``stage2.json``, and the
+stage-1 vs stage-2 Kendall tau) as soon as its trainings end; the search waits for the last ones at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from raynas.tune._outcome import classify
+
+
+def _full_train(evaluator: Any, arch: Any, seed: int) -> dict[str, Any]:
+    """One full training in a Ray task: its metrics, or the failure."""
+    try:
+        metrics = dict(evaluator.evaluate(arch, seed=seed))
+    except Exception as exc:  # noqa: BLE001 - a failed training is a row with its reason
+        return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:300], "metrics": {}}
+    metrics.pop("raynas_checkpoint_dir", None)
+    accuracy = metrics.get("val_accuracy")
+    ok = isinstance(accuracy, (int, float)) and math.isfinite(accuracy)
+    return {"status": "completed" if ok else "invalid", "reason": None if ok else "no finite val_accuracy",
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}}
+
+
+class InlineStage2(Callback):
+    """Full-trains the top ``top_k`` after every ``every`` completed trials (see the module docstring)."""
+
+    def __init__(self, *, every: int, top_k: int, experiment_dir: str, metric: str, mode_max: bool,
+                 evaluator: Any, resources: dict[str, float]) -> None:
+        self.every = every
+        self.top_k = top_k
+        self.experiment_dir = experiment_dir
+        self.metric = metric
+        self.mode_max = mode_max
+        self.evaluator = evaluator
+        self.resources = dict(resources)
+        self.completed = 0
+        self.next_at = every
+        self.snapshots: dict[int, dict[str, Any]] = {}  # trials -> {"rows": [...], "done": bool}
+        self._pending: dict[Any, tuple[int, int]] = {}  # object ref -> (snapshot, row index)
+        self._resubmitted = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_pending": {}, "_resubmitted": False}
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.experiment_dir) / "stage2-inline"
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if classify(trial.last_result, metric=self.metric).status.value == "completed":
+            self.completed += 1
+        if self.completed >= self.next_at:
+            self._snapshot(self.next_at)
+            self.next_at += self.every
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if not self._resubmitted:  # after a restore: trainings lost with the interrupted driver run again
+            self._resubmitted = True
+            running = set(self._pending.values())
+            for at, snapshot in self.snapshots.items():
+                lost = [i for i, row in enumerate(snapshot["rows"])
+                        if row["status"] == "pending" and (at, i) not in running]
+                if lost:
+                    self._submit(at, lost)
+        self._collect(timeout=0)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._collect(timeout=None)
+
+    def _snapshot(self, at: int) -> None:
+        from raynas.stage2._train import top_trials
+        from raynas.tracking import TrialStore
+
+        records = TrialStore(Path(self.experiment_dir) / "trials").records()
+        picked, _ = top_trials(records, self.top_k, mode="max" if self.mode_max else "min")
+        rows = [{"rank": rank, "trial_id": r.trial_id, "arch": r.arch, "stage1_reward": r.reward,
+                 "full_accuracy": None, "full_reward": None, "status": "pending", "failure_reason": None}
+                for rank, r in enumerate(picked, start=1)]
+        self.snapshots[at] = {"rows": rows, "done": not rows}
+        self._submit(at, list(range(len(rows))))
+        self._write(at)
+
+    def _submit(self, at: int, indices: list[int]) -> None:
+        import ray
+
+        task = ray.remote(num_cpus=self.resources.get("cpu", 1.0), num_gpus=self.resources.get("gpu", 0.0))(_full_train)
+        for index in indices:
+            row = self.snapshots[at]["rows"][index]
+            ref = task.remote(self.evaluator, row["arch"], 1_000_003 * at + row["rank"])
+            self._pending[ref] = (at, index)
+
+    def _collect(self, timeout: float | None) -> None:
+        if not self._pending:
+            return
+        import ray
+
+        refs = list(self._pending)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        for ref in ready:
+            at, index = self._pending.pop(ref)
+            outcome = ray.get(ref)
+            row = self.snapshots[at]["rows"][index]
+            row["status"] = outcome["status"]
+            row["failure_reason"] = outcome["reason"]
+            row["full_accuracy"] = outcome["metrics"].get("val_accuracy")
+            row["full_reward"] = outcome["metrics"].get("reward")
+            if all(r["status"] != "pending" for r in self.snapshots[at]["rows"]):
+                self.snapshots[at]["done"] = True
+            self._write(at)
+
+    def _write(self, at: int) -> None:
+        from raynas._json import json_safe
+        from raynas.proxy._stats import rank_agreement
+
+        rows = self.snapshots[at]["rows"]
+        done = [r for r in rows if r["status"] == "completed"]
+        agreement = rank_agreement([r["stage1_reward"] for r in done], [r["full_accuracy"] for r in done])
+        best = max(done, key=lambda r: r["full_accuracy"], default=None)
+        data = {"after_trials": at, "top_k": self.top_k, "done": self.snapshots[at]["done"], "rows": rows,
+                "kendall_tau": agreement.kendall_tau, "spearman": agreement.spearman,
+                "picked_trial_id": None if best is None else best["trial_id"]}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"after-{at}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(json_safe(data), indent=2, default=str))
+        os.replace(tmp, path)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"completed": self.completed, "next_at": self.next_at, "snapshots": self.snapshots}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.completed = state["completed"]
+        self.next_at = state["next_at"]
+        self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
