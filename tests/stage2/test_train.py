@@ -30,9 +30,9 @@ ROW_KEYS = {"rank", "trial_id", "arch", "stage1_reward", "full_accuracy", "full_
 
 @pytest.fixture(scope="module")
 def tabular_search(ray_cluster, tmp_path_factory):
-    """A 40-trial random search on the bundled NAS-Bench-201 table (reward: the 12-epoch column)."""
+    """A 24-trial random search on the bundled NAS-Bench-201 table (reward: the 12-epoch column)."""
     work = tmp_path_factory.mktemp("stage2-tabular")
-    config = SearchConfig(name="s2-tabular", workdir=str(work), max_trials=40, max_concurrent=2, gpus_per_trial=0,
+    config = SearchConfig(name="s2-tabular", workdir=str(work), max_trials=24, max_concurrent=2, gpus_per_trial=0,
                           cpus_per_trial=1, seed=0, controller=_controller("random"))
     result = run_search(config)
     assert result.status == "completed"
@@ -171,15 +171,15 @@ def test_fewer_completed_trials_than_top_k_trains_what_there_is(ray_cluster, tmp
 
 def test_augmentation_override_reaches_full_training_and_is_validated(tmp_path):
     from raynas.errors import RaynasError
-    from raynas.stage2._train import _full_evaluator
+    from raynas.stage2._train import full_training_evaluator
 
     config = SearchConfig(name="s2-aug", task="proxy_tasks/digits.yaml", workdir=str(tmp_path), gpus_per_trial=0)
     policy = {"policy": "randaugment", "num_ops": 2, "magnitude": 0.5}
-    evaluator = _full_evaluator(config, tmp_path, Stage2Settings(augmentation=policy), stream=None)
+    evaluator = full_training_evaluator(config, tmp_path, Stage2Settings(augmentation=policy), stream=None)
     assert evaluator.variant == "full" and dict(evaluator.task.augmentation) == policy
     assert (tmp_path / "split.parquet").is_file()
     with pytest.raises(RaynasError):
-        _full_evaluator(config, tmp_path, Stage2Settings(augmentation={"policy": "mixup"}), stream=None)
+        full_training_evaluator(config, tmp_path, Stage2Settings(augmentation={"policy": "mixup"}), stream=None)
 
 
 def _no_mlflow():

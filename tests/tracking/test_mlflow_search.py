@@ -89,7 +89,7 @@ def test_tabular_search_has_one_nested_child_run_per_trial(ray_cluster, mlflow_s
     assert parent.data.metrics["trials_failed"] == result.counts["failed"]
     assert parent.data.metrics["best_reward"] == pytest.approx(result.best_reward)
     assert parent.data.tags["raynas.stop_reason"] == result.reason
-    assert [a.path for a in client.list_artifacts(parent.info.run_id)] == ["search_config.json"]
+    assert [a.path for a in client.list_artifacts(parent.info.run_id)] == ["search_config.json", "search_plot.png"]
 
 
 def test_training_search_logs_epoch_curves_and_the_full_training_checkpoint(ray_cluster, mlflow_server, tmp_path):

@@ -29,8 +29,8 @@ def test_monitor_follows_a_running_search_and_the_plot_reaches_mlflow(tmp_path, 
     work = tmp_path / "work"
     config = tmp_path / "search.yaml"
     config.write_text(yaml.safe_dump({
-        "name": "watched", "workdir": str(work), "max_trials": 60, "max_concurrent": 2, "gpus_per_trial": 0,
-        "cpus_per_trial": 0.5, "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.6, "failure_rate": 0.1}}))
+        "name": "watched", "workdir": str(work), "max_trials": 30, "max_concurrent": 2, "gpus_per_trial": 0,
+        "cpus_per_trial": 0.5, "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.6, "failure_rate": 0.2}}))
     proc = subprocess.Popen([raynas, "search", "--config", str(config)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     seen_running = None
@@ -38,21 +38,21 @@ def test_monitor_follows_a_running_search_and_the_plot_reaches_mlflow(tmp_path, 
     while time.time() < deadline and proc.poll() is None:
         if (work / "watched" / "progress.json").is_file():
             state = _monitor(raynas, work)
-            if state["state"] == "running" and 0 < state["done"] < 60:
+            if state["state"] == "running" and 0 < state["done"] < 30:
                 seen_running = state
                 break
         time.sleep(1.0)
     output, _ = proc.communicate(timeout=400)
     assert proc.returncode == 0, output[-2000:]
     assert seen_running is not None, "monitor never saw the search running"
-    assert seen_running["max_trials"] == 60 and seen_running["running"] is not None
+    assert seen_running["max_trials"] == 30 and seen_running["running"] is not None
     assert Path(seen_running["plot"]).read_bytes()[:8] == PNG
     final = _monitor(raynas, work)
-    assert final["state"] == "finished" and final["done"] == 60
+    assert final["state"] == "finished" and final["done"] == 30
     assert final["counts"].get("failed", 0) > 0  # the 10% injected failures are counted (and marked on the plot)
-    assert "completed: all max_trials=60 trials ran" in final["status_line"]
+    assert "completed: all max_trials=30 trials ran" in final["status_line"]
     text = subprocess.run([raynas, "monitor", "watched", "--workdir", str(work)], capture_output=True, text=True)
-    assert "60/60 trials done" in text.stdout and "search plot:" in text.stdout
+    assert "30/30 trials done" in text.stdout and "search plot:" in text.stdout
     from tests.mlflow_helpers import search_runs
 
     parent = next(r for r in search_runs(session_mlflow_store, work / "watched")
