@@ -94,6 +94,10 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
              stream: TextIO | None = None, progress_interval_s: float = 5.0, what: str = "jobs") -> JobsResult:
     """Run every job not yet finished in ``<experiment_dir>/trials`` on Ray Tune; returns the latest records.
 
+    Each call starts a new Ray Tune run in ``<experiment_dir>/tune`` (the trial store, not Tune's state, is what
+    resumes a job list), so checkpoints kept by an earlier call's trials go with it: a caller that needs them
+    moves them out first (``raynas train`` does).
+
     ``tracking`` (a :class:`raynas.tracking._mlflow_search.SearchTracking`, or None for no MLflow) names the
     MLflow experiment and stage; every job becomes a child run of the stage's parent run.
     """
