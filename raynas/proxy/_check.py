@@ -25,7 +25,9 @@ from typing import Any, Mapping, TextIO
 
 from raynas.config._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
+from raynas.proxy._baseline import baseline_path
 from raynas.proxy._common import finish_tool, write_json
+from raynas.proxy._variance import variance_path
 
 TOOL = "check"
 #: Decisions with more options than this get a warning (controllers learn slowly on very wide decisions).
@@ -179,14 +181,6 @@ class _Inputs:
     baseline_error: str | None
     variance: dict[str, Any] | None
     variance_error: str | None
-
-
-def baseline_path(target: Any) -> Path:
-    return target.workspace / "baseline" / "baseline.json"
-
-
-def variance_path(target: Any) -> Path:
-    return target.workspace / "variance" / "variance.json"
 
 
 def _command(target: Any, tool: str) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas.config._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError, RaynasError
+from raynas.proxy._common import write_json
 from raynas.tune._runner import ray_session
 
 if TYPE_CHECKING:
@@ -360,7 +361,7 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
     rows = tuple(_row(rank, stage1, records.get(rank), kept.get(rank)) for rank, stage1 in enumerate(picked, start=1))
     result = _summarize(config, experiment_dir, root, rows, available, settings, label, note, time.time() - t0)
     json_path = root / RESULT_FILE
-    _write_json(json_path, result.to_dict())
+    write_json(json_path, result.to_dict())
     artifacts: list[Path] = [json_path, Path(result.table)]
     if result.best_dir is not None:
         artifacts.append(Path(result.best_dir) / "architecture.json")
@@ -373,7 +374,7 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
                          metrics=metrics, artifacts=artifacts, stream=stream)
     if report:
         result = replace(result, mlflow=report)
-        _write_json(json_path, result.to_dict())
+        write_json(json_path, result.to_dict())
     print(f"[raynas] {reason}; results in {root}", file=stream, flush=True)
     return result
 
@@ -461,18 +462,12 @@ def _write_best(best_dir: Path, row: Stage2Row, config: SearchConfig) -> tuple[s
             "stage1_reward": row.stage1_reward, "full_accuracy": row.full_accuracy, "full_reward": row.full_reward,
             "experiment": config.name, "task": config.task, "family": None if task is None else task.family,
             "space": config.space, "search_type": config.search_type, "fixed_arch": config.arch}
-    _write_json(best_dir / "architecture.json", info)
+    write_json(best_dir / "architecture.json", info)
     checkpoint = None
     if row.checkpoint is not None and Path(row.checkpoint).is_dir():
         checkpoint = best_dir / "checkpoint"
         shutil.copytree(row.checkpoint, checkpoint)
     return str(best_dir), None if checkpoint is None else str(checkpoint)
-
-
-def _write_json(path: Path, data: Any) -> Path:
-    from raynas.proxy._common import write_json
-
-    return write_json(path, data)
 
 
 __all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "Stage2Result", "Stage2Row", "Stage2Settings", "load_stage2",

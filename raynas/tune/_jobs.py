@@ -11,7 +11,6 @@ run again.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -94,9 +93,8 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
              stream: TextIO | None = None, progress_interval_s: float = 5.0, what: str = "jobs") -> JobsResult:
     """Run every job not yet finished in ``<experiment_dir>/trials`` on Ray Tune; returns the latest records.
 
-    Each call starts a new Ray Tune run in ``<experiment_dir>/tune`` (the trial store, not Tune's state, is what
-    resumes a job list), so checkpoints kept by an earlier call's trials go with it: a caller that needs them
-    moves them out first (``raynas train`` does).
+    Each call starts a new Ray Tune run in ``<experiment_dir>/tune/run-<n>`` (the trial store, not Tune's state,
+    is what resumes a job list); the checkpoints trials keep stay in their run's folder.
 
     ``tracking`` (a :class:`raynas.tracking._mlflow_search.SearchTracking`, or None for no MLflow) names the
     MLflow experiment and stage; every job becomes a child run of the stage's parent run.
@@ -128,8 +126,9 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
     if todo:
         print(f"[raynas] {what}: {len(todo)} to run ({len(done)} already done), up to {max_concurrent} at once",
               file=out, flush=True)
-        tune_dir = root / "tune"
-        shutil.rmtree(tune_dir, ignore_errors=True)  # job lists resume from the trial store, not from Tune state
+        # a new Ray Tune run per call (job lists resume from the trial store, not from Tune state); earlier runs'
+        # folders stay, with the checkpoints their trials kept
+        tune_dir = root / "tune" / f"run-{len(list((root / 'tune').glob('run-*'))) + 1}"
         searcher = JobSearcher(jobs, metric=metric, policy=policy, done=done)
         resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
         callbacks: list[Any] = [TrialRecorder(str(store_dir), metric, resources),
@@ -146,7 +145,7 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, max_concurrent_trials=max_concurrent,
                                             reuse_actors=True),
-                run_config=tune.RunConfig(name=tune_dir.name, storage_path=str(root), verbose=0,
+                run_config=tune.RunConfig(name=tune_dir.name, storage_path=str(tune_dir.parent), verbose=0,
                                           stop=CancelledGroupStopper(searcher), callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=0)),
             )
