@@ -21,8 +21,8 @@ setup: $(VENV)/.installed  ## create .venv and install raynas with its test tool
 demo: setup  ## the main job: the whole workflow on the bundled digits task, on local Ray (embedded defaults)
 	$(BIN)/raynas run
 
-test: setup  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q tests
+test: setup  ## the whole test suite (what CI runs); two pytest workers, each test file on one of them
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 test-fast: setup  ## tests that need no Ray cluster
 	$(BIN)/python -m pytest -q -m "not ray" tests

@@ -39,7 +39,8 @@ class MlflowServer:
                    "--port", str(self.port), "--workers", "1"]
         log = open(self.root / "server.log", "ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+                                        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+                                             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -92,3 +93,17 @@ def trial_runs_by_id(runs: list[Any]) -> dict[str, list[Any]]:
         if run.data.tags.get("raynas.role") == "trial":
             out[run.data.tags["raynas.trial_id"]].append(run)
     return dict(out)
+
+
+def assert_one_mlflow_run_per_trial(experiment_dir, records):
+    """A search's MLflow runs (in the session store) match its trial store: one parent, one child run per stored
+    trial with the trial's status (after resumes, restarts and interruptions too)."""
+    runs = search_runs(os.environ["MLFLOW_TRACKING_URI"], experiment_dir)
+    by_trial = trial_runs_by_id(runs)
+    assert set(by_trial) == {r.trial_id for r in records}
+    assert all(len(v) == 1 for v in by_trial.values()), {k: len(v) for k, v in by_trial.items() if len(v) > 1}
+    status = {r.trial_id: r.status for r in records}
+    mismatched = {k: (v[0].data.tags["raynas.status"], status[k]) for k, v in by_trial.items()
+                  if v[0].data.tags["raynas.status"] != status[k]}
+    assert not mismatched
+    assert sum(r.data.tags.get("raynas.role") == "parent" for r in runs) == 1

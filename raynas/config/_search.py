@@ -102,6 +102,9 @@ class SearchConfig:
     max_trials: int = 100
     max_concurrent: int = 4
     max_failed: int | None = None
+    #: How often a trial lost to the infrastructure (its node died, its actor was lost) is started again; such
+    #: losses never count toward ``max_failed``. Model failures (exceptions, NaN, out of memory) are not retried.
+    max_retries: int = 3
     gpus_per_trial: float = 2.0
     cpus_per_trial: float = 1.0
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -159,6 +162,7 @@ class SearchConfig:
         if self.max_failed > self.max_trials:
             raise ConfigError("max_failed", self.max_failed, f"at most max_trials ({self.max_trials})",
                               "lower max_failed or raise max_trials (default: a third of max_trials)")
+        as_int("max_retries", self.max_retries, minimum=0)
         as_float("gpus_per_trial", self.gpus_per_trial, minimum=0.0)
         if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
             raise ConfigError("gpus_per_trial", self.gpus_per_trial, "a fraction below 1 or a whole number",

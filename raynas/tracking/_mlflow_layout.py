@@ -118,6 +118,10 @@ def trial_tags(record: TrialRecord, context: TrialContext, parent_run_id: str) -
     tags[TAG_STATUS] = record.status
     if record.failure_reason:
         tags[TAG_REASON] = record.failure_reason[:MAX_TAG_VALUE]
+    if record.node:
+        tags["raynas.node"] = record.node
+    if record.restarts:
+        tags["raynas.restarts"] = str(record.restarts)
     return tags
 
 

@@ -37,6 +37,8 @@ SCHEMA = pa.schema([
     ("seed", pa.int64()),
     ("checkpoint", pa.string()),
     ("labels", pa.string()),
+    ("node", pa.string()),
+    ("restarts", pa.int64()),
 ])
 
 #: Merge part files into one chunk once this many have accumulated.
@@ -65,6 +67,10 @@ class TrialRecord:
     checkpoint: str | None = None
     #: What the trial is within a tool run, e.g. ``{"candidate": "e4", "model": "ref-03"}`` (proxy-design tools).
     labels: dict[str, str] = field(default_factory=dict)
+    #: Ray node id of the node the trial (last) ran on.
+    node: str | None = None
+    #: How often the trial was started again after the infrastructure lost it (a node died, its actor was lost).
+    restarts: int = 0
 
     def to_row(self) -> dict[str, Any]:
         duration = None
@@ -89,6 +95,8 @@ class TrialRecord:
             "seed": self.seed,
             "checkpoint": self.checkpoint,
             "labels": json.dumps(self.labels, sort_keys=True) if self.labels else None,
+            "node": self.node,
+            "restarts": int(self.restarts),
         }
 
 
@@ -186,6 +194,7 @@ class TrialStore:
                 iterations=row["iterations"], metrics=json.loads(row["metrics"]), history=json.loads(row["history"]),
                 resources=json.loads(row["resources"]), seed=row["seed"], checkpoint=row["checkpoint"],
                 labels=json.loads(row["labels"]) if row["labels"] else {},
+                node=row["node"], restarts=row["restarts"] or 0,
             ))
         return out
 

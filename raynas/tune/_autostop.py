@@ -42,7 +42,9 @@ class AutoStop(Callback):
         self._add(trial, outcome.status.value, outcome.value)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._add(trial, "failed", None)
+        from raynas.tune._callbacks import errored_outcome
+
+        self._add(trial, errored_outcome(trial, self.metric).status.value, None)
 
     def _add(self, trial: Any, status: str, value: float | None) -> None:
         if "number" not in trial.config or not self.config.enabled or os.path.exists(self.ledger_path):

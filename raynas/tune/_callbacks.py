@@ -14,7 +14,7 @@ from ray.tune.stopper import Stopper
 from raynas._text import hms
 from raynas.controllers import TrialStatus
 from raynas.tracking import TrialRecord, TrialStore
-from raynas.tune._outcome import Outcome, classify, history_entry, user_metrics
+from raynas.tune._outcome import NODE_KEY, Outcome, classify, error_outcome, history_entry, user_metrics
 
 
 def _error_text(trial: Any) -> str | None:
@@ -27,6 +27,23 @@ def _error_text(trial: Any) -> str | None:
         return None
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return (f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__)[:500]
+
+
+def restarts_of(trial: Any) -> int:
+    """How often Ray Tune started the trial again after an error (Tune counts each error as a failure)."""
+    failures = int(getattr(getattr(trial, "run_metadata", None), "num_failures", 0) or 0)
+    return failures if getattr(trial, "status", None) != "ERROR" else max(failures - 1, 0)
+
+
+def errored_outcome(trial: Any, metric: str) -> Outcome:
+    """Outcome of a trial Ray Tune ended with an error: infrastructure losses are stopped, the rest failed."""
+    try:
+        error: Any = trial.get_pickled_error()
+    except Exception:  # noqa: BLE001 - unpicklable or unreadable: fall back to the text Ray wrote
+        error = None
+    if error is None:
+        error = _error_text(trial)
+    return error_outcome(error, restarts=restarts_of(trial), last_result=trial.last_result, metric=metric)
 
 
 class FailureBudget(Callback):
@@ -72,7 +89,7 @@ class FailureBudget(Callback):
         self._count(trial, classify(trial.last_result, metric=self.metric).status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._count(trial, TrialStatus.FAILED)
+        self._count(trial, errored_outcome(trial, self.metric).status)  # infrastructure losses do not count
 
     def get_state(self) -> dict[str, Any]:
         return {"failed": self.failed, "counted": sorted(self.counted)}
@@ -146,9 +163,12 @@ class TrialRecorder(Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._record(trial, classify(trial.last_result, metric=self.metric))
 
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """The trial was lost (e.g. its node died) and starts again from scratch: its curve starts again too."""
+        self.history.pop(trial.trial_id, None)
+
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._record(trial, classify(trial.last_result, metric=self.metric, errored=True,
-                                     error_text=_error_text(trial)))
+        self._record(trial, errored_outcome(trial, self.metric))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """Trials stopped by a cancelled search never reach on_trial_complete: record them as stopped."""
@@ -201,6 +221,8 @@ def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, hist
         seed=config.get("seed"),
         checkpoint=getattr(checkpoint, "path", None) if outcome.status is TrialStatus.COMPLETED else None,
         labels={str(k): str(v) for k, v in dict(config.get("labels") or {}).items()},
+        node=(trial.last_result or {}).get(NODE_KEY),
+        restarts=restarts_of(trial),
     )
 
 
@@ -243,7 +265,7 @@ class ProgressPrinter(Callback):
         self.maybe_print(trials)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.counts[TrialStatus.FAILED.value] += 1
+        self._add(errored_outcome(trial, self.metric))
         self.maybe_print(trials)
 
     def get_state(self) -> dict[str, Any]:

@@ -24,6 +24,9 @@ from raynas.tune._outcome import classify
 
 __all__ = ["FINISHED", "Job", "JobPolicy", "JobSearcher", "JobsResult", "latest_records", "run_job", "run_jobs"]
 
+#: Restarts of a job lost to the infrastructure (a node died); such losses never count as the model's failure.
+INFRA_RETRIES = 3
+
 class JobSearcher(Searcher):
     """Proposes the jobs of a list in order, skipping finished ones and those of cancelled groups."""
 
@@ -137,8 +140,7 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
             callbacks.append(MlflowLogger(str(root), metric=metric, resources=resources, tracking=tracking))
         started = ensure_ray(ray_address)
         try:
-            check_resources(cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, ray_address=ray_address,
-                            started_locally=started)
+            check_resources(cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, ray_address=ray_address)
             trainable = tune.with_resources(
                 tune.with_parameters(run_job, evaluators=dict(evaluators), metric=metric), resources)
             tuner = tune.Tuner(
@@ -147,7 +149,7 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
                                             reuse_actors=True),
                 run_config=tune.RunConfig(name=tune_dir.name, storage_path=str(tune_dir.parent), verbose=0,
                                           stop=CancelledGroupStopper(searcher), callbacks=callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=0)),
+                                          failure_config=tune.FailureConfig(max_failures=INFRA_RETRIES)),
             )
             with _tune_environment():
                 tuner.fit()

@@ -101,11 +101,13 @@ class MlflowLogger(Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._finish(trial, classify(trial.last_result, metric=self.metric))
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        from raynas.tune._callbacks import _error_text
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.history.pop(trial.trial_id, None)  # it starts again from scratch (its node or actor was lost)
 
-        self._finish(trial, classify(trial.last_result, metric=self.metric, errored=True,
-                                     error_text=_error_text(trial)))
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        from raynas.tune._callbacks import errored_outcome
+
+        self._finish(trial, errored_outcome(trial, self.metric))
 
     def _finish(self, trial: Any, outcome: Any) -> None:
         if trial.trial_id in self.sent or "arch" not in trial.config:

@@ -15,6 +15,8 @@ RUNNING = "running"
 CHECKPOINT_KEY = "raynas_checkpoint_dir"
 #: Wall-clock time (seconds since the epoch) at which the worker made a report: the timestamp of its metrics.
 TIME_KEY = "raynas_time"
+#: Ray node id of the worker that made a report (where the trial ran).
+NODE_KEY = "raynas_node"
 
 #: Keys Ray Tune adds to every result: never stored as metrics (they are noise for users).
 TUNE_INTERNAL_KEYS = frozenset({
@@ -72,3 +74,59 @@ def classify(result: Mapping[str, Any] | None, *, metric: str, errored: bool = F
     if not math.isfinite(value):
         return Outcome(TrialStatus.INVALID, None, f"metric {metric!r} is {value}")
     return Outcome(TrialStatus.COMPLETED, value, None)
+
+
+#: Words in a Ray error that mean the process was killed for using too much memory: a model failure.
+_OOM_MARKERS = ("outofmemory", "out of memory", "memory pressure", "low on memory", "(oom)", "oom-kill", "oom kill")
+
+
+def error_outcome(error: BaseException | str | None, *, restarts: int, last_result: Mapping[str, Any] | None = None,
+                  metric: str) -> Outcome:
+    """Outcome of a trial that ended with an error outside raynas' trial wrapper (after Tune's restarts).
+
+    The wrapper turns every exception of the model code into a reported failure, so an error that reaches Ray Tune
+    means the trial's process or node went away. Out-of-memory kills are the model's fault: failed (they count
+    toward the failure budget). A Python exception raised outside the wrapper (a ``RayTaskError`` whose cause is
+    not a lost actor) is a failure too. Everything else (a node died, the actor was lost, the worker crashed) is
+    the infrastructure's: the trial is recorded as stopped, with the reason, and never counts as failed.
+    """
+    text = _error_line(error)
+    if error is None:  # Ray recorded nothing to tell a lost node from a crash: counted, so it cannot loop forever
+        return classify(last_result, metric=metric, errored=True, error_text=text)
+    if any(marker in f"{type(error).__name__} {error}".lower() for marker in _OOM_MARKERS):
+        return Outcome(TrialStatus.FAILED, None, f"out of memory (its process was killed): {text}"[:500])
+    if _raised_by_code(error):
+        return classify(last_result, metric=metric, errored=True, error_text=text)
+    times = "once" if restarts == 1 else f"{restarts} times"
+    again = f"after it was started again {times}" if restarts else "(max_retries is 0)"
+    return Outcome(TrialStatus.STOPPED, None, f"lost to the infrastructure {again}: {text}"[:500])
+
+
+def _raised_by_code(error: BaseException | str | None) -> bool:
+    """True for an exception raised by Python code in the trial (not a lost process, node or actor)."""
+    if error is None or isinstance(error, str):
+        text = (error or "").lower()
+        lost = ("actordied", "actor died", "node died", "nodedied", "worker crashed", "workercrashed",
+                "actorunavailable", "unexpectedly", "lost")
+        return bool(text) and not any(word in text for word in lost)
+    from ray.exceptions import RayActorError, RayTaskError
+
+    if isinstance(error, RayActorError):
+        return False
+    if isinstance(error, RayTaskError):
+        try:
+            cause = error.as_instanceof_cause()
+        except Exception:  # noqa: BLE001 - an unpicklable cause: judge by the class Ray kept
+            return True
+        return not isinstance(cause, RayActorError) and not isinstance(getattr(error, "cause", None), RayActorError)
+    from ray.exceptions import RayError
+
+    return not isinstance(error, RayError)
+
+
+def _error_line(error: BaseException | str | None) -> str:
+    if error is None:
+        return "the trial's process ended without a result"
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    name = "" if isinstance(error, str) else f"{type(error).__name__}: "
+    return f"{name}{lines[-1] if lines else ''}".strip(": ")[:400]

@@ -96,7 +96,8 @@ def build_scheduler(config: SearchConfig) -> Any:
 
 
 def ensure_ray(address: str | None = None) -> bool:
-    """Start (or connect to) Ray; returns True when this call started it and should shut it down."""
+    """Start Ray, or connect to the cluster at ``address`` / ``RAY_ADDRESS``; True when this call initialised Ray
+    here (and should shut it down, or disconnect, at the end)."""
     import ray
 
     if ray.is_initialized():
@@ -120,26 +121,26 @@ def ray_session(address: str | None = None) -> Iterator[None]:
             ray.shutdown()
 
 
-def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address: str | None,
-                    started_locally: bool) -> None:
-    """Refuse trials that can never be scheduled on the Ray instance raynas started itself.
+def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address: str | None) -> None:
+    """Refuse trials that can never be scheduled on a Ray instance raynas started itself.
 
-    On a cluster given by ``ray_address`` missing GPUs only warn: an autoscaling cluster adds GPU workers when
-    trials ask for them.
+    On a cluster (an address in the config or in ``RAY_ADDRESS``) missing GPUs or CPUs only warn: an autoscaling
+    cluster adds GPU workers when trials ask for them, and its head node often has none.
     """
     import ray
 
+    on_cluster = (ray_address or os.environ.get("RAY_ADDRESS") or "local") != "local"  # "local": a new instance
     available = ray.cluster_resources()
     gpus = float(available.get("GPU", 0.0))
     cpus = float(available.get("CPU", 0.0))
     if gpus_per_trial > 0 and gpus < gpus_per_trial:
         fix = "set gpus_per_trial: 0 (and cpus_per_trial) for a CPU dry run, or run on a cluster with GPUs"
-        if ray_address and not started_locally:
+        if on_cluster:
             print(f"[raynas] warning: gpus_per_trial={gpus_per_trial:g} but the cluster has {gpus:g} GPUs "
                   "now; trials wait until the autoscaler adds GPU workers", file=sys.stderr)
         else:
             raise ConfigError("gpus_per_trial", gpus_per_trial, f"at most the GPUs Ray sees ({gpus:g} here)", fix)
-    if cpus_per_trial > cpus and not ray_address:
+    if cpus_per_trial > cpus and not on_cluster:
         raise ConfigError("cpus_per_trial", cpus_per_trial, f"at most the CPUs Ray sees ({cpus:g} here)",
                           "lower cpus_per_trial (fractions such as 0.5 are allowed)")
 
@@ -192,7 +193,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     started = ensure_ray(config.ray_address)
     try:
         check_resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
-                        ray_address=config.ray_address, started_locally=started)
+                        ray_address=config.ray_address)
         resources = {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, evaluator=evaluator, metric=config.metric), resources)
@@ -240,7 +241,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                                                                AutoStopStopper(str(paths.auto_stop)),
                                                                DeadlineStopper(str(paths.runs))),
                                           callbacks=callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=0)),
+                                          failure_config=tune.FailureConfig(max_failures=config.max_retries)),
             )
         with _tune_environment():
             tuner.fit()

@@ -8,7 +8,7 @@ import time
 from typing import Any, Protocol
 
 from raynas.errors import InvalidTrialError
-from raynas.tune._outcome import CHECKPOINT_KEY, REASON_KEY, RUNNING, STATUS_KEY, TIME_KEY
+from raynas.tune._outcome import CHECKPOINT_KEY, NODE_KEY, REASON_KEY, RUNNING, STATUS_KEY, TIME_KEY
 
 __all__ = ["Evaluator", "InvalidTrialError", "run_trial"]
 
@@ -25,39 +25,46 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
     Exceptions become a final result with ``raynas_status`` failed (or invalid for InvalidTrialError and
     non-finite metrics) and ``raynas_reason``, so that a failure is counted, stored and explained, not retried.
     """
+    import ray
     from ray import tune
 
+    node = ray.get_runtime_context().get_node_id()
+    base_report = tune.report
+
+    def send(metrics: dict[str, Any], **kwargs: Any) -> None:
+        base_report({**metrics, NODE_KEY: node}, **kwargs)
+
     def report(metrics: dict[str, Any]) -> None:
-        tune.report({**metrics, STATUS_KEY: RUNNING, TIME_KEY: time.time()})
+        send({**metrics, STATUS_KEY: RUNNING, TIME_KEY: time.time()})
 
     try:
         final = dict(evaluator.evaluate(config["arch"], seed=int(config["seed"]), report=report))
     except InvalidTrialError as exc:
-        tune.report({STATUS_KEY: "invalid", REASON_KEY: _reason(exc)})
+        send({STATUS_KEY: "invalid", REASON_KEY: _reason(exc)})
         return
     except MemoryError as exc:
-        tune.report({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
+        send({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
         return
     except RuntimeError as exc:
         if "OutOfMemoryError" not in type(exc).__name__ and "out of memory" not in str(exc).lower():
-            tune.report({STATUS_KEY: "failed", REASON_KEY: _reason(exc)})
+            send({STATUS_KEY: "failed", REASON_KEY: _reason(exc)})
             return
-        tune.report({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
+        send({STATUS_KEY: "failed", REASON_KEY: f"out of memory: {_reason(exc)}"})
         return
     except Exception as exc:  # noqa: BLE001 - every trial failure is recorded, none crashes the search
-        tune.report({STATUS_KEY: "failed", REASON_KEY: _reason(exc)})
+        send({STATUS_KEY: "failed", REASON_KEY: _reason(exc)})
         return
     value = final.get(metric)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
-        tune.report({**final, STATUS_KEY: "invalid", REASON_KEY: f"metric {metric!r} is {value}"})
+        send({**final, STATUS_KEY: "invalid", REASON_KEY: f"metric {metric!r} is {value}"})
         return
     checkpoint_dir = final.pop(CHECKPOINT_KEY, None)
     if checkpoint_dir:
-        tune.report({**final, STATUS_KEY: "completed", TIME_KEY: time.time()},
-                    checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        send({**final, STATUS_KEY: "completed", TIME_KEY: time.time()},
+             checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)  # report() has copied it to the experiment's storage
         return
-    tune.report({**final, STATUS_KEY: "completed", TIME_KEY: time.time()})
+    send({**final, STATUS_KEY: "completed", TIME_KEY: time.time()})
 
 
 def _reason(exc: BaseException) -> str:

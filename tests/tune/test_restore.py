@@ -15,6 +15,7 @@ import yaml
 
 from raynas.config import SearchConfig
 from raynas.tracking import TrialStore
+from tests.mlflow_helpers import assert_one_mlflow_run_per_trial
 
 
 def _searcher(seed: int = 0):
@@ -109,7 +110,7 @@ def test_search_killed_with_sigkill_resumes_and_keeps_its_failure_count(tmp_path
     assert {r.trial_id for r in before} <= {r.trial_id for r in records}  # nothing stored before the kill is lost
     assert len({r.trial_id for r in records}) == len(records)
     assert all(r.status in ("completed", "failed", "stopped") for r in records)
-    _assert_one_mlflow_run_per_trial(tmp_path / "work" / "killed", records)
+    assert_one_mlflow_run_per_trial(tmp_path / "work" / "killed", records)
 
 
 def _wait_for_process_group_to_exit(pgid: int, timeout_s: float = 60.0) -> None:
@@ -122,21 +123,6 @@ def _wait_for_process_group_to_exit(pgid: int, timeout_s: float = 60.0) -> None:
             return
         time.sleep(0.2)
     os.killpg(pgid, signal.SIGKILL)
-
-
-def _assert_one_mlflow_run_per_trial(experiment_dir, records):
-    """The resumed search continued the interrupted one's MLflow runs: one parent, one run per stored trial."""
-    from tests.mlflow_helpers import search_runs, trial_runs_by_id
-
-    runs = search_runs(os.environ["MLFLOW_TRACKING_URI"], experiment_dir)
-    by_trial = trial_runs_by_id(runs)
-    assert set(by_trial) == {r.trial_id for r in records}
-    assert all(len(v) == 1 for v in by_trial.values()), {k: len(v) for k, v in by_trial.items() if len(v) > 1}
-    status = {r.trial_id: r.status for r in records}
-    mismatched = {k: (v[0].data.tags["raynas.status"], status[k]) for k, v in by_trial.items()
-                  if v[0].data.tags["raynas.status"] != status[k]}
-    assert not mismatched
-    assert sum(r.data.tags.get("raynas.role") == "parent" for r in runs) == 1
 
 
 def test_stopper_restored_separately_from_its_callback_still_sees_the_count(tmp_path):
@@ -215,7 +201,7 @@ def test_ctrl_c_interrupts_cleanly_and_resume_completes_every_trial_once(tmp_pat
     assert numbers == list(range(1, 41))
     # trials stopped by the Ctrl-C ran again after the resume: their new outcome replaced the "stopped" record
     assert {r.status for r in store.records()} == {"completed"}
-    _assert_one_mlflow_run_per_trial(tmp_path / "work" / "ctrlc", store.records())
+    assert_one_mlflow_run_per_trial(tmp_path / "work" / "ctrlc", store.records())
 
 
 def test_search_killed_with_sigkill_ends_with_every_trial_once_and_its_controller_continued(tmp_path):
@@ -248,7 +234,7 @@ def test_search_killed_with_sigkill_ends_with_every_trial_once_and_its_controlle
     assert sorted(r.number for r in records) == list(range(1, 31))  # as many as an uninterrupted search
     assert len({r.trial_id for r in records}) == 30 and {r.trial_id for r in before} <= {r.trial_id for r in records}
     assert {r.status for r in records} == {"completed"}
-    _assert_one_mlflow_run_per_trial(tmp_path / "work" / "kill9", records)
+    assert_one_mlflow_run_per_trial(tmp_path / "work" / "kill9", records)
     # evolution after its 8 random founders mutates one decision of a population member: trials proposed after
     # the resume are each one decision away from an earlier trial (a fresh random start would not be)
     last_before = max(r.number for r in before)
@@ -270,7 +256,7 @@ def test_a_timed_out_search_resumes_once_then_the_policy_refuses(tmp_path):
     config_path = tmp_path / "search.yaml"
     config_path.write_text(yaml.safe_dump({
         "name": "slow", "workdir": str(work), "max_trials": 500, "max_concurrent": 2, "gpus_per_trial": 0,
-        "cpus_per_trial": 0.5, "timeout": "15s", "max_total_time": "90s", "mlflow": False,
+        "cpus_per_trial": 0.5, "timeout": "30s", "max_total_time": "120s", "mlflow": False,
         "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.3},
     }))
     first = subprocess.run([raynas, "search", "--config", str(config_path), "--format", "json"], capture_output=True,

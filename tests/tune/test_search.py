@@ -65,7 +65,7 @@ def test_failure_budget_cancels_the_search_at_the_100th_failure(ray_cluster, tmp
 
 def test_concurrency_limit_is_respected(ray_cluster, tmp_path):
     cfg = config(tmp_path, max_trials=8, max_concurrent=2,
-                 benchmark={"sleep_fraction": 1.0, "max_sleep_s": 1.0})
+                 benchmark={"sleep_fraction": 1.0, "max_sleep_s": 2.0})  # long enough for a busy machine
     result = run_search(cfg)
     records = TrialStore(result.store_dir).records()
     events = sorted([(r.start_time, 1) for r in records] + [(r.end_time, -1) for r in records])
