@@ -27,6 +27,7 @@ __all__ = ["FINISHED", "Job", "JobPolicy", "JobSearcher", "JobsResult", "latest_
 #: Restarts of a job lost to the infrastructure (a node died); such losses never count as the model's failure.
 INFRA_RETRIES = 3
 
+
 class JobSearcher(Searcher):
     """Proposes the jobs of a list in order, skipping finished ones and those of cancelled groups."""
 

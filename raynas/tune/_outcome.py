@@ -102,10 +102,10 @@ def error_outcome(error: BaseException | str | None, *, restarts: int, last_resu
     return Outcome(TrialStatus.STOPPED, None, f"lost to the infrastructure {again}: {text}"[:500])
 
 
-def _raised_by_code(error: BaseException | str | None) -> bool:
+def _raised_by_code(error: BaseException | str) -> bool:
     """True for an exception raised by Python code in the trial (not a lost process, node or actor)."""
-    if error is None or isinstance(error, str):
-        text = (error or "").lower()
+    if isinstance(error, str):
+        text = error.lower()
         lost = ("actordied", "actor died", "node died", "nodedied", "worker crashed", "workercrashed",
                 "actorunavailable", "unexpectedly", "lost")
         return bool(text) and not any(word in text for word in lost)

@@ -29,10 +29,10 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
-    base_report = tune.report
 
     def send(metrics: dict[str, Any], **kwargs: Any) -> None:
-        base_report({**metrics, NODE_KEY: node}, **kwargs)
+        """Every report says which node the trial runs on (the trial store's ``node``)."""
+        tune.report({**metrics, NODE_KEY: node}, **kwargs)
 
     def report(metrics: dict[str, Any]) -> None:
         send({**metrics, STATUS_KEY: RUNNING, TIME_KEY: time.time()})
