@@ -78,12 +78,15 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None) ->
 
 
 def build_scheduler(config: SearchConfig) -> Any:
-    """The Ray Tune scheduler of the config (None for fifo), over the per-epoch reports."""
+    """The Ray Tune scheduler of the config, over the per-epoch reports (fifo: one whose cost per step does not
+    grow with the number of finished trials)."""
     from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule
+
+    from raynas.tune._fifo import LiveTrialsFIFOScheduler
 
     name, options = config.scheduler.name, dict(config.scheduler.options)
     if name == "fifo":
-        return None
+        return LiveTrialsFIFOScheduler()
     common = {"time_attr": "training_iteration", "metric": config.metric, "mode": config.mode.value}
     task = config.task_config()
     if name in ("asha", "hyperband"):
