@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -147,6 +148,7 @@ def test_embedded_mlflow_store_is_the_default_and_raynas_ui_serves_it(tmp_path):
     port = free_port()
     ui = subprocess.Popen([RAYNAS, "ui", "--workdir", str(work), "--port", str(port)], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
+    drained: list[str] = []
     try:
         line = ""
         while "MLflow UI:" not in line:
@@ -154,6 +156,8 @@ def test_embedded_mlflow_store_is_the_default_and_raynas_ui_serves_it(tmp_path):
             assert line or ui.poll() is None, "raynas ui exited early"
         url = line.split("MLflow UI:")[1].split()[0]
         assert url == f"http://127.0.0.1:{port}"
+        # keep reading: the MLflow server logs to the same pipe, and a full pipe would block it (and its shutdown)
+        threading.Thread(target=lambda: drained.extend(ui.stdout), daemon=True).start()
         by_trial = trial_runs_by_id(search_runs(url, work / "embedded"))
         assert len(by_trial) == 8
         artifact = MlflowClient(url).download_artifacts(next(iter(by_trial.values()))[0].info.run_id,
@@ -161,7 +165,12 @@ def test_embedded_mlflow_store_is_the_default_and_raynas_ui_serves_it(tmp_path):
         assert "arch" in json.loads(Path(artifact).read_text())  # artifacts are served too
     finally:
         ui.send_signal(signal.SIGINT)
-        assert ui.wait(30) == 0
+        try:
+            code = ui.wait(60)  # it stops the server (SIGTERM, SIGKILL after 10 s): well within, even on a busy CI
+        except subprocess.TimeoutExpired:
+            ui.kill()
+            raise AssertionError("raynas ui did not exit after Ctrl-C; its last output:\n" + "".join(drained[-40:]))
+        assert code == 0
     import urllib.request
 
     with pytest.raises(OSError):
