@@ -146,8 +146,11 @@ def test_embedded_mlflow_store_is_the_default_and_raynas_ui_serves_it(tmp_path):
     assert off.returncode == 0 and "MLflow" not in off.stderr and not (tmp_path / "w2" / "mlflow.db").exists()
 
     port = free_port()
+    # started with SIGINT ignored, as a CI worker's children may be (Python keeps an inherited SIG_IGN):
+    # Ctrl-C must still stop the UI
     ui = subprocess.Popen([RAYNAS, "ui", "--workdir", str(work), "--port", str(port)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     drained: list[str] = []
     try:
         line = ""
