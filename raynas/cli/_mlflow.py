@@ -88,8 +88,8 @@ def _run_ui(args: argparse.Namespace) -> int:
     command = ui_command(target.uri, Path(target.artifact_root or database.parent / "mlartifacts"),
                          args.host, args.port)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    # Ctrl-C stops the UI even when started from a process that ignores SIGINT (Python then keeps it ignored in
-    # children: a test runner's worker did, and the UI never stopped)
+    # Ctrl-C stops the UI even when it was started from a process that ignores SIGINT (Python keeps an inherited
+    # SIG_IGN; in a CI run the UI then never stopped)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     # MLflow's job runners (GenAI evaluation jobs; raynas uses none) would start half a dozen more processes
     process = subprocess.Popen(command, start_new_session=True,
