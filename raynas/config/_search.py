@@ -208,7 +208,7 @@ class SearchConfig:
             if self.search_type == "augmentation":
                 from raynas.families import load_family
 
-                load_family(task.family).space.encode(self.arch)  # the fixed architecture must be in its family
+                load_family(task.family, relative_to=task.source).space.encode(self.arch)  # the fixed architecture must be in its family
             if self.benchmark:
                 raise ConfigError("benchmark", dict(self.benchmark), "no benchmark section with a task",
                                   "the benchmark section only applies to tabular spaces such as nasbench201")
@@ -254,7 +254,8 @@ class SearchConfig:
         elif self.task is not None:
             from raynas.families import load_family
 
-            base = load_family(self.task_config().family).space
+            task = self.task_config()
+            base = load_family(task.family, relative_to=task.source).space
         else:
             base = get_space(self.space)
         space = SearchSpace(base.root, name=base.name, allow_huge=True)
@@ -276,9 +277,13 @@ class SearchConfig:
 
         task = self.task_config()
         if task is not None:
-            from raynas.data import load_dataset
+            from raynas.targets import task_target
 
-            load_dataset(task.dataset, data_dir=task.resolve_data_dir())  # a missing dataset fails here
+            task_target(task)  # a user trainer that cannot be imported, or has the wrong signature, fails here
+            if task.dataset is not None:
+                from raynas.data import load_dataset
+
+                load_dataset(task.dataset, data_dir=task.resolve_data_dir())  # a missing dataset fails here
         elif self.space in TABULAR_SPACES:
             from raynas.benchmarks import load_table
 
@@ -393,4 +398,11 @@ def load_search_config(path: str | Path) -> SearchConfig:
         raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=source) from None
     except UnicodeDecodeError:
         raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file", source=source) from None
+    if isinstance(data, Mapping) and isinstance(data.get("task"), str):
+        from raynas.tasks import find_task
+
+        try:  # a relative path is relative to this file; the absolute path found is what workers and resume use
+            data = {**data, "task": str(find_task(data["task"], relative_to=path))}
+        except ConfigError as exc:
+            raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=source) from None
     return SearchConfig.from_dict(data, source=source)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas.proxy._common import cost_seconds, finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
+from raynas.targets import Stage
 from raynas.tune._job import Job
 
 if TYPE_CHECKING:
@@ -131,8 +132,9 @@ def _baseline(target: Any, arch: Any, *, overwrite: bool, stream: TextIO, seed: 
     root = target.stage_dir(TOOL, settings=params, overwrite=overwrite)
     tracking = target.tracking(TOOL, root, params=params, variant="full")
     job = Job(JOB_NUMBER, arch, seed, "full", {"model": "baseline"})
-    jobs_result = run_tool_jobs(target, root, [job], {"full": target.full_evaluator(root)}, tracking=tracking,
-                                stream=out, what=f"{TOOL} full training", progress_interval_s=progress_interval_s)
+    evaluators = {"full": target.full_evaluator(root, stage=Stage.BASELINE)}
+    jobs_result = run_tool_jobs(target, root, [job], evaluators, tracking=tracking, stream=out,
+                                what=f"{TOOL} full training", progress_interval_s=progress_interval_s)
     record = jobs_result.records.get(JOB_NUMBER)
     rows = curve_rows(record)
     curve = write_curve(root / "curve.parquet", rows)

@@ -16,12 +16,12 @@ proxy variant and the same with half and with twice its epochs (while still belo
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from raynas.config._parse import as_mapping, reject_unknown
 from raynas.errors import ConfigError
-from raynas.tasks import TaskConfig, Variant
+from raynas.tasks import BUILTIN_VARIANT_KEYS, TaskConfig, Variant
 
 _SHORT = {"epochs": "e", "data_fraction": "d", "width_mult": "w", "depth_mult": "depth", "resolution_mult": "r"}
 
@@ -36,7 +36,7 @@ class ProxyCandidate:
     relative_cost: float
 
     def to_dict(self) -> dict[str, Any]:
-        settings = asdict(self.variant) if is_dataclass(self.variant) else {"column": "val_acc_12ep"}
+        settings = self.variant.to_dict() if isinstance(self.variant, Variant) else {"column": "val_acc_12ep"}
         return {"name": self.name, **settings, "relative_cost": self.relative_cost}
 
 
@@ -49,10 +49,17 @@ def relative_cost(variant: Variant, full: Variant) -> float:
 
 def candidate_name(variant: Variant, base: Variant) -> str:
     parts = [f"e{variant.epochs}"]
-    for f in fields(Variant):
-        if f.name != "epochs" and getattr(variant, f.name) != getattr(base, f.name):
-            parts.append(f"{_SHORT[f.name]}{getattr(variant, f.name):g}")
+    for name in BUILTIN_VARIANT_KEYS:
+        if name != "epochs" and getattr(variant, name) != getattr(base, name):
+            parts.append(f"{_SHORT[name]}{getattr(variant, name):g}")
+    for key in sorted(variant.settings):  # user-defined keys: named in full
+        if variant.settings[key] != base.settings.get(key):
+            parts.append(f"{key}{_plain(variant.settings[key])}")
     return "-".join(parts)
+
+
+def _plain(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value).replace(" ", "")
 
 
 def make_candidate(name: str | None, variant: Variant, task: TaskConfig) -> ProxyCandidate:
@@ -64,7 +71,8 @@ def make_candidate(name: str | None, variant: Variant, task: TaskConfig) -> Prox
         raise ConfigError(f"proxy_candidates.{label}", ", ".join(bigger), "settings no larger than the full variant",
                           "a proxy must be a cheaper version of full training", source=task.source)
     cost = relative_cost(variant, full)
-    if cost >= 1.0:
+    # user-defined settings may make a candidate cheaper in ways raynas cannot estimate: proxy search measures it
+    if cost >= 1.0 and dict(variant.settings) == dict(full.settings):
         raise ConfigError(f"proxy_candidates.{label}", f"{cost:.0%} of full training's compute",
                           "a proxy cheaper than full training",
                           "lower its epochs, data_fraction, width_mult, depth_mult or resolution_mult",
@@ -85,7 +93,8 @@ def task_candidates(task: TaskConfig, raw: Any = None) -> list[ProxyCandidate]:
     if isinstance(raw, Mapping):
         reject_unknown(raw, ["grid"], section="proxy_candidates")
         grid = as_mapping("proxy_candidates.grid", raw.get("grid"))
-        reject_unknown(grid, [f.name for f in fields(Variant)], section="proxy_candidates.grid")
+        if task.trainer is None:
+            reject_unknown(grid, BUILTIN_VARIANT_KEYS, section="proxy_candidates.grid")
         keys = sorted(grid)
         values = [grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]
         out = []
@@ -99,15 +108,18 @@ def task_candidates(task: TaskConfig, raw: Any = None) -> list[ProxyCandidate]:
     for index, item in enumerate(raw):
         item = dict(as_mapping(f"proxy_candidates[{index}]", item))
         name = item.pop("name", None)
-        reject_unknown(item, [f.name for f in fields(Variant)], section=f"proxy_candidates[{index}]")
+        if task.trainer is None:
+            reject_unknown(item, BUILTIN_VARIANT_KEYS, section=f"proxy_candidates[{index}]")
         out.append(make_candidate(None if name is None else str(name), _variant(base, item, f"proxy_candidates[{index}]"),
                                   task))
     return _unique(out)
 
 
 def _variant(base: Variant, settings: Mapping[str, Any], where: str) -> Variant:
+    builtin = {k: v for k, v in settings.items() if k in BUILTIN_VARIANT_KEYS}
+    user = {k: v for k, v in settings.items() if k not in BUILTIN_VARIANT_KEYS}
     try:
-        return replace(base, **settings)
+        return replace(base, **builtin, settings={**dict(base.settings), **user})
     except ConfigError as exc:
         raise ConfigError(f"{where}.{exc.field}", exc.value, exc.expected, exc.fix) from None
 

@@ -462,15 +462,14 @@ def _check_memory(records: list[Any], settings: CheckSettings) -> CheckRow:
 
 def _check_split(target: Any, root: Path) -> CheckRow:
     name = "data split"
-    if target.tabular:
-        return CheckRow(name, CheckResult.PASS, "n/a (table)", "the tabular benchmark has no data to split")
-    from raynas.training._evaluator import ensure_split
-
     try:
-        split = ensure_split(target.task_config(), str(root / "split.parquet"))
+        split = target.target.prepare(root)
     except (RaynasError, OSError, ValueError) as exc:
         return CheckRow(name, CheckResult.FAIL, "error", f"cannot make the split ({type(exc).__name__}: {exc}); "
                                                          f"check the task's data with `raynas split`")
+    if split is None:
+        return CheckRow(name, CheckResult.PASS, "n/a", "trials read recorded results or bring their own data: "
+                                                       "raynas splits nothing")
     s = split.summary()
     value = f"{s['stage1_train']}/{s['stage1_val']}"
     warnings = split.warnings

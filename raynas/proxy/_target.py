@@ -8,10 +8,11 @@ tools keep their results (the workspace) and under which MLflow experiment they 
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import shutil
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,11 @@ from raynas.config import TrackingConfig
 from raynas.errors import ConfigError
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths
 from raynas.space import SearchSpace
+from raynas.targets import Stage
+from raynas.targets._table import TABLE_BASELINE as TABULAR_BASELINE
+from raynas.targets._table import TABLE_CANDIDATE as TABULAR_CANDIDATE
 
-#: NAS-Bench-201's ResNet-like cell, the tabular benchmark's baseline (Dong & Yang, ICLR 2020).
-TABULAR_BASELINE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
-TABULAR_CANDIDATE = "12-epoch"
+__all__ = ["TABULAR_BASELINE", "TABULAR_CANDIDATE", "DesignTarget", "Resources"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,21 @@ class DesignTarget:
             self.task_config()  # a bad task file fails here
 
     # --- what it is --------------------------------------------------------------------------------------
+    @functools.cached_property
+    def target(self) -> Any:
+        """The :class:`raynas.targets.Target` trials train (or look up)."""
+        from raynas.targets import table_target, task_target
+
+        if self.task is None:
+            from raynas.benchmarks import TabularTrialSettings
+
+            return table_target(TabularTrialSettings(table=self.table, sleep_fraction=self.sleep_fraction))
+        return task_target(self.task)
+
     @property
     def tabular(self) -> bool:
-        return self.task is None
+        """True when trials read recorded results (a table) instead of training on data."""
+        return not self.target.has_data
 
     @property
     def label(self) -> str:
@@ -86,13 +100,7 @@ class DesignTarget:
         return load_task(self.task)
 
     def space(self) -> SearchSpace:
-        if self.tabular:
-            from raynas.benchmarks import nasbench201_space
-
-            return nasbench201_space()
-        from raynas.families import load_family
-
-        return load_family(self.task_config().family).space
+        return self.target.space()
 
     def sample(self, count: int, seed: int) -> list[Any]:
         """``count`` distinct architectures drawn at random (fewer when the space is smaller)."""
@@ -108,22 +116,7 @@ class DesignTarget:
 
     def baseline_arch(self) -> Any:
         """The architecture ``raynas baseline`` full-trains (ConfigError naming the fix when there is none)."""
-        if self.tabular:
-            from raynas.benchmarks import string_to_arch
-
-            return string_to_arch(TABULAR_BASELINE)
-        task = self.task_config()
-        arch = task.baseline
-        if arch is None:
-            from raynas.families import load_family
-
-            arch = getattr(load_family(task.family), "baseline", None)
-        if arch is None:
-            raise ConfigError("baseline", None, f"a baseline architecture for task {task.name!r}",
-                              "add `baseline:` (an architecture of the task's family) to the task file, or BASELINE "
-                              "to the family's file", source=task.source)
-        self.space().encode(arch)  # SpaceError naming the bad decision
-        return arch
+        return self.target.baseline_arch()
 
     @property
     def accuracy_key(self) -> str:
@@ -133,66 +126,30 @@ class DesignTarget:
     def latency_key(self) -> str:
         """The metric standing in for latency: measured latency when the task's reward uses it, FLOPs otherwise;
         the recorded training cost on the tabular benchmark (it has no latency column)."""
-        if self.tabular:
-            return "train_seconds"
-        return "latency_ms" if self.task_config().targets.latency_ms is not None else "flops"
+        return self.target.latency_key
 
     @property
     def latency_in_reward(self) -> bool:
-        return not self.tabular and self.task_config().targets.latency_ms is not None
+        return self.target.latency_in_reward
 
     # --- evaluators --------------------------------------------------------------------------------------
-    def full_evaluator(self, experiment_dir: Path) -> Any:
-        if self.tabular:
-            return self._tabular("full")
-        return self._training(experiment_dir, "full")
+    def full_evaluator(self, experiment_dir: Path, *, stage: Stage = Stage.REFERENCE) -> Any:
+        return self.target.evaluator(variant="full", stage=stage, experiment_dir=Path(experiment_dir),
+                                     device=self.resources.device)
 
     def fraction_evaluator(self, fraction: float, experiment_dir: Path) -> Any:
         """Training to ``fraction`` of full training's epochs (on the tabular benchmark: the 12-epoch column)."""
-        if self.tabular:
-            return self._tabular("proxy")
-        full = self.task_config().variant("full")
-        return self._training(experiment_dir, "full", replace(full, epochs=max(1, round(fraction * full.epochs))),
-                              keep_checkpoint=False)
+        return self.target.evaluator(variant="full", stage=Stage.REFERENCE, experiment_dir=Path(experiment_dir),
+                                     device=self.resources.device, spec=self.target.fraction_spec(fraction),
+                                     keep_checkpoint=False)
 
     def candidates(self, raw: Any = None) -> list[Any]:
         """The proxy candidates (ProxyCandidate)."""
-        from raynas.proxy._candidates import ProxyCandidate, task_candidates
+        return self.target.candidates(raw)
 
-        if self.tabular:
-            from raynas.benchmarks import Variant, load_table
-
-            if raw not in (None, [TABULAR_CANDIDATE]):
-                raise ConfigError("candidates", raw, f"[{TABULAR_CANDIDATE!r}] on the tabular benchmark",
-                                  "the table only has a 12-epoch proxy column (the 200-epoch one is full training)")
-            table = load_table(self.table)
-            ratio = float((table.proxy_cost() / table.full_cost()).mean())
-            return [ProxyCandidate(TABULAR_CANDIDATE, Variant.PROXY, ratio)]  # type: ignore[arg-type]
-        return task_candidates(self.task_config(), raw)
-
-    def candidate_evaluator(self, candidate: Any, experiment_dir: Path) -> Any:
-        if self.tabular:
-            return self._tabular("proxy")
-        return self._training(experiment_dir, "proxy", candidate.variant, keep_checkpoint=False)
-
-    def _tabular(self, variant: str) -> Any:
-        from raynas.benchmarks import TabularEvaluator, TabularTrialSettings
-
-        settings = TabularTrialSettings(table=self.table, variant=variant, sleep_fraction=self.sleep_fraction)
-        evaluator = TabularEvaluator(settings)
-        _ = evaluator.table  # a bad table path fails on the driver
-        return evaluator
-
-    def _training(self, experiment_dir: Path, variant: str, spec: Any = None, keep_checkpoint: bool | None = None) -> Any:
-        from raynas.families import load_family
-        from raynas.training._evaluator import TrainingEvaluator, ensure_split
-
-        task = self.task_config()
-        split_path = Path(experiment_dir) / "split.parquet"
-        split_path.parent.mkdir(parents=True, exist_ok=True)
-        ensure_split(task, str(split_path))
-        return TrainingEvaluator(task, variant, str(split_path), self.resources.device, load_family(task.family).source,
-                                 variant_spec=spec, keep_checkpoint=keep_checkpoint)
+    def candidate_evaluator(self, candidate: Any, experiment_dir: Path, *, stage: Stage = Stage.CANDIDATE) -> Any:
+        return self.target.evaluator(variant="proxy", stage=stage, experiment_dir=Path(experiment_dir),
+                                     device=self.resources.device, spec=candidate.variant, keep_checkpoint=False)
 
     # --- where results go --------------------------------------------------------------------------------
     @property

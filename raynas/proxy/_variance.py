@@ -21,11 +21,11 @@ from raynas.config._parse import as_float, as_int
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.proxy._baseline import curve_frame, curve_rows
 from raynas.proxy._common import finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
+from raynas.targets import Stage
+from raynas.targets._table import TABLE_PROXY_EPOCHS as TABULAR_PROXY_EPOCHS
 from raynas.tune._job import Job
 
 TOOL = "variance"
-#: The epochs of the tabular benchmark's proxy column (its trials report no epoch).
-TABULAR_PROXY_EPOCHS = 12
 TABULAR_NOTE = ("The tabular benchmark holds one training run per architecture, so every repeat reads the same "
                 "value: cv is 0 and smoothness 1 by construction, not a measurement of run-to-run variance. "
                 "Measure variance on a real task (--task).")
@@ -204,8 +204,9 @@ def _variance(target: Any, settings: VarianceSettings, candidate: Any, model: st
                                                        "repeat": str(i)}) for i in range(settings.repeats)]
     print(f"[raynas] {TOOL}: proxy {candidate.name} on model {model}, {settings.repeats} repeats with different "
           "seeds, all at once", file=out, flush=True)
-    jobs_result = run_tool_jobs(target, root, jobs, {candidate.name: target.candidate_evaluator(candidate, root)},
-                                tracking=tracking, stream=out, what=f"{TOOL} repeats of {candidate.name}",
+    evaluators = {candidate.name: target.candidate_evaluator(candidate, root, stage=Stage.VARIANCE)}
+    jobs_result = run_tool_jobs(target, root, jobs, evaluators, tracking=tracking, stream=out,
+                                what=f"{TOOL} repeats of {candidate.name}",
                                 progress_interval_s=progress_interval_s)
     records = [jobs_result.records.get(job.number) for job in jobs]
     final_epoch = TABULAR_PROXY_EPOCHS if target.tabular else None

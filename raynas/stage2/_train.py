@@ -284,32 +284,22 @@ def _prepare(root: Path, params: dict[str, Any], *, overwrite: bool) -> None:
 
 
 def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings: Stage2Settings, stream: TextIO | None) -> Any:
-    """Full training of the search's architectures: the task's ``full`` variant on all training data, validated
+    """Full training of the search's architectures: its target's ``full`` variant on all training data, validated
     on the real validation set (with ``settings.augmentation`` when given), or the table's 200-epoch column."""
-    task = config.task_config()
-    if task is None:
-        if settings.augmentation is not None:
-            raise ConfigError("augmentation", settings.augmentation, "no augmentation policy on a tabular benchmark",
-                              "the table's 200-epoch column is a fixed full training: drop --augmentation")
-        from raynas.benchmarks import TabularEvaluator, TabularTrialSettings
+    from raynas.targets import Stage, search_target
 
-        evaluator = TabularEvaluator(TabularTrialSettings(table=config.benchmark.get("table"), variant="full"))
-        _ = evaluator.table  # a bad table path fails on the driver
-        return evaluator
-    from raynas.families import load_family
-    from raynas.training._evaluator import AugmentationEvaluator, TrainingEvaluator, ensure_split
-
-    if settings.augmentation is not None:
-        if config.search_type == "augmentation":
-            raise ConfigError("augmentation", settings.augmentation, "no fixed policy for an augmentation search",
-                              "stage 2 of an augmentation search full-trains its top policies: drop --augmentation")
-        task = replace(task, augmentation=dict(settings.augmentation))  # validates the policy
-    split_path = experiment_dir / "split.parquet"
-    split = ensure_split(task, str(split_path))
-    for warning in split.warnings:
+    if settings.augmentation is not None and config.search_type == "augmentation":
+        raise ConfigError("augmentation", settings.augmentation, "no fixed policy for an augmentation search",
+                          "stage 2 of an augmentation search full-trains its top policies: drop --augmentation")
+    target = search_target(config)
+    split = target.prepare(experiment_dir)
+    for warning in getattr(split, "warnings", []):
         print(f"[raynas] data split warning: {warning}", file=stream, flush=True)
-    evaluator = TrainingEvaluator(task, "full", str(split_path), config.device, load_family(task.family).source)
+    evaluator = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=experiment_dir,
+                                 device=config.device, augmentation=settings.augmentation)
     if config.search_type == "augmentation":
+        from raynas.training._evaluator import AugmentationEvaluator
+
         return AugmentationEvaluator(evaluator, config.arch)
     return evaluator
 
@@ -467,6 +457,11 @@ def _write_best(best_dir: Path, row: Stage2Row, config: SearchConfig) -> tuple[s
     if row.checkpoint is not None and Path(row.checkpoint).is_dir():
         checkpoint = best_dir / "checkpoint"
         shutil.copytree(row.checkpoint, checkpoint)
+        if task is not None and not getattr(task, "trainer", None):  # built-in trainer: how to build it again
+            from raynas.training import SPEC_FILE, model_spec
+
+            arch = config.arch if config.search_type == "augmentation" else row.arch
+            model_spec(task, arch, "full").write(best_dir / SPEC_FILE)
     return str(best_dir), None if checkpoint is None else str(checkpoint)
 
 

@@ -13,8 +13,9 @@ from ray.tune.stopper import Stopper
 
 from raynas._text import hms
 from raynas.controllers import TrialStatus
+from raynas.targets._context import CONTRACT_PREFIX, TrainerContractBroken
 from raynas.tracking import TrialRecord, TrialStore
-from raynas.tune._outcome import NODE_KEY, Outcome, classify, error_outcome, history_entry, user_metrics
+from raynas.tune._outcome import NODE_KEY, REASON_KEY, Outcome, classify, error_outcome, history_entry, user_metrics
 
 
 def _error_text(trial: Any) -> str | None:
@@ -127,6 +128,31 @@ class FailureBudgetStopper(Stopper):
             return False  # not written yet, or a torn read: the next step reads it again
 
 
+class ContractStopper(Stopper):
+    """Stops the whole run when a trial's user trainer broke its contract (it never reported, reported without the
+    metric...): every other trial would fail the same way. :func:`raise_broken_contract` then tells the user."""
+
+    def __init__(self) -> None:
+        self.broken = False
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        if str(result.get(REASON_KEY) or "").startswith(CONTRACT_PREFIX):
+            self.broken = True
+        return False
+
+    def stop_all(self) -> bool:
+        return self.broken
+
+
+def raise_broken_contract(records: Any) -> None:
+    """Raise :class:`TrainerContractBroken` (exit code 2 in the CLI) when a stored trial broke the trainer contract."""
+    for record in records:
+        reason = record.failure_reason or ""
+        if reason.startswith(CONTRACT_PREFIX):
+            raise TrainerContractBroken(f"the run was stopped: {reason[len(CONTRACT_PREFIX):]} (trial "
+                                        f"{record.trial_id}). Fix the trainer, then run the same command again.")
+
+
 class TrialRecorder(Callback):
     """Appends every finished trial to the trial store the moment it ends (on the driver)."""
 
@@ -157,15 +183,25 @@ class TrialRecorder(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         entry = history_entry(result)
-        if entry:
-            self.history.setdefault(trial.trial_id, []).append(entry)
+        if not entry:
+            return
+        history = self.history.setdefault(trial.trial_id, [])
+        epoch = entry.get("epoch")
+        if isinstance(epoch, (int, float)) and history:
+            # a trial started again from its checkpoint reports the epochs after it: what it reported after that
+            # checkpoint before it was lost is replaced; one started from scratch replaces its whole curve
+            history[:] = [h for h in history if not isinstance(h.get("epoch"), (int, float)) or h["epoch"] < epoch]
+        restarts = restarts_of(trial)
+        if restarts:
+            entry["attempt"] = restarts  # which start of the trial reported it (0, left out, for the first)
+        history.append(entry)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._record(trial, classify(trial.last_result, metric=self.metric))
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """The trial was lost (e.g. its node died) and starts again from scratch: its curve starts again too."""
-        self.history.pop(trial.trial_id, None)
+        """The trial was lost (e.g. its node died) and starts again, from its last checkpoint when it kept one:
+        its next reports replace the epochs from there on (see :meth:`on_trial_result`)."""
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._record(trial, errored_outcome(trial, self.metric))

@@ -104,8 +104,9 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
     MLflow experiment and stage; every job becomes a child run of the stage's parent run.
     """
     from ray import tune
+    from ray.tune.stopper import CombinedStopper
 
-    from raynas.tune._callbacks import ProgressPrinter, TrialRecorder
+    from raynas.tune._callbacks import ContractStopper, ProgressPrinter, TrialRecorder, raise_broken_contract
     from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._runner import _tune_environment, check_resources, ensure_ray
 
@@ -149,8 +150,10 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
                 tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, max_concurrent_trials=max_concurrent,
                                             reuse_actors=True),
                 run_config=tune.RunConfig(name=tune_dir.name, storage_path=str(tune_dir.parent), verbose=0,
-                                          stop=CancelledGroupStopper(searcher), callbacks=callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=INFRA_RETRIES)),
+                                          stop=CombinedStopper(CancelledGroupStopper(searcher), ContractStopper()),
+                                          callbacks=callbacks,
+                                          failure_config=tune.FailureConfig(max_failures=INFRA_RETRIES),
+                                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
             )
             with _tune_environment():
                 tuner.fit()
@@ -162,5 +165,6 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
     cancelled = {}
     if policy is not None:
         cancelled = {g: r for g in sorted({job.group for job in jobs}) if (r := policy.cancelled(g)) is not None}
-    return JobsResult(records=latest_records(store_dir), cancelled=cancelled, wall_seconds=time.time() - t0,
-                      experiment_dir=str(root))
+    records = latest_records(store_dir)
+    raise_broken_contract(records.values())
+    return JobsResult(records=records, cancelled=cancelled, wall_seconds=time.time() - t0, experiment_dir=str(root))

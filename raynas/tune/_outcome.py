@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from raynas.controllers import TrialStatus
+from raynas.targets._base import CHECKPOINT_KEY  # noqa: F401 - re-exported: the engine reads it from final results
 
 STATUS_KEY = "raynas_status"
 REASON_KEY = "raynas_reason"
 RUNNING = "running"
-#: Final-metrics key naming a directory that becomes the trial's Ray Tune checkpoint (kept in its storage).
-CHECKPOINT_KEY = "raynas_checkpoint_dir"
 #: Wall-clock time (seconds since the epoch) at which the worker made a report: the timestamp of its metrics.
 TIME_KEY = "raynas_time"
 #: Ray node id of the worker that made a report (where the trial ran).

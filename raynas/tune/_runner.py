@@ -50,31 +50,23 @@ class SearchResult:
         return asdict(self)
 
 
-def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None) -> Any:
-    """The object that evaluates one architecture: table look-ups, or training on the config's task."""
-    from raynas.benchmarks import TabularEvaluator
+def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None, *, stream: TextIO | None = None) -> Any:
+    """The object that evaluates one architecture of the search (its target's ``config.variant`` evaluator)."""
+    from raynas.targets import Stage, search_target
 
-    task = config.task_config()
-    if task is not None:
-        from raynas.training._evaluator import TrainingEvaluator, ensure_split
+    target = search_target(config)
+    experiment_dir = Path(experiment_dir or config.experiment_dir)
+    split = target.prepare(experiment_dir)
+    for warning in getattr(split, "warnings", []):
+        print(f"[raynas] data split warning: {warning}", file=stream or sys.stderr)
+    if config.search_type == "augmentation":
+        from raynas.training._evaluator import AugmentationEvaluator
 
-        split_path = (experiment_dir or config.experiment_dir) / "split.parquet"
-        split_path.parent.mkdir(parents=True, exist_ok=True)
-        split = ensure_split(task, str(split_path))
-        for warning in split.warnings:
-            print(f"[raynas] data split warning: {warning}", file=sys.stderr)
-        from raynas.families import load_family
-
-        family = load_family(task.family)
-        evaluator = TrainingEvaluator(task, config.variant, str(split_path), config.device, family.source)
-        if config.search_type == "augmentation":
-            from raynas.training._evaluator import AugmentationEvaluator
-
-            return AugmentationEvaluator(evaluator, config.arch)
-        return evaluator
-    evaluator = TabularEvaluator(config.benchmark_settings())
-    _ = evaluator.table  # load once on the driver: a bad --table path fails here, not in every trial
-    return evaluator
+        return AugmentationEvaluator(target.evaluator(variant=config.variant, stage=Stage.SEARCH,
+                                                      experiment_dir=experiment_dir, device=config.device),
+                                     config.arch)
+    return target.evaluator(variant=config.variant, stage=Stage.SEARCH, experiment_dir=experiment_dir,
+                            device=config.device)
 
 
 def build_scheduler(config: SearchConfig) -> Any:
@@ -88,9 +80,10 @@ def build_scheduler(config: SearchConfig) -> Any:
     if name == "fifo":
         return LiveTrialsFIFOScheduler()
     common = {"time_attr": "training_iteration", "metric": config.metric, "mode": config.mode.value}
-    task = config.task_config()
     if name in ("asha", "hyperband"):
-        options.setdefault("max_t", task.variant(config.variant).epochs if task else 100)
+        from raynas.targets import search_target
+
+        options.setdefault("max_t", search_target(config).max_epochs(config.variant))
     if name == "asha":
         return ASHAScheduler(**common, **options)
     if name == "hyperband":
@@ -160,7 +153,14 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     from ray.tune.stopper import CombinedStopper
 
     from raynas.tune._autostop import AutoStop, AutoStopStopper
-    from raynas.tune._callbacks import FailureBudget, FailureBudgetStopper, ProgressPrinter, TrialRecorder
+    from raynas.tune._callbacks import (
+        ContractStopper,
+        FailureBudget,
+        FailureBudgetStopper,
+        ProgressPrinter,
+        TrialRecorder,
+        raise_broken_contract,
+    )
     from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._monitor import SearchPlotter
     from raynas.tune._runs import DeadlineStopper
@@ -242,9 +242,11 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                 run_config=tune.RunConfig(name=paths.tune.name, storage_path=str(exp_dir), verbose=0,
                                           stop=CombinedStopper(FailureBudgetStopper(budget),
                                                                AutoStopStopper(str(paths.auto_stop)),
-                                                               DeadlineStopper(str(paths.runs))),
+                                                               DeadlineStopper(str(paths.runs)), ContractStopper()),
                                           callbacks=callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=config.max_retries)),
+                                          failure_config=tune.FailureConfig(max_failures=config.max_retries),
+                                          # a trial keeps its latest checkpoint: what it resumes from, its model
+                                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
             )
         with _tune_environment():
             tuner.fit()
@@ -261,6 +263,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     from raynas.tune._runs import end_run
 
     end_run(paths.runs, result.status)
+    raise_broken_contract(TrialStore(paths.trials).records())
     return result
 
 

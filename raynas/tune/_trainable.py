@@ -8,6 +8,7 @@ import time
 from typing import Any, Protocol
 
 from raynas.errors import InvalidTrialError
+from raynas.targets._context import CONTRACT_PREFIX, TrainerContractError
 from raynas.tune._outcome import CHECKPOINT_KEY, NODE_KEY, REASON_KEY, RUNNING, STATUS_KEY, TIME_KEY
 
 __all__ = ["Evaluator", "InvalidTrialError", "run_trial"]
@@ -34,11 +35,12 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
         """Every report says which node the trial runs on (the trial store's ``node``)."""
         tune.report({**metrics, NODE_KEY: node}, **kwargs)
 
-    def report(metrics: dict[str, Any]) -> None:
-        send({**metrics, STATUS_KEY: RUNNING, TIME_KEY: time.time()})
-
+    report = TuneReporter(send)
     try:
         final = dict(evaluator.evaluate(config["arch"], seed=int(config["seed"]), report=report))
+    except TrainerContractError as exc:
+        send({STATUS_KEY: "failed", REASON_KEY: f"{CONTRACT_PREFIX}{exc}"[:1000]})
+        return
     except InvalidTrialError as exc:
         send({STATUS_KEY: "invalid", REASON_KEY: _reason(exc)})
         return
@@ -65,6 +67,41 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
         shutil.rmtree(checkpoint_dir, ignore_errors=True)  # report() has copied it to the experiment's storage
         return
     send({**final, STATUS_KEY: "completed", TIME_KEY: time.time()})
+
+
+class TuneReporter:
+    """The ``report`` callable evaluators get inside a Ray Tune trial.
+
+    ``report(metrics)`` sends one epoch's metrics; ``report(metrics, checkpoint_dir=D)`` also keeps directory ``D``
+    as the trial's latest checkpoint (Ray Tune copies it to the experiment's storage). ``restored_checkpoint()``
+    is the local copy of the checkpoint Ray Tune restored when the trial was started again after its worker was
+    lost (None on a first start).
+    """
+
+    takes_checkpoints = True
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+
+    def __call__(self, metrics: dict[str, Any], *, checkpoint_dir: str | None = None) -> None:
+        from ray import tune
+
+        body = {**metrics, STATUS_KEY: RUNNING, TIME_KEY: time.time()}
+        if checkpoint_dir is None:
+            self._send(body)
+            return
+        self._send(body, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # report() has copied it
+
+    def restored_checkpoint(self) -> str | None:
+        from ray import tune
+
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is None:
+            return None
+        import tempfile
+
+        return checkpoint.to_directory(tempfile.mkdtemp(prefix="raynas-restored-"))
 
 
 def _reason(exc: BaseException) -> str:

@@ -56,12 +56,10 @@ class _Workflow:
 
     # --- steps ---------------------------------------------------------------------------------------------
     def split(self) -> str:
-        if self.config.task is None:
-            return "not needed (the tabular benchmark has no data to split)"
-        from raynas.training._evaluator import ensure_split
-
         self.target.workspace.mkdir(parents=True, exist_ok=True)
-        split = ensure_split(self.target.task_config(), str(self.target.workspace / "split.parquet"))
+        split = self.target.target.prepare(self.target.workspace)
+        if split is None:
+            return "not needed (no data for raynas to split: a table, or a trainer that brings its own data)"
         for warning in split.warnings:
             self.say(f"data split warning: {warning}")
         s = split.summary()

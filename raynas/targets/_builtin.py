@@ -1,0 +1,34 @@
+"""The built-in trainer on a task: the task's model family trained with its fixed recipe on its dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from raynas.errors import ConfigError
+from raynas.targets._base import Evaluator, Stage
+from raynas.targets._task import TaskTarget
+
+
+class BuiltinTrainerTarget(TaskTarget):
+    """Trials build the family's model and train it with raynas's own loop (:mod:`raynas.training`)."""
+
+    kind = "builtin"
+
+    def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
+                  spec: Any = None, keep_checkpoint: bool | None = None,
+                  augmentation: dict[str, Any] | None = None) -> Evaluator:
+        from dataclasses import replace
+
+        from raynas.training._evaluator import TrainingEvaluator
+
+        task = self.task
+        if augmentation is not None:
+            task = replace(task, augmentation=dict(augmentation))  # validates the policy
+        self.prepare(experiment_dir)
+        return TrainingEvaluator(task, variant, str(Path(experiment_dir) / "split.parquet"), device,
+                                 self.family().source, variant_spec=spec, keep_checkpoint=keep_checkpoint)
+
+    def validate(self) -> None:
+        if self.task.dataset is None:  # pragma: no cover - the task file refuses it already
+            raise ConfigError("dataset", None, "a dataset for the built-in trainer", "add `dataset:` to the task")
