@@ -23,16 +23,44 @@ class Variant:
     width_mult: float = 1.0
     depth_mult: float = 1.0
     resolution_mult: float = 1.0
+    #: Keys the user defines for a user trainer (e.g. ``steps``, ``image_size``, ``freeze_backbone``): passed to the
+    #: trainer in its context, varied by proxy candidates, never interpreted by raynas.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         as_int("epochs", self.epochs, minimum=1)
+        object.__setattr__(self, "settings", check_user_settings("variant", self.settings))
         for name in ("data_fraction", "width_mult", "depth_mult", "resolution_mult"):
             value = as_float(name, getattr(self, name))
             if not 0 < value <= (1.0 if name == "data_fraction" else 8.0):
                 raise ConfigError(name, value, "a positive scale (data_fraction at most 1)")
 
     def larger_than(self, other: "Variant") -> list[str]:
-        return [f.name for f in fields(self) if getattr(self, f.name) > getattr(other, f.name)]
+        """The built-in settings above ``other``'s (user-defined settings mean nothing to raynas: not compared)."""
+        return [name for name in BUILTIN_VARIANT_KEYS if getattr(self, name) > getattr(other, name)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The built-in settings and the user's, as one flat mapping (what a user trainer sees)."""
+        return {**{name: getattr(self, name) for name in BUILTIN_VARIANT_KEYS}, **dict(self.settings)}
+
+
+#: The variant settings raynas itself interprets (the built-in trainer's knobs).
+BUILTIN_VARIANT_KEYS = ("epochs", "data_fraction", "width_mult", "depth_mult", "resolution_mult")
+
+
+def check_user_settings(where: str, settings: Any) -> dict[str, Any]:
+    """User-defined variant settings: a mapping of names to JSON-like values (numbers, strings, booleans, lists)."""
+    settings = dict(as_mapping(f"{where}.settings", settings))
+    for key, value in settings.items():
+        if key in BUILTIN_VARIANT_KEYS:
+            raise ConfigError(f"{where}.{key}", value, "a user-defined key (not a built-in variant setting)",
+                              f"set {key} directly, not under settings")
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ConfigError(f"{where}.{key}", value, "a key that is a plain name (letters, digits, _)")
+        if not isinstance(value, (int, float, str, bool, list, type(None))):
+            raise ConfigError(f"{where}.{key}", value, "a number, string, boolean or list",
+                              "variant settings are passed to your trainer as they are; keep them plain values")
+    return settings
 
 
 @dataclass(frozen=True)
@@ -40,10 +68,13 @@ class TaskConfig:
     """A training task; the ``proxy`` variant is the cheap stage-1 version of the ``full`` one."""
 
     name: str
-    dataset: str
+    dataset: Any
     family: str
     recipe: TrainingRecipe
     variants: Mapping[str, Variant]
+    #: A user trainer, ``module:function`` or ``./file.py:function`` (relative to the task file); None: the
+    #: built-in trainer with ``recipe``. See :mod:`raynas.targets` for what the function receives.
+    trainer: str | None = None
     data_dir: str | None = None
     validation_fraction: float = 0.1
     split_seed: int = 0
@@ -98,9 +129,13 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
         data = as_mapping("task", data)
         known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed",
-                 "targets", "augmentation", "baseline", "proxy_candidates"]
+                 "targets", "augmentation", "baseline", "proxy_candidates", "trainer"]
         reject_unknown(data, known, source=source)
-        for key in ("name", "dataset", "family"):
+        trainer = data.get("trainer")
+        if trainer is not None:
+            as_str("trainer", trainer)
+        # a user trainer brings its own data (the dataset, when named, gives the two-stage split)
+        for key in ("name", "family") if trainer is not None else ("name", "dataset", "family"):
             if key not in data:
                 raise ConfigError(key, None, "a value", f"add `{key}:` to the task file")
             as_str(key, data[key])
@@ -108,17 +143,13 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
         reject_unknown(recipe_data, [f.name for f in fields(TrainingRecipe)], section="recipe")
         variants = {}
         for name, value in as_mapping("variants", data.get("variants")).items():
-            reject_unknown(as_mapping(f"variants.{name}", value), [f.name for f in fields(Variant)],
-                           section=f"variants.{name}")
-            if "epochs" not in value:
-                raise ConfigError(f"variants.{name}.epochs", None, "the number of training epochs")
-            variants[name] = Variant(**value)
+            variants[name] = variant_from_dict(f"variants.{name}", value, user_keys=trainer is not None)
         reject_unknown(variants, VARIANTS, section="variants")
         targets_data = as_mapping("targets", data.get("targets"))
         reject_unknown(targets_data, [f.name for f in fields(RewardTargets)], section="targets")
         return TaskConfig(
-            name=data["name"], dataset=data["dataset"], family=data["family"], recipe=TrainingRecipe(**recipe_data),
-            variants=variants, data_dir=data.get("data_dir"),
+            name=data["name"], dataset=data.get("dataset"), family=data["family"], recipe=TrainingRecipe(**recipe_data),
+            variants=variants, trainer=trainer, data_dir=data.get("data_dir"),
             validation_fraction=as_float("validation_fraction", data.get("validation_fraction", 0.1)),
             split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0),
             targets=RewardTargets(**targets_data), augmentation=data.get("augmentation"), baseline=data.get("baseline"),
@@ -130,20 +161,81 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
         raise
 
 
-def load_task(path: str | Path) -> TaskConfig:
-    """Read a task YAML file (``proxy_tasks/NAME.yaml``); a bare name is looked up in ``proxy_tasks/``."""
+def variant_from_dict(where: str, value: Any, *, user_keys: bool) -> Variant:
+    """A variant from its YAML mapping: built-in settings, plus user-defined keys when a user trainer runs it."""
+    value = dict(as_mapping(where, value))
+    if "epochs" not in value:
+        raise ConfigError(f"{where}.epochs", None, "the number of training epochs", f"add `epochs:` to {where}")
+    builtin = {k: v for k, v in value.items() if k in BUILTIN_VARIANT_KEYS}
+    extra = {k: v for k, v in value.items() if k not in BUILTIN_VARIANT_KEYS}
+    if extra and not user_keys:
+        reject_unknown(extra, list(BUILTIN_VARIANT_KEYS), section=where)
+    if "settings" in extra:
+        raise ConfigError(f"{where}.settings", extra["settings"], "user-defined keys directly in the variant",
+                          f"write them beside epochs, e.g. {where}: {{epochs: 2, steps: 100}}")
+    try:
+        return Variant(**builtin, settings=extra)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc.field}".replace(f"{where}.variant.", f"{where}."), exc.value, exc.expected,
+                          exc.fix) from None
+
+
+def find_task(ref: str | Path, *, relative_to: str | Path | None = None) -> Path:
+    """The absolute path of the task ``ref``: a YAML path (relative to the folder of the config file
+    ``relative_to``; the current directory if None) or a name looked up in ``./proxy_tasks``, the ``proxy_tasks/``
+    beside ``relative_to``, then the tasks bundled with raynas (see :mod:`raynas._lookup`)."""
+    from raynas._lookup import TASK_FOLDER, describe, explicit_path, is_path, lookup_dirs, not_found_fix
+    from raynas.errors import suggest
+
+    ref = str(ref)
+    if is_path(ref, (".yaml", ".yml")):
+        path = explicit_path(ref, relative_to)
+        if not path.is_file():
+            raise ConfigError("task", ref, "an existing task YAML file (or the name of one in proxy_tasks/)",
+                              not_found_fix(ref, relative_to))
+        return path
+    dirs = lookup_dirs(TASK_FOLDER, relative_to)
+    for folder in dirs:
+        for suffix in (".yaml", ".yml"):
+            if (folder / f"{ref}{suffix}").is_file():
+                return (folder / f"{ref}{suffix}").resolve()
+    known = sorted({p.stem for folder in dirs for p in [*folder.glob("*.yaml"), *folder.glob("*.yml")]})
+    raise ConfigError("task", ref, "an existing task YAML file or the name of a task in a proxy_tasks/ folder "
+                      f"(known: {', '.join(known) or 'none'}){suggest(ref, known)}",
+                      f"give a path to the YAML file or add {ref}.yaml to proxy_tasks/; looked in {describe(dirs)}")
+
+
+def load_task(path: str | Path, *, relative_to: str | Path | None = None) -> TaskConfig:
+    """Read a task YAML file (``proxy_tasks/NAME.yaml``); a bare name is looked up (see :func:`find_task`)."""
     import yaml
 
-    path = Path(path)
-    if not path.suffix and not path.exists():
-        for folder in (Path.cwd() / "proxy_tasks", Path(__file__).resolve().parents[1] / "proxy_tasks"):
-            if (folder / f"{path}.yaml").is_file():
-                path = folder / f"{path}.yaml"
-                break
-    if not path.is_file():
-        raise ConfigError("task", str(path), "an existing task YAML file (or the name of one in proxy_tasks/)")
+    path = find_task(path, relative_to=relative_to)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError("YAML", "malformed", "valid YAML", str(exc).splitlines()[0], source=str(path)) from None
-    return task_from_dict(data, source=str(path.resolve()))
+    return _pin_family(task_from_dict(data, source=str(path)))
+
+
+def _pin_family(task: TaskConfig) -> TaskConfig:
+    """The task with its ``family`` as an absolute path when it is a path (relative to the task file) or a name
+    found only beside the task file: such a family is then found from any directory (workers, stage 2, resume).
+    Families found by name from anywhere (``./search_spaces``, bundled) and modules keep their name."""
+    from dataclasses import replace
+
+    from raynas._lookup import explicit_path, is_path
+    from raynas.errors import RaynasError
+    from raynas.families import find_family
+
+    if is_path(task.family, (".py",)):
+        pinned = str(explicit_path(task.family, task.source))  # when missing, the error names where it was expected
+        return task if pinned == task.family else replace(task, family=pinned)
+    try:
+        here = find_family(task.family, relative_to=task.source)
+    except RaynasError:
+        return task  # reported, with the names known, when the family is loaded
+    try:
+        anywhere = find_family(task.family)
+    except RaynasError:
+        anywhere = None
+    return replace(task, family=str(here)) if isinstance(here, Path) and here != anywhere else task
