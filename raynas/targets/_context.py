@@ -5,7 +5,8 @@ A user trainer is a plain function ``train(ctx)``. Per trial it:
 - builds a model for ``ctx.arch`` (with ``ctx.build(...)`` when the task names a model family with ``build``);
 - trains it for ``ctx.variant["epochs"]`` epochs (``ctx.variant`` also holds the keys the user defined in the task's
   variants, e.g. ``steps`` or ``image_size``, which proxy candidates may vary);
-- uses the two-stage split: ``train_set, val_set = ctx.subsets(train_dataset, val_dataset)``;
+- uses the two-stage split: ``train_set, val_set = ctx.datasets()`` (the task's ``dataset:``, split for this stage),
+  or ``ctx.subsets(my_train_dataset, my_val_dataset)`` on datasets it loads itself (in the same order);
 - calls ``ctx.report(epoch=e, val_accuracy=..., **other_metrics)`` once per epoch (the task's ``metric`` is what
   the search ranks; everything else is logged);
 - optionally saves ``ctx.save_checkpoint(state, epoch=e)`` before reporting epoch ``e``: when the trial's worker is
@@ -69,7 +70,7 @@ class TrainerContext:
     def __init__(self, *, arch: Any, variant: Mapping[str, Any], stage: str, seed: int, split: SplitIndices | None,
                  build: Callable[..., Any] | None, metric: str, rank: int, world_size: int, devices: list[str],
                  send_report: Callable[[dict[str, Any], str | None], None], restored: str | None,
-                 send_model: Callable[[str], None]) -> None:
+                 send_model: Callable[[str], None], open_data: Callable[[], Any] | None = None) -> None:
         self.arch = arch
         self.variant = dict(variant)
         self.stage = stage
@@ -84,6 +85,7 @@ class TrainerContext:
         self._send_report = send_report
         self._send_model = send_model
         self._restored = restored
+        self._open_data = open_data
         self._pending_checkpoint: str | None = None
         self._last_epoch = 0
         self.reports = 0
@@ -106,6 +108,15 @@ class TrainerContext:
             raise TrainerContractError("the task's model family defines no build(arch, ...): build the model "
                                        "yourself from ctx.arch")
         return self._build(self.arch, **kwargs)
+
+    def datasets(self, *, image_size: int | None = None) -> tuple[Any, Any]:
+        """``(train, validation)`` torch Datasets of this stage, read from the task's ``dataset:`` (any kind): the
+        split already applied. ``image_size`` resizes image datasets (e.g. a proxy's smaller input)."""
+        if self._open_data is None:
+            raise TrainerContractError("this task names no `dataset:`, so raynas has no data to give: load your "
+                                       "data yourself, or add a dataset to the task file")
+        source = self._open_data()
+        return self.subsets(source.train_dataset(image_size=image_size), source.val_dataset(image_size=image_size))
 
     def subsets(self, train_dataset: Any, val_dataset: Any = None) -> tuple[Any, Any]:
         """``(train, validation)`` torch Subsets of this stage's split (see :class:`SplitIndices`)."""

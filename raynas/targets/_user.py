@@ -7,6 +7,7 @@ holds, per-epoch reporting to Ray Tune, checkpoints that survive a lost worker, 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import time
@@ -74,7 +75,7 @@ class UserTrainerTarget(TaskTarget):
             trainer=self.trainer, family_source=family.source, variant=variant,
             spec=spec if spec is not None else self.task.variant(variant), stage=Stage(stage).value,
             split_path=None if split is None else str(Path(experiment_dir) / "split.parquet"),
-            device=device, targets=self.task.targets, keep_model=keep)
+            device=device, targets=self.task.targets, keep_model=keep, task_source=self.task.source)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "trainer": self.trainer}
@@ -95,6 +96,8 @@ class UserTrainerEvaluator:
     keep_model: bool = False
     #: Processes per trial; None: one per GPU the trial holds (1 below 2 GPUs).
     workers: int | None = None
+    #: The task file (workers open its dataset for ``ctx.datasets()``).
+    task_source: str | None = None
 
     def evaluate(self, arch: Any, *, seed: int, report: Callable[..., None] | None = None) -> dict[str, Any]:
         from raynas.training._evaluator import _gpus_held_by_this_trial
@@ -192,7 +195,9 @@ class RankPayload:
         ctx = TrainerContext(arch=self.arch, variant={"name": e.variant, **variant}, stage=e.stage, seed=self.seed,
                              split=e.split_indices(), build=build, metric=USER_METRIC, rank=rank,
                              world_size=world_size, devices=devices, send_report=on_report, restored=self.restored,
-                             send_model=on_model)
+                             send_model=on_model,
+                             open_data=None if e.split_path is None or e.task_source is None else
+                             functools.partial(open_task_data, e.task_source))
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % 2**32)
         try:
@@ -203,3 +208,13 @@ class RankPayload:
 
                 if dist.is_initialized():
                     dist.destroy_process_group()
+
+
+@functools.lru_cache(maxsize=4)
+def open_task_data(task_source: str) -> Any:
+    """The dataset source a task file names (opened once per process)."""
+    from raynas.data import load_dataset
+    from raynas.tasks import load_task
+
+    task = load_task(task_source)
+    return load_dataset(task.dataset, data_dir=task.resolve_data_dir(), base_dir=Path(task_source).parent)
