@@ -1,8 +1,10 @@
 """Model families: a search space plus a builder ``arch -> torch.nn.Module``, found by name.
 
-A family is a Python file in a ``search_spaces/`` folder (the current directory's, or the one next to the raynas
-source tree) or an importable module, defining ``SPACE`` (a SearchSpace), ``build(arch, *, in_channels,
-num_classes, image_size, width_mult=1.0, depth_mult=1.0)`` and optionally ``NAME`` (default: the file name).
+A family is a Python file or an importable module (``pkg.module``) defining ``SPACE`` (a SearchSpace),
+``build(arch, *, in_channels, num_classes, image_size, width_mult=1.0, depth_mult=1.0)`` and optionally ``NAME``
+(default: the file name). A task names it by path (``./my_space.py``: relative to the task file) or by name: a
+file in ``./search_spaces``, in a ``search_spaces/`` folder beside the task file, or bundled with raynas (the
+order is in :mod:`raynas._lookup`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
+from raynas._lookup import FAMILY_FOLDER, describe, explicit_path, is_path, lookup_dirs, not_found_fix
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.space import SearchSpace
 
@@ -37,21 +40,45 @@ class ModelFamily:
     baseline: Any = None
 
 
-def default_search_dirs() -> list[Path]:
-    """``./search_spaces`` and the ``search_spaces`` folder beside the raynas package (a source checkout)."""
-    here = Path.cwd() / "search_spaces"
-    beside = Path(__file__).resolve().parents[1] / "search_spaces"
-    return list(dict.fromkeys(p.resolve() for p in (here, beside) if p.is_dir()))
+def default_search_dirs(relative_to: str | Path | None = None) -> list[Path]:
+    """The folders family names are looked up in, in order: ``./search_spaces``, the ``search_spaces/`` beside
+    the config file ``relative_to`` (a task file), then the families bundled with raynas."""
+    return lookup_dirs(FAMILY_FOLDER, relative_to)
 
 
-def discover_families(search_dirs: Sequence[Path] | None = None) -> dict[str, Path]:
-    """Family name -> file, for every ``*.py`` (not starting with ``_``) in the search folders."""
+def discover_families(search_dirs: Sequence[Path] | None = None, *,
+                      relative_to: str | Path | None = None) -> dict[str, Path]:
+    """Family name -> file, for every ``*.py`` (not starting with ``_``) in the search folders (the first folder
+    that has a name wins)."""
     found: dict[str, Path] = {}
-    for folder in search_dirs if search_dirs is not None else default_search_dirs():
+    for folder in search_dirs if search_dirs is not None else default_search_dirs(relative_to):
         for path in sorted(Path(folder).glob("*.py")):
             if not path.name.startswith("_"):
-                found.setdefault(path.stem, path)
+                found.setdefault(path.stem, path.resolve())
     return found
+
+
+def find_family(name: str, *, search_dirs: Sequence[Path] | None = None,
+                relative_to: str | Path | None = None) -> Path | str:
+    """Where the family ``name`` is, without importing it: the absolute path of its file, or the module name.
+
+    ``relative_to`` is the config file naming the family (a task file): a relative path is resolved against its
+    folder, and the ``search_spaces/`` beside it is searched.
+    """
+    if is_path(name, (".py",)):
+        path = explicit_path(name, relative_to)
+        if not path.is_file():
+            raise ConfigError("family", name, "an existing model family file (.py)", not_found_fix(name, relative_to))
+        return path
+    files = discover_families(search_dirs, relative_to=relative_to)
+    if name in files:
+        return files[name]
+    if "." in name:
+        return name
+    dirs = list(search_dirs) if search_dirs is not None else default_search_dirs(relative_to)
+    raise UnknownNameError("model family", name, files,
+                           f"Add a file to search_spaces/, give a path to one (./my_space.py, relative to the task "
+                           f"file) or an importable module (pkg.module); looked in {describe(dirs)}.")
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -63,21 +90,19 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
-def load_family(name: str, *, search_dirs: Sequence[Path] | None = None) -> ModelFamily:
-    """The family called ``name`` (a file in a search folder), a path to such a file, or an importable module."""
-    files = discover_families(search_dirs)
-    if name.endswith(".py") and Path(name).is_file():
-        module, source = _import_file(Path(name)), str(Path(name).resolve())
-    elif name in files:
-        module, source = _import_file(files[name]), str(files[name])
-    elif "." in name:
+def load_family(name: str, *, search_dirs: Sequence[Path] | None = None,
+                relative_to: str | Path | None = None) -> ModelFamily:
+    """The family ``name``: a family file's name, a path to one, or an importable module (see :func:`find_family`;
+    pass a task's ``source`` as ``relative_to``). Its ``source`` is an absolute path (or the module name), what
+    workers in other folders load."""
+    where = find_family(name, search_dirs=search_dirs, relative_to=relative_to)
+    if isinstance(where, Path):
+        module, source, default_name = _import_file(where), str(where), where.stem
+    else:
         try:
-            module, source = importlib.import_module(name), name
+            module, source, default_name = importlib.import_module(where), where, where
         except ImportError as exc:
             raise ConfigError("family", name, "a family file name or an importable module", str(exc)) from None
-    else:
-        raise UnknownNameError("model family", name, files,
-                               "Add a file to search_spaces/ or give an importable module (pkg.module).")
     space, build = getattr(module, "SPACE", None), getattr(module, "build", None)
     if not isinstance(space, SearchSpace) or not callable(build):
         raise ConfigError("family", name, "a module defining SPACE (a SearchSpace) and build(arch, ...)",
@@ -86,7 +111,7 @@ def load_family(name: str, *, search_dirs: Sequence[Path] | None = None) -> Mode
     baseline = getattr(module, "BASELINE", None)
     if baseline is not None:
         space.encode(baseline)  # SpaceError naming the bad decision
-    return ModelFamily(getattr(module, "NAME", name), space, build, source, baseline)
+    return ModelFamily(getattr(module, "NAME", default_name), space, build, source, baseline)
 
 
 def check_architecture_only(space: SearchSpace) -> None:

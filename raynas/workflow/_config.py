@@ -70,7 +70,9 @@ class WorkflowConfig:
 
 
 def load_workflow(path: str | Path | None) -> WorkflowConfig:
-    """Read a workflow YAML (None: the bundled CPU workflow on the digits task)."""
+    """Read a workflow YAML (None: the bundled CPU workflow on the digits task). Its ``task`` becomes the absolute
+    path of the task file: a relative path is resolved against the workflow file's folder, a name is looked up in
+    ``./proxy_tasks``, the ``proxy_tasks/`` beside the workflow file, then the bundled tasks."""
     import yaml
 
     if path is None:
@@ -78,12 +80,12 @@ def load_workflow(path: str | Path | None) -> WorkflowConfig:
 
         ref = resources.files("raynas") / "examples" / "digits_workflow.yaml"
         with resources.as_file(ref) as real:
-            text, source = Path(real).read_text(), "bundled:digits_workflow.yaml"
+            text, source, origin = Path(real).read_text(), "bundled:digits_workflow.yaml", Path(real)
     else:
         path = Path(path)
         if not path.is_file():
             raise ConfigError("workflow", str(path), "an existing YAML file", "check the path")
-        text, source = path.read_text(), str(path)
+        text, source, origin = path.read_text(), str(path), path
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -95,6 +97,13 @@ def load_workflow(path: str | Path | None) -> WorkflowConfig:
                           source=source)
     if "steps" in data:
         data["steps"] = tuple(data["steps"])
+    if isinstance(data.get("task"), str):
+        from raynas.tasks import find_task
+
+        try:  # a relative path is relative to this file; the absolute path found is what every step uses
+            data["task"] = str(find_task(data["task"], relative_to=origin))
+        except ConfigError as exc:
+            raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=source) from None
     try:
         return WorkflowConfig(**data, source=source)
     except ConfigError as exc:

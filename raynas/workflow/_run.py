@@ -215,6 +215,7 @@ class _Workflow:
         variant = {k: v for k, v in chosen.settings.items() if k not in ("name", "relative_cost")}
         data["variants"] = {**data["variants"], "proxy": variant}
         data.pop("proxy_candidates", None)
+        data["family"] = task.family  # an absolute path when the family was found relative to the task file
         if task.data_dir is not None:
             data["data_dir"] = task.resolve_data_dir()
         path = self.target.workspace / "task-with-chosen-proxy.yaml"

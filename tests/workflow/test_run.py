@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,7 +21,9 @@ def _write(tmp_path, **data) -> str:
 
 def test_bundled_workflow_loads_and_bad_files_name_the_problem(tmp_path):
     bundled = load_workflow(None)
-    assert bundled.task == "digits" and bundled.steps[0] == "split" and bundled.steps[-1] == "analyze"
+    # its `task: digits` is looked up (./proxy_tasks, then the bundled tasks) and pinned to the file's absolute path
+    assert Path(bundled.task).name == "digits.yaml" and Path(bundled.task).is_absolute()
+    assert bundled.steps[0] == "split" and bundled.steps[-1] == "analyze"
     with pytest.raises(RaynasError, match="unknown workflow step 'deploy'"):
         load_workflow(_write(tmp_path, name="w", steps=["search", "deploy"]))
     with pytest.raises(ConfigError, match="serach"):
