@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         _benchmark,
         _controllers,
         _estimate,
+        _export,
         _latency,
         _mlflow,
         _monitor,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _estimate.register(commands)
     _analyze.register(commands)
     _train.register(commands)
+    _export.register(commands)
     return parser
 
 

@@ -1,6 +1,7 @@
 """The PyTorch trainer used by proxy and full training (torch is imported only when training runs)."""
 
 from raynas.training._measure import ModelCost, count_flops, measure_model
+from raynas.training._spec import SPEC_FILE, ModelSpec, model_spec
 from raynas.training._trainer import (
     NonFiniteLossError,
     TrainingRecipe,
@@ -11,11 +12,14 @@ from raynas.training._trainer import (
 
 __all__ = [
     "ModelCost",
+    "ModelSpec",
     "NonFiniteLossError",
+    "SPEC_FILE",
     "TrainingRecipe",
     "count_flops",
     "evaluate_accuracy",
     "measure_model",
+    "model_spec",
     "pick_device",
     "train_and_evaluate",
 ]

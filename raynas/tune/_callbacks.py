@@ -229,8 +229,9 @@ class TrialRecorder(Callback):
 
 
 def end_of_search_outcome(outcome: Outcome) -> Outcome:
-    """A trial still unfinished when the search ended is stopped (unless it had already completed)."""
-    if outcome.status is TrialStatus.COMPLETED:
+    """A trial still unfinished when the search ended is stopped (unless its last report had already finished it:
+    completed, failed or invalid)."""
+    if outcome.status in (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.INVALID):
         return outcome
     return Outcome(TrialStatus.STOPPED, outcome.value, "stopped because the search ended")
 
