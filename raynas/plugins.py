@@ -33,7 +33,7 @@ def load_plugin(kind: str, name: str, builtin: Mapping[str, Any], *, group: str,
         if point.name == name:
             return point.load()
     if isinstance(name, str) and ":" in name:
-        from raynas.targets._reference import absolute_reference, load_reference
+        from raynas.references import absolute_reference, load_reference
 
         return load_reference(kind, absolute_reference(kind, name, base_dir=base_dir))
     raise UnknownNameError(kind, str(name), plugin_names(builtin, group=group),

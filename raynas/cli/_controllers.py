@@ -14,11 +14,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.controllers import CONTROLLERS, DEFAULT_CONTROLLER, controller_names, controller_options
+    from raynas.controllers import DEFAULT_CONTROLLER, controller_class, controller_names, controller_options
 
     rows = []
     for name in controller_names():
-        doc = (CONTROLLERS[name].__doc__ or "").strip().splitlines()[0]
+        doc = (controller_class(name).__doc__ or "").strip().splitlines()[0]
         rows.append({"name": name, "default": name == DEFAULT_CONTROLLER, "summary": doc,
                      "options": controller_options(name)})
     if args.format == "json":

@@ -12,6 +12,7 @@ from raynas.controllers._random import RandomController
 from raynas.controllers._registry import (
     CONTROLLERS,
     DEFAULT_CONTROLLER,
+    controller_class,
     controller_names,
     controller_options,
     make_controller,
@@ -29,6 +30,7 @@ __all__ = [
     "RegularizedEvolution",
     "SurrogateSearch",
     "TrialStatus",
+    "controller_class",
     "controller_names",
     "controller_options",
     "default_exploration_trials",

@@ -24,7 +24,15 @@ _COMMON = {"space", "seed", "max_trials"}
 
 
 def controller_names() -> list[str]:
-    return sorted(CONTROLLERS)
+    """Built-in controllers and those installed packages declare (``raynas.controllers`` entry points)."""
+    from raynas.plugins import plugin_names
+
+    return plugin_names(CONTROLLERS, group="raynas.controllers")
+
+
+def controller_class(name: str) -> type[Controller]:
+    """The controller class ``name`` stands for (see :func:`_lookup`)."""
+    return _lookup(name)
 
 
 def controller_options(name: str) -> dict[str, Any]:
@@ -57,8 +65,13 @@ def make_controller(name: str, space: SearchSpace, *, seed: int = 0, max_trials:
 
 
 def _lookup(name: str) -> type[Controller]:
-    try:
-        return CONTROLLERS[name]
-    except (KeyError, TypeError):
-        raise UnknownNameError("controller", str(name), CONTROLLERS,
-                               "Set `controller: {name: ...}` to one of them.") from None
+    """A built-in controller, a ``raynas.controllers`` entry point, or ``module:Class`` / ``./file.py:Class``."""
+    from raynas.plugins import load_plugin
+
+    if not isinstance(name, str):
+        raise UnknownNameError("controller", str(name), CONTROLLERS, "Set `controller: {name: ...}` to one of them.")
+    cls = load_plugin("controller", name, CONTROLLERS, group="raynas.controllers")
+    if not (isinstance(cls, type) and issubclass(cls, Controller)):
+        raise ConfigError("controller", name, "a subclass of raynas.controllers.Controller",
+                          "implement propose/observe (see raynas/controllers/_base.py) in a Controller subclass")
+    return cls

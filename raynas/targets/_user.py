@@ -20,7 +20,7 @@ import numpy as np
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.targets._base import CHECKPOINT_KEY, Evaluator, Stage
 from raynas.targets._context import SplitIndices, TrainerContext, TrainerContractError
-from raynas.targets._reference import absolute_reference, load_reference
+from raynas.references import absolute_reference, load_reference
 from raynas.targets._task import TaskTarget
 
 #: The metric a user trainer must report every epoch (what the task's reward is made from).
@@ -216,5 +216,4 @@ def open_task_data(task_source: str) -> Any:
     from raynas.data import load_dataset
     from raynas.tasks import load_task
 
-    task = load_task(task_source)
-    return load_dataset(task.dataset, data_dir=task.resolve_data_dir(), base_dir=Path(task_source).parent)
+    return load_dataset(load_task(task_source).dataset_spec())

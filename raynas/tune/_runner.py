@@ -88,7 +88,16 @@ def build_scheduler(config: SearchConfig) -> Any:
         return ASHAScheduler(**common, **options)
     if name == "hyperband":
         return HyperBandScheduler(**common, **options)
-    return MedianStoppingRule(**common, **options)
+    if name == "median":
+        return MedianStoppingRule(**common, **options)
+    # a user's scheduler class, or one of Ray Tune's by its own name (metric and mode are the search's)
+    if ":" in name:
+        from raynas.references import load_reference
+
+        return load_reference("scheduler", name)(**{"metric": config.metric, "mode": config.mode.value, **options})
+    from ray.tune.schedulers import create_scheduler
+
+    return create_scheduler(name, **{"metric": config.metric, "mode": config.mode.value, **options})
 
 
 def ensure_ray(address: str | None = None) -> bool:

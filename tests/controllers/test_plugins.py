@@ -1,0 +1,79 @@
+"""Controllers, schedulers and target kinds added without editing raynas: ``module:Name`` or an entry point."""
+
+from __future__ import annotations
+
+import pytest
+
+from raynas.config import SearchConfig
+from raynas.controllers import make_controller
+from raynas.errors import ConfigError, UnknownNameError
+from raynas.space import SearchSpace, one_of
+
+USER_CONTROLLER = '''
+import random
+from raynas.controllers import RandomController
+
+
+class AlwaysFirst(RandomController):
+    """Proposes the first option of every decision (a user's controller)."""
+
+    name = "always_first"
+
+    def __init__(self, space, *, seed=0, max_trials=None, bias=1.0):
+        super().__init__(space, seed=seed, max_trials=max_trials)
+        self.bias = bias
+
+    def propose(self):
+        return tuple(0 for _ in self.space.decisions)
+
+
+class NotAController:
+    pass
+'''
+
+
+@pytest.fixture()
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "my_controllers.py").write_text(USER_CONTROLLER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_a_users_controller_class_is_found_by_module_and_name(user_module):
+    space = SearchSpace({"a": one_of(1, 2, 3), "b": one_of("x", "y")}, name="s")
+    controller = make_controller("my_controllers:AlwaysFirst", space, seed=0, options={"bias": 0.5})
+    assert controller.propose() == (0, 0) and controller.bias == 0.5
+    config = SearchConfig.from_dict({"controller": {"name": "my_controllers:AlwaysFirst", "bias": 2.0}})
+    assert config.controller.options == {"bias": 2.0}
+    with pytest.raises(ConfigError, match="controller.nope"):
+        SearchConfig.from_dict({"controller": {"name": "my_controllers:AlwaysFirst", "nope": 1}})
+
+
+def test_a_class_that_is_not_a_controller_or_an_unknown_name_is_refused(user_module):
+    with pytest.raises(ConfigError, match="a subclass of raynas.controllers.Controller"):
+        SearchConfig.from_dict({"controller": {"name": "my_controllers:NotAController"}})
+    with pytest.raises(UnknownNameError, match="did you mean 'surrogate'"):
+        SearchConfig.from_dict({"controller": {"name": "surogate"}})
+
+
+def test_ray_tune_schedulers_by_their_own_names_and_user_classes():
+    from raynas.tune._runner import build_scheduler
+
+    config = SearchConfig.from_dict({"scheduler": {"name": "async_hyperband", "grace_period": 2}})
+    scheduler = build_scheduler(config)
+    assert type(scheduler).__name__ == "AsyncHyperBandScheduler"
+    config = SearchConfig.from_dict({"scheduler": {"name": "ray.tune.schedulers:MedianStoppingRule"}})
+    assert type(build_scheduler(config)).__name__ == "MedianStoppingRule"
+    with pytest.raises(UnknownNameError, match="unknown scheduler 'ashaa'"):
+        SearchConfig.from_dict({"scheduler": {"name": "ashaa"}})
+
+
+def test_target_kinds_resolve_by_name_and_module():
+    from raynas.targets import TARGET_KINDS, target_class
+    from raynas.targets._table import TableTarget
+
+    assert target_class("table") is TableTarget
+    assert target_class("raynas.targets._table:TableTarget") is TableTarget
+    assert set(TARGET_KINDS) == {"builtin", "user", "table"}
+    with pytest.raises(UnknownNameError, match="unknown target kind"):
+        target_class("nope")
