@@ -107,6 +107,11 @@ class TaskConfig:
             from raynas.proxy._candidates import task_candidates
 
             task_candidates(self)  # a bad candidate fails when the task is loaded
+        if self.dataset is not None:
+            try:
+                self.dataset_spec()  # an unknown kind, a bad option or a missing path fails when the task is loaded
+            except ConfigError as exc:
+                raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=exc.source or self.source) from None
 
     def variant(self, name: str) -> Variant:
         if name not in self.variants:
@@ -124,6 +129,14 @@ class TaskConfig:
             return self.data_dir
         return str((Path(self.source).parent / self.data_dir).resolve())
 
+    def dataset_spec(self) -> Any:
+        """``dataset:`` (a name like ``digits`` or a mapping with ``kind:``) as a checked :class:`raynas.data.DatasetSpec`;
+        relative paths in it resolve against the task file's folder."""
+        from raynas.data import dataset_spec
+
+        return dataset_spec(self.dataset, base_dir=Path(self.source).parent if self.source else None,
+                            data_dir=self.resolve_data_dir())
+
 
 def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
@@ -138,7 +151,8 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
         for key in ("name", "family") if trainer is not None else ("name", "dataset", "family"):
             if key not in data:
                 raise ConfigError(key, None, "a value", f"add `{key}:` to the task file")
-            as_str(key, data[key])
+            if key != "dataset":  # a name or a mapping with `kind:`: the dataset registry checks it
+                as_str(key, data[key])
         recipe_data = as_mapping("recipe", data.get("recipe"))
         reject_unknown(recipe_data, [f.name for f in fields(TrainingRecipe)], section="recipe")
         variants = {}

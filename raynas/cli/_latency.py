@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from raynas.data import load_dataset
     from raynas.families import load_family
     from raynas.tasks import load_task
-    from raynas.training import measure_model
+    from raynas.training import family_input_kwargs, measure_model, scaled_input_shape
 
     if args.batch_size < 1 or args.repeats < 1 or args.warmup < 0:
         raise ConfigError("--batch-size/--repeats/--warmup", (args.batch_size, args.repeats, args.warmup),
@@ -49,12 +49,12 @@ def _run(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     family = load_family(task.family)
     arch = _arch(args.arch, family.space, args.seed)
-    data = load_dataset(task.dataset, data_dir=task.resolve_data_dir())
+    data = load_dataset(task.dataset_spec())
     variant = task.variant(args.variant)
-    channels, size = data.train_x.shape[1], max(1, int(round(data.train_x.shape[-1] * variant.resolution_mult)))
-    model = family.build(arch, in_channels=channels, num_classes=data.num_classes, image_size=size,
+    shape = scaled_input_shape(data.input_shape, variant.resolution_mult)
+    model = family.build(arch, **family_input_kwargs(family.build, shape), num_classes=data.num_classes,
                          width_mult=variant.width_mult, depth_mult=variant.depth_mult)
-    cost = measure_model(model, input_shape=(channels, size, size), batch_size=args.batch_size, device=args.device,
+    cost = measure_model(model, input_shape=shape, batch_size=args.batch_size, device=args.device,
                          warmup=args.warmup, repeats=args.repeats)
     if args.format == "json":
         print_json({"task": task.name, "variant": args.variant, "arch": arch, **cost.to_dict()})

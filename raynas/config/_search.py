@@ -283,7 +283,7 @@ class SearchConfig:
             if task.dataset is not None:
                 from raynas.data import load_dataset
 
-                load_dataset(task.dataset, data_dir=task.resolve_data_dir())  # a missing dataset fails here
+                load_dataset(task.dataset_spec())  # a missing dataset fails here
         elif self.space in TABULAR_SPACES:
             from raynas.benchmarks import load_table
 

@@ -1,20 +1,28 @@
-"""Datasets (bundled small real data, CIFAR-10 from a local folder) and the two-stage data split."""
+"""Datasets as plug-ins (bundled small real data, image folders, arrays, tables, your own function) and the
+two-stage data split. Every dataset kind loads to the interface described in :mod:`raynas.data._source`."""
 
 from raynas.data._datasets import (
-    DATASETS,
     ArrayDataset,
     load_cifar10_dataset,
-    load_dataset,
     load_digits_dataset,
 )
+from raynas.data._registry import DATASET_KINDS, DATASETS, ENTRY_POINT_GROUP, dataset_kinds, dataset_spec, load_dataset
+from raynas.data._source import DatasetSource, DatasetSpec, StreamedDataset
 from raynas.data._split import DataSplit, SplitCheck, check_split, make_split
 
 __all__ = [
     "DATASETS",
+    "DATASET_KINDS",
+    "ENTRY_POINT_GROUP",
     "ArrayDataset",
     "DataSplit",
+    "DatasetSource",
+    "DatasetSpec",
     "SplitCheck",
+    "StreamedDataset",
     "check_split",
+    "dataset_kinds",
+    "dataset_spec",
     "load_cifar10_dataset",
     "load_dataset",
     "load_digits_dataset",

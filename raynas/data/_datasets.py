@@ -1,4 +1,7 @@
-"""Datasets as numpy arrays: bundled small real data (scikit-learn's digits) and CIFAR-10 from a local folder."""
+"""Datasets as numpy arrays: bundled small real data (scikit-learn's digits) and CIFAR-10 from a local folder.
+
+:class:`ArrayDataset` is the in-memory implementation of the dataset interface (see :mod:`raynas.data._source`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from raynas.errors import ConfigError, UnknownNameError
+from raynas.errors import ConfigError
 
 #: Seed of the fixed train/validation split of datasets that ship without one (digits).
 OFFICIAL_SPLIT_SEED = 20240101
@@ -37,6 +40,30 @@ class ArrayDataset:
             digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
         digest.update(repr((self.train_x.shape, self.val_x.shape, self.num_classes)).encode())
         return digest.hexdigest()[:16]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape, e.g. (C, H, W)."""
+        return tuple(int(s) for s in self.train_x.shape[1:])
+
+    @property
+    def workers(self) -> int:
+        return 0  # in memory: nothing to read in the background
+
+    def arrays(self) -> "ArrayDataset":
+        return self
+
+    def train_dataset(self, *, image_size: int | None = None):
+        """The training examples as a torch Dataset (images resized to ``image_size`` when given)."""
+        from raynas.data._torchdata import ArrayItems
+
+        return ArrayItems(self.train_x, self.train_y, image_size)
+
+    def val_dataset(self, *, image_size: int | None = None):
+        """The real validation examples as a torch Dataset."""
+        from raynas.data._torchdata import ArrayItems
+
+        return ArrayItems(self.val_x, self.val_y, image_size)
 
 
 def load_digits_dataset(validation_fraction: float = 0.2) -> ArrayDataset:
@@ -87,17 +114,3 @@ def load_cifar10_dataset(data_dir: str | Path) -> ArrayDataset:
     val_x, val_y = read([root / "test_batch"])
     return ArrayDataset("cifar10", train_x, train_y, val_x, val_y, 10)
 
-
-DATASETS = ("digits", "cifar10")
-
-
-def load_dataset(name: str, *, data_dir: str | Path | None = None) -> ArrayDataset:
-    """A dataset by name; ``data_dir`` is required for datasets read from a local folder."""
-    if name == "digits":
-        return load_digits_dataset()
-    if name == "cifar10":
-        if data_dir is None:
-            raise ConfigError("data_dir", None, "the folder holding CIFAR-10 (cifar-10-batches-py)",
-                              "set data_dir in the task or pass --data-dir")
-        return load_cifar10_dataset(data_dir)
-    raise UnknownNameError("dataset", name, DATASETS)

@@ -82,7 +82,7 @@ def _worker(rank: int, world_size: int, port: int, build: Callable[[], Any], tra
         if use_cuda:
             torch.cuda.set_device(device)
         torch.manual_seed(seed)
-        memory_format = torch.channels_last if use_cuda else torch.contiguous_format
+        memory_format = torch.channels_last if use_cuda and np.ndim(train_x) == 4 else torch.contiguous_format
         model = build().to(device=device, memory_format=memory_format)
         ddp = DistributedDataParallel(model, device_ids=[rank] if use_cuda else None)
         xs = torch.as_tensor(train_x, device=device).contiguous(memory_format=memory_format)

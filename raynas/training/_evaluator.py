@@ -10,18 +10,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raynas.data import ArrayDataset, DataSplit, load_dataset
+from raynas.data import DatasetSource, DatasetSpec, DataSplit, load_dataset
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.families import ModelFamily, load_family
 from raynas.rewards import compute_reward
 from raynas.tasks import TaskConfig, Variant
-from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, train_and_evaluate
+from raynas.training._shapes import family_input_kwargs, scaled_input_shape
+from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, train_and_evaluate, train_streamed
 from raynas.tune._outcome import CHECKPOINT_KEY
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(name: str, data_dir: str | None) -> ArrayDataset:
-    return load_dataset(name, data_dir=data_dir)  # once per worker process
+def _dataset(spec: DatasetSpec) -> DatasetSource:
+    return load_dataset(spec)  # once per worker process
 
 
 @functools.lru_cache(maxsize=16)
@@ -35,7 +36,7 @@ def ensure_split(task: TaskConfig, path: str) -> DataSplit:
 
     from raynas.data import make_split
 
-    data = _dataset(task.dataset, task.resolve_data_dir())
+    data = _dataset(task.dataset_spec())
     split = make_split(data.train_y, data.val_y, dataset=data.name, data_fingerprint=data.fingerprint(),
                        seed=task.split_seed, validation_fraction=task.validation_fraction)
     if Path(path).is_file():
@@ -84,7 +85,7 @@ class TrainingEvaluator:
         from raynas.augment import make_augmenter
 
         augmentation = augmentation if augmentation is not None else self.task.augmentation
-        data = _dataset(self.task.dataset, self.task.resolve_data_dir())
+        data = _dataset(self.task.dataset_spec())
         split = DataSplit.load(self.split_path)
         if split.data_fingerprint != data.fingerprint():
             raise ConfigError("split", self.split_path, "a split of the data this trial loaded",
@@ -93,28 +94,40 @@ class TrainingEvaluator:
         if self.variant == "proxy":
             keep = max(1, int(round(variant.data_fraction * len(split.stage1_train))))
             train_idx = np.sort(np.random.default_rng(split.seed).permutation(split.stage1_train)[:keep])
-            train_x, train_y = data.train_x[train_idx], data.train_y[train_idx]
-            val_x, val_y = data.train_x[split.stage1_val], data.train_y[split.stage1_val]
+            val_idx = split.stage1_val
         else:
             keep = max(1, int(round(variant.data_fraction * len(data.train_y))))
             train_idx = np.sort(np.random.default_rng(split.seed).permutation(len(data.train_y))[:keep])
-            train_x, train_y = data.train_x[train_idx], data.train_y[train_idx]
-            val_x, val_y = data.val_x, data.val_y
-        if variant.resolution_mult != 1.0:
-            train_x, val_x = _resize(train_x, variant.resolution_mult), _resize(val_x, variant.resolution_mult)
+            val_idx = None  # the real validation set
+        input_shape = scaled_input_shape(data.input_shape, variant.resolution_mult)
+        arrays = data.arrays()
+        if arrays is not None:  # in memory: the tensor path
+            train_x, train_y = arrays.train_x[train_idx], arrays.train_y[train_idx]
+            if val_idx is None:
+                val_x, val_y = arrays.val_x, arrays.val_y
+            else:
+                val_x, val_y = arrays.train_x[val_idx], arrays.train_y[val_idx]
+            if variant.resolution_mult != 1.0:
+                train_x, val_x = _resize(train_x, variant.resolution_mult), _resize(val_x, variant.resolution_mult)
+        else:  # streamed: the same examples, read by DataLoader workers (images resized as they are decoded)
+            from torch.utils.data import Subset
+
+            size = input_shape[-1] if variant.resolution_mult != 1.0 else None
+            train_data = Subset(data.train_dataset(image_size=size), train_idx)
+            val_data = (data.val_dataset(image_size=size) if val_idx is None
+                        else Subset(data.train_dataset(image_size=size), val_idx))
         family_ref = self.family_source or self.task.family
         family = _family(family_ref)
         import torch
 
-        build_kwargs = {"in_channels": train_x.shape[1], "num_classes": data.num_classes,
-                        "image_size": train_x.shape[-1], "width_mult": variant.width_mult,
-                        "depth_mult": variant.depth_mult}
+        build_kwargs = {**family_input_kwargs(family.build, input_shape), "num_classes": data.num_classes,
+                        "width_mult": variant.width_mult, "depth_mult": variant.depth_mult}
         torch.manual_seed(seed)  # the initial weights are part of the trial's seeded randomness
         try:
             model = family.build(arch, **build_kwargs)
         except Exception as exc:  # noqa: BLE001 - any builder error makes the architecture invalid
             raise InvalidTrialError(f"architecture cannot be built: {type(exc).__name__}: {exc}") from exc
-        cost = self._cost(model, train_x.shape[1:])
+        cost = self._cost(model, input_shape)
 
         def with_reward(metrics: dict[str, Any]) -> dict[str, Any]:
             terms = compute_reward(metrics["val_accuracy"], targets=self.task.targets,
@@ -131,7 +144,7 @@ class TrainingEvaluator:
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
         try:
-            if workers > 1:
+            if workers > 1 and arrays is not None:
                 from raynas.training._distributed import train_data_parallel
 
                 metrics = train_data_parallel(
@@ -147,10 +160,16 @@ class TrainingEvaluator:
                     import tempfile
 
                     checkpoint = str(Path(tempfile.mkdtemp(prefix="raynas-ckpt-")) / "model.pt")
-                metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
-                                             recipe=self.recipe(), seed=seed,
-                                             device=self.device, report=report_epoch,
-                                             augment=make_augmenter(augmentation), checkpoint_path=checkpoint)
+                if arrays is not None:
+                    metrics = train_and_evaluate(model, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+                                                 recipe=self.recipe(), seed=seed,
+                                                 device=self.device, report=report_epoch,
+                                                 augment=make_augmenter(augmentation), checkpoint_path=checkpoint)
+                else:
+                    metrics = train_streamed(model, train_data=train_data, val_data=val_data, recipe=self.recipe(),
+                                             seed=seed, device=self.device, report=report_epoch,
+                                             augment=make_augmenter(augmentation), checkpoint_path=checkpoint,
+                                             workers=data.workers)
                 if checkpoint is not None:
                     metrics[CHECKPOINT_KEY] = str(Path(checkpoint).parent)
         except NonFiniteLossError as exc:

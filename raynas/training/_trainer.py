@@ -71,7 +71,7 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
     device = pick_device(device)
     torch.manual_seed(seed)
     cuda = device.startswith("cuda")
-    memory_format = torch.channels_last if cuda else torch.contiguous_format
+    memory_format = torch.channels_last if cuda and np.ndim(train_x) == 4 else torch.contiguous_format  # images only
     model = model.to(device=device, memory_format=memory_format)
     xs = torch.as_tensor(train_x, device=device).contiguous(memory_format=memory_format)
     ys = torch.as_tensor(train_y, device=device, dtype=torch.long)
@@ -106,6 +106,74 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
             save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, epoch=epoch, metrics=metrics)
         if report is not None and epoch < recipe.epochs:
             report(dict(metrics))
+    return metrics
+
+
+def train_streamed(model: Any, *, train_data: Any, val_data: Any, recipe: TrainingRecipe, seed: int,
+                   device: str = "auto", report: Callable[[dict[str, Any]], None] | None = None,
+                   augment: Callable[[Any, Any], Any] | None = None, checkpoint_path: str | None = None,
+                   workers: int = 2) -> dict[str, Any]:
+    """:func:`train_and_evaluate` for data too large to hold in memory: the same recipe, reports, NaN detection and
+    checkpoints, with ``train_data`` / ``val_data`` (torch Datasets of ``(tensor, label)``) streamed through
+    DataLoaders whose ``workers`` processes read and decode examples while the model trains (seeded shuffle)."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, RandomSampler
+
+    device = pick_device(device)
+    torch.manual_seed(seed)
+    cuda = device.startswith("cuda")
+    # the order comes from the sampler's own generator, the workers' seeds from the loader's: neither depends on
+    # the number of workers nor touches the global random state
+    options = {"num_workers": workers, "pin_memory": cuda, "persistent_workers": workers > 0,
+               "generator": torch.Generator().manual_seed(seed + 2)}
+    order = RandomSampler(train_data, generator=torch.Generator().manual_seed(seed))
+    train_loader = DataLoader(train_data, batch_size=recipe.batch_size, sampler=order, **options)
+    val_loader = DataLoader(val_data, batch_size=max(256, recipe.batch_size), shuffle=False, **options)
+    example = train_data[0][0]
+    memory_format = torch.channels_last if cuda and example.dim() == 3 else torch.contiguous_format  # images only
+    model = model.to(device=device, memory_format=memory_format)
+    optimizer = _optimizer(model, recipe)
+    steps_per_epoch = max(1, len(train_loader))
+    schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps_per_epoch * recipe.epochs)
+                if recipe.schedule == "cosine" else None)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    augment_generator = torch.Generator(device="cpu").manual_seed(seed + 1)
+
+    def to_device(inputs: Any, labels: Any) -> tuple[Any, Any]:
+        inputs = inputs.to(device, non_blocking=cuda).contiguous(memory_format=memory_format)
+        return inputs, labels.to(device, dtype=torch.long, non_blocking=cuda)
+
+    metrics: dict[str, Any] = {}
+    try:
+        for epoch in range(1, recipe.epochs + 1):
+            model.train()
+            start = time.perf_counter()
+            total_loss, seen = torch.zeros((), device=device), 0
+            for inputs, labels in train_loader:
+                inputs, labels = to_device(inputs, labels)
+                loss = train_step(model, optimizer, schedule, loss_fn, inputs, labels, slice(None), cuda=cuda,
+                                  augment=augment, augment_generator=augment_generator)
+                total_loss += loss * len(labels)
+                seen += len(labels)
+            train_loss = float(total_loss) / max(1, seen)
+            if not math.isfinite(train_loss):
+                raise NonFiniteLossError(f"training loss is {train_loss} in epoch {epoch}")
+            model.eval()
+            correct = total = 0
+            with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+                for inputs, labels in val_loader:
+                    inputs, labels = to_device(inputs, labels)
+                    correct += int((model(inputs).argmax(dim=1) == labels).sum())
+                    total += len(labels)
+            metrics = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": 100.0 * correct / max(1, total),
+                       "lr": optimizer.param_groups[0]["lr"], "epoch_time": time.perf_counter() - start}
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, epoch=epoch, metrics=metrics)
+            if report is not None and epoch < recipe.epochs:
+                report(dict(metrics))
+    finally:
+        del train_loader, val_loader  # their worker processes end now, not whenever a kept traceback is freed
     return metrics
 
 

@@ -218,6 +218,8 @@ class _Workflow:
         data["family"] = task.family  # an absolute path when the family was found relative to the task file
         if task.data_dir is not None:
             data["data_dir"] = task.resolve_data_dir()
+        if task.dataset is not None:  # relative paths in it, made absolute
+            data["dataset"] = task.dataset_spec().to_task_value()
         path = self.target.workspace / "task-with-chosen-proxy.yaml"
         text = (f"# {task.name} with the proxy chosen by `raynas proxy search` ({chosen.name}); written by raynas run\n"
                 + yaml.safe_dump(data, sort_keys=False))
