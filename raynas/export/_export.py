@@ -341,8 +341,8 @@ def model_card(source: ModelSource, folder: Path, files: Mapping[str, str], chec
              f"model trained on `{spec.dataset}` ({spec.variant} training variant). Exported "
              f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.", "",
              "## Metrics", "", "| metric | value |", "| --- | --- |"]
-    names = {"val_accuracy": "validation accuracy (%, the real validation set)" if source.stage == "stage2"
-             else "validation accuracy (%, stage-1 validation split)",
+    names = {"val_accuracy": "validation accuracy (%, the real validation set)" if spec.variant == "full"
+             else "validation accuracy (%, the stage-1 validation split)",
              "stage1_reward": "stage-1 (proxy) reward", "stage1_rank": "stage-1 rank", "full_reward": "full-training reward",
              "params": "parameters", "flops": "FLOPs per example", "epoch": "epochs trained", "latency_ms": "latency (ms)",
              "memory_mb": "memory (MB)", "train_seconds": "training time (s)", "reward": "reward"}

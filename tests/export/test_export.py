@@ -189,3 +189,33 @@ def test_import_raynas_stays_light_with_load_model():
             "assert not heavy, heavy\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.ray
+def test_a_stage1_trial_of_a_full_variant_search_kept_its_checkpoint(ray_cluster, tmp_path):
+    """A search of the ``full`` variant keeps every trial's checkpoint: such a trial exports without stage 2."""
+    import torch
+
+    from raynas.config import TrackingConfig
+    from raynas.tracking import TrialStore
+    from raynas.tune import run_search
+
+    body = yaml.safe_load(open("proxy_tasks/digits.yaml"))
+    body["variants"] = {"full": {"epochs": 1, "data_fraction": 1.0, "width_mult": 0.5},
+                        "proxy": {"epochs": 1, "data_fraction": 0.5, "width_mult": 0.5}}
+    task = tmp_path / "digits-full.yaml"
+    task.write_text(yaml.safe_dump(body))
+    config = SearchConfig(name="full-variant", task=str(task), variant="full", workdir=str(tmp_path / "work"),
+                          max_trials=1, max_concurrent=1, gpus_per_trial=0, cpus_per_trial=1, device="cpu",
+                          mlflow=TrackingConfig(enabled=False))
+    run_search(config)
+    record = TrialStore(config.experiment_dir / "trials").records()[0]
+    assert record.status == "completed" and record.checkpoint
+    model = raynas.load_model(config.experiment_dir, record.trial_id)
+    assert model[-1].in_features == 4 * max(4, round(record.arch["stages"][-1]["width"] * 0.5))  # the variant's width
+    val_x, val_y = _validation_set()
+    with torch.no_grad():
+        accuracy = _accuracy(model(torch.as_tensor(val_x)).numpy(), val_y)
+    assert abs(accuracy - record.metrics["val_accuracy"]) <= ACCURACY_TOLERANCE
+    with pytest.raises(RaynasError, match="raynas train full-variant"):
+        raynas.load_model(config.experiment_dir)  # no stage 2: the pick needs `raynas train`
