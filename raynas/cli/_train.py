@@ -37,6 +37,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="a fixed augmentation policy for full training, as JSON or @file (JSON/YAML), e.g. "
                              "'{\"policy\": \"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}' (task experiments "
                              "only; default: the task's own)")
+    parser.add_argument("--init", metavar="CHECKPOINT",
+                        help="start every full training from these weights (a state_dict or raynas checkpoint, e.g. "
+                             "pretrained weights of the same model family) instead of a random initialisation")
     parser.add_argument("--overwrite", action="store_true", help="start stage 2 again instead of resuming it")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the search's)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
@@ -80,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Stage2Settings(top_k=args.top_k, batch_size=args.batch_size, max_concurrent=args.max_concurrent,
                               cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, seed=args.seed,
-                              augmentation=parse_augmentation(args.augmentation),
+                              augmentation=parse_augmentation(args.augmentation), init=args.init,
                               mlflow=False if args.no_mlflow else None, tracking_uri=args.tracking_uri)
     paths = find_experiment(args.experiment, args.workdir)
     result = train_top_k(paths.root, settings, overwrite=args.overwrite)

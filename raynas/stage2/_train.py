@@ -64,6 +64,8 @@ class Stage2Settings:
     gpus_per_trial: float | None = None
     seed: int = 0
     augmentation: Mapping[str, Any] | None = None
+    #: Weights every full training starts from (``--init``: a state_dict or raynas checkpoint file).
+    init: str | None = None
     mlflow: bool | None = None
     tracking_uri: str | None = None
     progress_interval_s: float = 5.0
@@ -86,6 +88,11 @@ class Stage2Settings:
                 raise ConfigError("augmentation", self.augmentation, "a policy mapping such as {\"policy\": "
                                   "\"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}")
             object.__setattr__(self, "augmentation", dict(self.augmentation))
+        if self.init is not None:
+            from raynas.training._pretrained import PretrainedWeights
+
+            init = PretrainedWeights.from_value(self.init, base_dir=Path.cwd())  # a missing file fails here
+            object.__setattr__(self, "init", init.checkpoint)
         if self.mlflow is not None and not isinstance(self.mlflow, bool):
             raise ConfigError("mlflow", self.mlflow, "true, false or None (the search config's setting)")
         if self.tracking_uri is not None:
@@ -260,7 +267,8 @@ def _params(config: SearchConfig, settings: Stage2Settings, picked: Sequence[Tri
             label: str | None) -> dict[str, Any]:
     """What identifies a stage-2 run (resuming needs the same): not the batching or resources."""
     return {"experiment": config.name, "label": label, "top_k": settings.top_k, "seed": settings.seed,
-            "augmentation": settings.augmentation, "stage1_trials": [r.trial_id for r in picked]}
+            "augmentation": settings.augmentation, "init": settings.init,
+            "stage1_trials": [r.trial_id for r in picked]}
 
 
 def _prepare(root: Path, params: dict[str, Any], *, overwrite: bool) -> None:
@@ -295,8 +303,13 @@ def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings
     split = target.prepare(experiment_dir)
     for warning in getattr(split, "warnings", []):
         print(f"[raynas] data split warning: {warning}", file=stream, flush=True)
+    init = None
+    if settings.init is not None:
+        from raynas.training._pretrained import PretrainedWeights
+
+        init = PretrainedWeights(settings.init)
     evaluator = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=experiment_dir,
-                                 device=config.device, augmentation=settings.augmentation)
+                                 device=config.device, augmentation=settings.augmentation, init=init)
     if config.search_type == "augmentation":
         from raynas.training._evaluator import AugmentationEvaluator
 

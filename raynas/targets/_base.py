@@ -71,8 +71,9 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
                   spec: Any = None, keep_checkpoint: bool | None = None,
-                  augmentation: dict[str, Any] | None = None) -> Evaluator:
-        """The evaluator of ``variant`` ("proxy" or "full"), trained with ``spec`` when given."""
+                  augmentation: dict[str, Any] | None = None, init: Any = None) -> Evaluator:
+        """The evaluator of ``variant`` ("proxy" or "full"), trained with ``spec`` when given; ``init``
+        (:class:`raynas.training.PretrainedWeights`) are weights every model starts from (stage 2's ``--init``)."""
 
     @abc.abstractmethod
     def baseline_arch(self) -> Any:

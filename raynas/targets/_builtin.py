@@ -17,7 +17,7 @@ class BuiltinTrainerTarget(TaskTarget):
 
     def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
                   spec: Any = None, keep_checkpoint: bool | None = None,
-                  augmentation: dict[str, Any] | None = None) -> Evaluator:
+                  augmentation: dict[str, Any] | None = None, init: Any = None) -> Evaluator:
         from dataclasses import replace
 
         from raynas.training._evaluator import TrainingEvaluator

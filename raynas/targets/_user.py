@@ -18,9 +18,9 @@ from typing import Any, Callable
 import numpy as np
 
 from raynas.errors import ConfigError, InvalidTrialError
+from raynas.references import absolute_reference, load_reference
 from raynas.targets._base import CHECKPOINT_KEY, Evaluator, Stage
 from raynas.targets._context import SplitIndices, TrainerContext, TrainerContractError
-from raynas.references import absolute_reference, load_reference
 from raynas.targets._task import TaskTarget
 
 #: The metric a user trainer must report every epoch (what the task's reward is made from).
@@ -64,7 +64,7 @@ class UserTrainerTarget(TaskTarget):
 
     def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
                   spec: Any = None, keep_checkpoint: bool | None = None,
-                  augmentation: dict[str, Any] | None = None) -> Evaluator:
+                  augmentation: dict[str, Any] | None = None, init: Any = None) -> Evaluator:
         if augmentation is not None:
             raise ConfigError("augmentation", augmentation, "no augmentation policy for a user trainer",
                               "your trainer owns its augmentation: vary it with a variant key instead")
@@ -75,7 +75,8 @@ class UserTrainerTarget(TaskTarget):
             trainer=self.trainer, family_source=family.source, variant=variant,
             spec=spec if spec is not None else self.task.variant(variant), stage=Stage(stage).value,
             split_path=None if split is None else str(Path(experiment_dir) / "split.parquet"),
-            device=device, targets=self.task.targets, keep_model=keep, task_source=self.task.source)
+            device=device, targets=self.task.targets, keep_model=keep, task_source=self.task.source,
+            weights=tuple(w for w in (self.task.pretrained_weights(), init) if w is not None))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "trainer": self.trainer}
@@ -98,6 +99,8 @@ class UserTrainerEvaluator:
     workers: int | None = None
     #: The task file (workers open its dataset for ``ctx.datasets()``).
     task_source: str | None = None
+    #: Weights ``ctx.build`` loads into every model it builds (the task's ``pretrained:``, stage 2's ``--init``).
+    weights: tuple[Any, ...] = ()
 
     def evaluate(self, arch: Any, *, seed: int, report: Callable[..., None] | None = None) -> dict[str, Any]:
         from raynas.training._evaluator import _gpus_held_by_this_trial
@@ -181,7 +184,7 @@ class RankPayload:
         if e.family_source is not None:
             from raynas.families import load_family
 
-            build = load_family(e.family_source).build
+            build = with_weights(load_family(e.family_source).build, e.weights)
         cuda = torch.cuda.is_available() and e.device != "cpu"
         devices = [f"cuda:{i}" for i in range(max(1, world_size))] if cuda else ["cpu"] * max(1, world_size)
         if world_size > 1:
@@ -217,3 +220,17 @@ def open_task_data(task_source: str) -> Any:
     from raynas.tasks import load_task
 
     return load_dataset(load_task(task_source).dataset_spec())
+
+
+def with_weights(build: Callable[..., Any], weights: tuple[Any, ...]) -> Callable[..., Any]:
+    """``build`` followed by loading ``weights`` (pretrained parts, stage 2's starting point) into the model."""
+    if not weights:
+        return build
+
+    def build_with_weights(arch: Any, **kwargs: Any) -> Any:
+        model = build(arch, **kwargs)
+        for item in weights:
+            item.load_into(model)
+        return model
+
+    return build_with_weights

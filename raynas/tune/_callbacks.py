@@ -129,8 +129,9 @@ class FailureBudgetStopper(Stopper):
 
 
 class ContractStopper(Stopper):
-    """Stops the whole run when a trial's user trainer broke its contract (it never reported, reported without the
-    metric...): every other trial would fail the same way. :func:`raise_broken_contract` then tells the user."""
+    """Stops the whole run when a trial found a problem every trial would hit: the user trainer broke its contract
+    (it never reported, reported without the metric...) or the configuration is wrong (e.g. pretrained weights that
+    do not fit). :func:`raise_broken_contract` then tells the user."""
 
     def __init__(self) -> None:
         self.broken = False
@@ -150,7 +151,7 @@ def raise_broken_contract(records: Any) -> None:
         reason = record.failure_reason or ""
         if reason.startswith(CONTRACT_PREFIX):
             raise TrainerContractBroken(f"the run was stopped: {reason[len(CONTRACT_PREFIX):]} (trial "
-                                        f"{record.trial_id}). Fix the trainer, then run the same command again.")
+                                        f"{record.trial_id}). Fix it, then run the same command again.")
 
 
 class TrialRecorder(Callback):

@@ -167,3 +167,39 @@ def test_variant_keys_are_refused_for_the_built_in_trainer(tmp_path):
                     "  proxy: {epochs: 1}\n")
     with pytest.raises(ConfigError, match="variants.full.steps"):
         load_task(path)
+
+
+def _backbone(path: Path, width: int = 48) -> Path:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(3)
+    torch.save(nn.Sequential(nn.Flatten(), nn.Linear(64, width), nn.ReLU()).state_dict(), path)
+    return path
+
+
+def test_pretrained_weights_load_into_the_part_outside_the_space(project, tmp_path):
+    import torch
+
+    _backbone(project / "backbone.pt")
+    path = project / "task.yaml"
+    path.write_text(path.read_text() + "pretrained: {checkpoint: ./backbone.pt, prefix: backbone., freeze: true}\n")
+    target = task_target(path)
+    evaluator = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=tmp_path / "exp", device="cpu")
+    final = evaluator.evaluate({"hidden": 16, "depth": 1, "activation": "relu"}, seed=0)
+    trained = torch.load(Path(final["raynas_checkpoint_dir"]) / "model.pt")["model"]
+    expected = torch.load(project / "backbone.pt")
+    assert torch.equal(trained["backbone.1.weight"], expected["1.weight"])  # loaded, and frozen: unchanged
+
+
+def test_a_pretrained_checkpoint_that_does_not_fit_is_refused_with_the_keys_and_shapes(project, tmp_path):
+    _backbone(project / "backbone.pt", width=40)
+    path = project / "task.yaml"
+    path.write_text(path.read_text() + "pretrained: {checkpoint: ./backbone.pt, prefix: backbone.}\n")
+    evaluator = task_target(path).evaluator(variant="proxy", stage=Stage.SEARCH, experiment_dir=tmp_path / "exp",
+                                            device="cpu")
+    with pytest.raises(ConfigError, match=re.escape("backbone.1.weight: checkpoint (40, 64) vs model (48, 64)")):
+        evaluator.evaluate({"hidden": 16, "depth": 1, "activation": "relu"}, seed=0)
+    path.write_text(path.read_text().replace("./backbone.pt", "./missing.pt"))
+    with pytest.raises(ConfigError, match="an existing checkpoint file"):
+        load_task(path)

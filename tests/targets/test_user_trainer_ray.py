@@ -66,7 +66,7 @@ def test_a_trainer_that_never_reports_stops_the_search_with_one_line_and_exit_co
     code = main(["search", "--config", str(config_path)])
     err = capsys.readouterr().err
     assert code == 2
-    assert "returned without calling ctx.report" in err and "Fix the trainer" in err
+    assert "returned without calling ctx.report" in err and "Fix it" in err
     records = TrialStore(tmp_path / "work" / "user" / "trials").records()
     assert len(records) < 6  # stopped, not run to the end
 
