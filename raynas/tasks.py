@@ -75,6 +75,8 @@ class TaskConfig:
     #: A user trainer, ``module:function`` or ``./file.py:function`` (relative to the task file); None: the
     #: built-in trainer with ``recipe``. See :mod:`raynas.targets` for what the function receives.
     trainer: str | None = None
+    #: Weights for the part of every model the search does not change (see :mod:`raynas.training._pretrained`).
+    pretrained: Any = None
     data_dir: str | None = None
     validation_fraction: float = 0.1
     split_seed: int = 0
@@ -112,6 +114,11 @@ class TaskConfig:
                 self.dataset_spec()  # an unknown kind, a bad option or a missing path fails when the task is loaded
             except ConfigError as exc:
                 raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=exc.source or self.source) from None
+        if self.pretrained is not None:
+            try:
+                self.pretrained_weights()  # a missing checkpoint or a bad option fails when the task is loaded
+            except ConfigError as exc:
+                raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=self.source) from None
 
     def variant(self, name: str) -> Variant:
         if name not in self.variants:
@@ -129,6 +136,12 @@ class TaskConfig:
             return self.data_dir
         return str((Path(self.source).parent / self.data_dir).resolve())
 
+    def pretrained_weights(self) -> Any:
+        """``pretrained:`` as checked :class:`raynas.training.PretrainedWeights` (None when the task names none)."""
+        from raynas.training._pretrained import PretrainedWeights
+
+        return PretrainedWeights.from_value(self.pretrained, base_dir=Path(self.source).parent if self.source else None)
+
     def dataset_spec(self) -> Any:
         """``dataset:`` (a name like ``digits`` or a mapping with ``kind:``) as a checked :class:`raynas.data.DatasetSpec`;
         relative paths in it resolve against the task file's folder."""
@@ -142,7 +155,7 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
         data = as_mapping("task", data)
         known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed",
-                 "targets", "augmentation", "baseline", "proxy_candidates", "trainer"]
+                 "targets", "augmentation", "baseline", "proxy_candidates", "trainer", "pretrained"]
         reject_unknown(data, known, source=source)
         trainer = data.get("trainer")
         if trainer is not None:
@@ -163,7 +176,7 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
         reject_unknown(targets_data, [f.name for f in fields(RewardTargets)], section="targets")
         return TaskConfig(
             name=data["name"], dataset=data.get("dataset"), family=data["family"], recipe=TrainingRecipe(**recipe_data),
-            variants=variants, trainer=trainer, data_dir=data.get("data_dir"),
+            variants=variants, trainer=trainer, pretrained=data.get("pretrained"), data_dir=data.get("data_dir"),
             validation_fraction=as_float("validation_fraction", data.get("validation_fraction", 0.1)),
             split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0),
             targets=RewardTargets(**targets_data), augmentation=data.get("augmentation"), baseline=data.get("baseline"),

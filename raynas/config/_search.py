@@ -66,12 +66,24 @@ class SchedulerConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.name not in SCHEDULERS:
-            raise UnknownNameError("scheduler", str(self.name), SCHEDULERS, "Set `scheduler:` to one of them.")
-        reject_unknown(self.options, SCHEDULERS[self.name], section="scheduler")
-        for key, value in self.options.items():
-            as_int(f"scheduler.{key}", value, minimum=1)
         object.__setattr__(self, "options", dict(self.options))
+        if self.name in SCHEDULERS:
+            reject_unknown(self.options, SCHEDULERS[self.name], section="scheduler")
+            for key, value in self.options.items():
+                as_int(f"scheduler.{key}", value, minimum=1)
+            return
+        if not isinstance(self.name, str):
+            raise UnknownNameError("scheduler", str(self.name), SCHEDULERS, "Set `scheduler:` to one of them.")
+        if ":" in self.name:  # a scheduler class of the user's: module:Class or ./file.py:Class
+            from raynas.references import load_reference
+
+            load_reference("scheduler", self.name)
+            return
+        from ray.tune.schedulers import SCHEDULER_IMPORT  # Ray Tune's own names, e.g. pbt, bohb, async_hyperband
+
+        if self.name not in SCHEDULER_IMPORT:
+            raise UnknownNameError("scheduler", self.name, sorted(set(SCHEDULERS) | set(SCHEDULER_IMPORT)),
+                                   "Set `scheduler:` to one of them, or to module:Class (a Ray Tune TrialScheduler).")
 
 
 @dataclass(frozen=True)
