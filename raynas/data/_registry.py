@@ -17,13 +17,12 @@ The ``callable`` kind is the short way for a function returning two torch Datase
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
-from raynas.data._source import DatasetSource, DatasetSpec, load_object
-from raynas.errors import ConfigError, suggest
+from raynas.data._source import DatasetSource, DatasetSpec
+from raynas.errors import ConfigError, UnknownNameError, suggest
 
 #: Built-in kinds: name -> "module:function" of the loader (imported on first use).
 DATASET_KINDS: Mapping[str, str] = {
@@ -40,16 +39,11 @@ DATASETS = ("digits", "cifar10", "mnist1d")
 ENTRY_POINT_GROUP = "raynas.datasets"
 
 
-@lru_cache(maxsize=1)
-def _plugins() -> dict[str, str]:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
 def dataset_kinds() -> list[str]:
     """Every known kind: the built-in ones and those installed packages register (entry points)."""
-    return sorted(set(DATASET_KINDS) | set(_plugins()))
+    from raynas.plugins import plugin_names
+
+    return plugin_names(DATASET_KINDS, group=ENTRY_POINT_GROUP)
 
 
 def _unknown(field: str, kind: Any) -> ConfigError:
@@ -61,13 +55,13 @@ def _unknown(field: str, kind: Any) -> ConfigError:
 
 
 def _loader(spec: DatasetSpec, field: str = "dataset.kind") -> Callable[[DatasetSpec], DatasetSource]:
-    if spec.kind in DATASET_KINDS:
-        return load_object("dataset.kind", DATASET_KINDS[spec.kind], what="dataset loader")
-    if spec.kind in _plugins():
-        return load_object("dataset.kind", _plugins()[spec.kind], what="dataset loader")
-    if ":" in spec.kind:
-        return load_object("dataset.kind", spec.kind, base_dir=spec.base_dir, what="dataset loader")
-    raise _unknown(field, spec.kind)
+    """The kind's loader: built-in, then entry points, then a ``module:function`` (``./file.py:function``)."""
+    from raynas.plugins import load_plugin
+
+    try:
+        return load_plugin(field, spec.kind, DATASET_KINDS, group=ENTRY_POINT_GROUP, base_dir=spec.base_dir)
+    except UnknownNameError:
+        raise _unknown(field, spec.kind) from None
 
 
 def _module_of(function: Any) -> ModuleType | None:

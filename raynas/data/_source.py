@@ -27,10 +27,7 @@ torch Dataset is asked for.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
@@ -225,37 +222,11 @@ def fingerprint_of(*parts: Any) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_object(field_name: str, ref: Any, *, base_dir: str | None = None, what: str = "function") -> Any:
-    """``module:function`` (an importable module) or ``path/to/file.py:function`` (relative to ``base_dir``)."""
-    if not isinstance(ref, str) or ":" not in ref.strip(":") or not ref.rpartition(":")[2].isidentifier():
-        raise ConfigError(field_name, ref, f"a {what} as 'package.module:function' or './file.py:function'")
-    target, _, attr = ref.rpartition(":")
-    if target.endswith(".py"):
-        path = Path(target).expanduser()
-        if not path.is_absolute():
-            path = Path(base_dir or Path.cwd()) / path
-        if not path.is_file():
-            raise ConfigError(field_name, ref, f"a {what} in an existing Python file",
-                              f"{path.resolve()} does not exist; relative paths resolve against the task file's folder")
-        name = f"raynas_dataset_{fingerprint_of(str(path.resolve()))}"
-        module = sys.modules.get(name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:  # pragma: no cover - only for unreadable files
-                raise ConfigError(field_name, ref, "an importable Python file")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module  # DataLoader workers started by spawn find it again by name
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                sys.modules.pop(name, None)
-                raise
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise ConfigError(field_name, ref, f"a {what} in an importable module",
-                              f"{exc}; install the package or give './file.py:function'") from None
-    if not hasattr(module, attr):
-        raise ConfigError(field_name, ref, f"a {what} that exists", f"{target} defines no {attr!r}")
-    return getattr(module, attr)
+def load_object(field_name: str, ref: Any, *, base_dir: str | None = None) -> Any:
+    """``package.module:function`` or ``./file.py:function`` (relative to ``base_dir``, the task file's folder)."""
+    from raynas.references import absolute_reference, load_reference
+
+    try:
+        return load_reference(field_name, absolute_reference(field_name, ref, base_dir=base_dir))
+    except ConfigError as exc:  # name the reference as the task file wrote it
+        raise ConfigError(exc.field, ref, exc.expected, exc.fix) from None

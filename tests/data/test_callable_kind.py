@@ -56,9 +56,9 @@ def test_a_file_function_loads_splits_and_trains_one_epoch(tmp_path):
 
 def test_bad_functions_are_clear_errors(tmp_path):
     (tmp_path / "data.py").write_text(DATA_PY)
-    assert_config_error("'./data.py:nothing'", "defines no 'nothing'", load_dataset,
+    assert_config_error("'./data.py:nothing'", "define nothing() there", load_dataset,
                         {"kind": "callable", "function": "./data.py:nothing"}, base_dir=tmp_path)
-    assert_config_error("'./other.py:make'", "does not exist", load_dataset,
+    assert_config_error("'./other.py:make'", "check the path", load_dataset,
                         {"kind": "callable", "function": "./other.py:make"}, base_dir=tmp_path)
     assert_config_error("'no_such_pkg.data:make'", "No module named 'no_such_pkg'", load_dataset,
                         {"kind": "callable", "function": "no_such_pkg.data:make"})

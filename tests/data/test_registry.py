@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from raynas.data import DATASET_KINDS, ArrayDataset, DatasetSpec, _registry, dataset_kinds, dataset_spec, load_dataset
+from raynas.data import DATASET_KINDS, ENTRY_POINT_GROUP, ArrayDataset, DatasetSpec, dataset_kinds, dataset_spec, load_dataset
 from raynas.errors import ConfigError
 from raynas.tasks import load_task
 from tests.data.helpers import assert_config_error, task_for, write_images
@@ -55,7 +55,12 @@ def test_a_task_rejects_an_unknown_kind_when_it_is_loaded(tmp_path):
 def test_plug_ins_by_entry_point_and_by_module_function(tmp_path, monkeypatch):
     (tmp_path / "ring_data.py").write_text(PLUGIN_PY)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(_registry, "_plugins", lambda: {"ring": "ring_data:load"})
+    from importlib.metadata import EntryPoint
+
+    import raynas.plugins
+
+    installed = [EntryPoint(name="ring", value="ring_data:load", group=ENTRY_POINT_GROUP)]  # as a package declares it
+    monkeypatch.setattr(raynas.plugins, "entry_points", lambda group: installed if group == ENTRY_POINT_GROUP else [])
     assert "ring" in dataset_kinds()
     data = load_dataset({"kind": "ring", "n": 4})
     assert isinstance(data, ArrayDataset) and data.name == "ring" and len(data.train_y) == 12
