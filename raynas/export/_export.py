@@ -359,8 +359,8 @@ def model_card(source: ModelSource, folder: Path, files: Mapping[str, str], chec
               f"- architecture: `{json.dumps(source.arch, sort_keys=True, default=str)}`",
               f"- build arguments: `{json.dumps(dict(spec.build_kwargs), sort_keys=True)}`",
               f"- input: float32 tensor of shape (N, {', '.join(str(n) for n in spec.input_shape)}) ({shape}), values "
-              f"as `raynas.data` loads `{spec.dataset}` (images scaled to [0, 1])"
-              + (f", resized by {spec.resolution_mult} (bilinear)" if spec.resolution_mult != 1.0 else ""),
+              f"as `raynas.data.load_dataset` gives the `{spec.dataset}` examples (the bundled image datasets: scaled "
+              "to [0, 1])" + (f", resized by {spec.resolution_mult} (bilinear)" if spec.resolution_mult != 1.0 else ""),
               f"- output: logits of shape (N, {spec.num_classes}); the predicted class is their argmax"]
     if source.policy is not None:
         lines.append(f"- augmentation policy trained with: `{json.dumps(source.policy, sort_keys=True, default=str)}`")

@@ -102,27 +102,15 @@ def model_spec(task: TaskConfig, arch: Any, variant: str = "full") -> ModelSpec:
     The input shape and the number of classes come from the task's dataset (loaded once per process).
     """
     from raynas.families import load_family
-    from raynas.training import _evaluator as evaluator
+    from raynas.training._evaluator import _dataset
+    from raynas.training._shapes import family_input_kwargs, scaled_input_shape
 
     spec = task.variant(variant)
     family = load_family(task.family)
-    # the same data, shape and build arguments as TrainingEvaluator.evaluate (older tasks: dataset name + data_dir)
-    if hasattr(task, "dataset_spec"):
-        data = evaluator._dataset(task.dataset_spec())
-    else:  # pragma: no cover - before data sources
-        data = evaluator._dataset(task.dataset, task.resolve_data_dir())
-    shape = tuple(int(n) for n in (getattr(data, "input_shape", None) or data.train_x.shape[1:]))
-    if hasattr(evaluator, "_scaled_shape"):
-        shape = evaluator._scaled_shape(shape, spec.resolution_mult)
-    elif spec.resolution_mult != 1.0:  # pragma: no cover - images resized to a square (bilinear)
-        side = max(1, int(round(shape[-1] * spec.resolution_mult)))
-        shape = (shape[0], side, side)
-    if hasattr(evaluator, "_shape_kwargs"):
-        shape_kwargs = evaluator._shape_kwargs(family.build, shape)
-    else:  # pragma: no cover
-        shape_kwargs = {"in_channels": shape[0], "image_size": shape[-1]}
-    build_kwargs = {**shape_kwargs, "num_classes": int(data.num_classes), "width_mult": float(spec.width_mult),
-                    "depth_mult": float(spec.depth_mult)}
+    data = _dataset(task.dataset_spec())  # what TrainingEvaluator.evaluate builds the model from
+    shape = scaled_input_shape(tuple(data.input_shape), spec.resolution_mult)
+    build_kwargs = {**family_input_kwargs(family.build, shape), "num_classes": int(data.num_classes),
+                    "width_mult": float(spec.width_mult), "depth_mult": float(spec.depth_mult)}
     return ModelSpec(family=task.family, family_source=family.source, arch=arch,
                      build_kwargs=build_kwargs, input_shape=shape, dataset=str(getattr(data, "name", task.dataset)),
                      num_classes=int(data.num_classes), variant=variant, resolution_mult=float(spec.resolution_mult),
