@@ -40,6 +40,12 @@ def log_export(source: ModelSource, folder: Path, *, make_model: Callable[[], An
                 "another --tracking-uri?)")
         print(f"[raynas] {note}", file=out, flush=True)
         return {"note": note, "tracking_uri": target.uri}
+    from raynas.tracking._mlflow_sync import reachable
+
+    if not reachable(target):
+        note = f"MLflow: nothing logged: {target.uri} does not answer; the export is in {folder}"
+        print(f"[raynas] {note}", file=out, flush=True)
+        return {"note": note, "tracking_uri": target.uri, "run_id": run_id}
     try:
         report = _log(target, run_id, folder, make_model, example, source)
     except Exception as exc:  # noqa: BLE001 - the export is on disk whatever MLflow does
