@@ -129,7 +129,9 @@ def train_streamed(model: Any, *, train_data: Any, val_data: Any, recipe: Traini
                "generator": torch.Generator().manual_seed(seed + 2)}
     order = RandomSampler(train_data, generator=torch.Generator().manual_seed(seed))
     train_loader = DataLoader(train_data, batch_size=recipe.batch_size, sampler=order, **options)
-    val_loader = DataLoader(val_data, batch_size=max(256, recipe.batch_size), shuffle=False, **options)
+    # the validation workers start for each evaluation: only the training ones stay while the model trains
+    val_loader = DataLoader(val_data, batch_size=max(256, recipe.batch_size), shuffle=False,
+                            **{**options, "persistent_workers": False})
     example = train_data[0][0]
     memory_format = torch.channels_last if cuda and example.dim() == 3 else torch.contiguous_format  # images only
     model = model.to(device=device, memory_format=memory_format)
