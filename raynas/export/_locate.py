@@ -145,7 +145,7 @@ def _stage2_row(paths: ExperimentPaths, config: Any, stage2: Mapping[str, Any], 
             f"full training is {row.get('status')}{': ' + str(row.get('failure_reason')) if row.get('failure_reason') else ''}); "
             f"{_with_checkpoints(stage2, [])}")
     arch = config.arch if config.search_type == "augmentation" else row.get("arch")
-    spec = _spec(config, arch, "full")
+    spec = _spec(config, arch, "full", beside=Path(folder))
     return ModelSource(experiment=config.name, experiment_dir=str(paths.root), stage="stage2",
                        trial_id=row.get("trial_id"), stage2_trial_id=row.get("stage2_trial_id"),
                        picked=row.get("trial_id") == stage2.get("picked_trial_id"),
@@ -172,7 +172,7 @@ def _stage1_trial(paths: ExperimentPaths, config: Any, stage2: Mapping[str, Any]
         raise RaynasError(f"trial {trial} of {config.name!r} has no checkpoint ({why}); {_with_checkpoints(stage2, kept)}"
                           + ("" if stage2 is not None else f", or full-train the top trials with `{_train_command(paths)}`"))
     arch = config.arch if config.search_type == "augmentation" else record.arch
-    spec = _spec(config, arch, config.variant)
+    spec = _spec(config, arch, config.variant, beside=Path(record.checkpoint))
     metrics = {k: record.metrics.get(k) for k in ("val_accuracy", "reward", "params", "flops", "epoch", "latency_ms",
                                                   "memory_mb") if record.metrics.get(k) is not None}
     return ModelSource(experiment=config.name, experiment_dir=str(paths.root), stage="stage1", trial_id=trial,
@@ -190,14 +190,18 @@ def _with_checkpoints(stage2: Mapping[str, Any] | None, stage1_kept: list[str]) 
     return f"trials with a checkpoint: {shown} (or leave out --trial for the stage-2 pick)"
 
 
-def _spec(config: Any, arch: Any, variant: str) -> Any:
-    """The build spec from the task (for checkpoints written before ``model.json`` existed, and trials' own)."""
-    from raynas.training import model_spec
+def _spec(config: Any, arch: Any, variant: str, *, beside: Path | None = None) -> Any:
+    """The build spec: the ``model.json`` the training wrote beside its checkpoint (a user trainer's), else made
+    from the task (for checkpoints written before ``model.json`` existed, and trials' own)."""
+    from raynas.training import SPEC_FILE, ModelSpec, model_spec
 
+    if beside is not None and (beside / SPEC_FILE).is_file():
+        return ModelSpec.read(beside / SPEC_FILE)
     task = config.task_config()
     if getattr(task, "trainer", None):
-        raise RaynasError(f"experiment {config.name!r} trains with a user trainer ({task.trainer}): it builds its own "
-                          "models, so raynas cannot build one again from its checkpoint; load the checkpoint with the "
+        raise RaynasError(f"experiment {config.name!r} trains with a user trainer ({task.trainer}) that did not "
+                          "describe this model: build it with ctx.build(...) on data from ctx.datasets() and keep it "
+                          "with ctx.save_model(model), so raynas can rebuild it; or load the checkpoint with the "
                           "trainer's own code")
     return model_spec(task, arch, variant)
 

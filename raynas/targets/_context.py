@@ -11,7 +11,8 @@ A user trainer is a plain function ``train(ctx)``. Per trial it:
   the search ranks; everything else is logged);
 - optionally saves ``ctx.save_checkpoint(state, epoch=e)`` before reporting epoch ``e``: when the trial's worker is
   lost and the trial starts again, ``ctx.load_checkpoint()`` returns that state and ``ctx.start_epoch`` is ``e + 1``;
-- optionally ``ctx.save_model(model)`` at the end (stage 2 and export use it).
+- optionally ``ctx.save_model(model)`` at the end (stage 2 and ``raynas export`` use it; a model built with
+  ``ctx.build(...)`` on data from ``ctx.datasets()`` can be rebuilt and exported by raynas).
 
 On a trial holding 2 or more GPUs the function runs once per GPU (``ctx.rank``, ``ctx.world_size``);
 ``ctx.wrap_model`` wraps the model in DistributedDataParallel and ``ctx.loader`` shards the data with a
@@ -70,7 +71,8 @@ class TrainerContext:
     def __init__(self, *, arch: Any, variant: Mapping[str, Any], stage: str, seed: int, split: SplitIndices | None,
                  build: Callable[..., Any] | None, metric: str, rank: int, world_size: int, devices: list[str],
                  send_report: Callable[[dict[str, Any], str | None], None], restored: str | None,
-                 send_model: Callable[[str], None], open_data: Callable[[], Any] | None = None) -> None:
+                 send_model: Callable[[str], None], open_data: Callable[[], Any] | None = None,
+                 describe_model: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.arch = arch
         self.variant = dict(variant)
         self.stage = stage
@@ -86,7 +88,10 @@ class TrainerContext:
         self._send_model = send_model
         self._restored = restored
         self._open_data = open_data
+        self._describe_model = describe_model
         self._pending_checkpoint: str | None = None
+        #: What the last ``build``/``datasets`` call used: written beside the saved model so it can be rebuilt.
+        self._built: dict[str, Any] = {}
         self._last_epoch = 0
         self.reports = 0
         self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="raynas-trainer-"))
@@ -107,6 +112,7 @@ class TrainerContext:
         if self._build is None:
             raise TrainerContractError("the task's model family defines no build(arch, ...): build the model "
                                        "yourself from ctx.arch")
+        self._built["build_kwargs"] = dict(kwargs)
         return self._build(self.arch, **kwargs)
 
     def datasets(self, *, image_size: int | None = None) -> tuple[Any, Any]:
@@ -116,7 +122,11 @@ class TrainerContext:
             raise TrainerContractError("this task names no `dataset:`, so raynas has no data to give: load your "
                                        "data yourself, or add a dataset to the task file")
         source = self._open_data()
-        return self.subsets(source.train_dataset(image_size=image_size), source.val_dataset(image_size=image_size))
+        train, val = self.subsets(source.train_dataset(image_size=image_size), source.val_dataset(image_size=image_size))
+        if len(train):
+            self._built.update(input_shape=tuple(int(n) for n in train[0][0].shape), dataset=str(source.name),
+                               num_classes=int(source.num_classes))
+        return train, val
 
     def subsets(self, train_dataset: Any, val_dataset: Any = None) -> tuple[Any, Any]:
         """``(train, validation)`` torch Subsets of this stage's split (see :class:`SplitIndices`)."""
@@ -238,4 +248,6 @@ class TrainerContext:
         tmp = folder / f"{MODEL_FILE}.tmp"
         torch.save({"model": state, "epoch": self._last_epoch, "metrics": {}}, tmp)
         os.replace(tmp, folder / MODEL_FILE)
+        if self._describe_model is not None and "build_kwargs" in self._built:
+            self._describe_model(self._built).write(folder / "model.json")  # how `raynas export` rebuilds it
         self._send_model(str(folder))

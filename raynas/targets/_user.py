@@ -200,7 +200,9 @@ class RankPayload:
                              world_size=world_size, devices=devices, send_report=on_report, restored=self.restored,
                              send_model=on_model,
                              open_data=None if e.split_path is None or e.task_source is None else
-                             functools.partial(open_task_data, e.task_source))
+                             functools.partial(open_task_data, e.task_source),
+                             describe_model=None if e.family_source is None else
+                             functools.partial(describe_user_model, e, self.arch))
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % 2**32)
         try:
@@ -234,3 +236,13 @@ def with_weights(build: Callable[..., Any], weights: tuple[Any, ...]) -> Callabl
         return model
 
     return build_with_weights
+
+
+def describe_user_model(evaluator: UserTrainerEvaluator, arch: Any, built: dict[str, Any]) -> Any:
+    """The :class:`raynas.training.ModelSpec` of a model the user trainer built with ``ctx.build(**kwargs)``."""
+    from raynas.training import ModelSpec
+
+    return ModelSpec(family=str(evaluator.family_source), family_source=str(evaluator.family_source), arch=arch,
+                     build_kwargs=built["build_kwargs"], input_shape=built.get("input_shape", ()),
+                     dataset=built.get("dataset", "unknown"), num_classes=int(built.get("num_classes", 0)),
+                     variant=evaluator.variant, task=evaluator.task_source, extra={"trainer": evaluator.trainer})

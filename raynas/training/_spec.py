@@ -43,7 +43,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         missing = [k for k in BUILD_KEYS if k not in self.build_kwargs]
-        if missing:
+        if missing and not self.extra.get("trainer"):  # a user trainer's build takes its own arguments
             raise ConfigError("build_kwargs", dict(self.build_kwargs), f"the build arguments {', '.join(BUILD_KEYS)}",
                               f"add {', '.join(missing)}")
         object.__setattr__(self, "build_kwargs", dict(self.build_kwargs))

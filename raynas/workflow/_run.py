@@ -220,6 +220,14 @@ class _Workflow:
             data["data_dir"] = task.resolve_data_dir()
         if task.dataset is not None:  # relative paths in it, made absolute
             data["dataset"] = task.dataset_spec().to_task_value()
+        if task.trainer is not None:
+            from raynas.references import absolute_reference
+
+            data["trainer"] = absolute_reference("trainer", task.trainer, base_dir=Path(task.source).parent)
+        if task.pretrained is not None:
+            from dataclasses import asdict
+
+            data["pretrained"] = asdict(task.pretrained_weights())
         path = self.target.workspace / "task-with-chosen-proxy.yaml"
         text = (f"# {task.name} with the proxy chosen by `raynas proxy search` ({chosen.name}); written by raynas run\n"
                 + yaml.safe_dump(data, sort_keys=False))

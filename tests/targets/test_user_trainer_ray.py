@@ -54,6 +54,24 @@ def test_search_and_stage2_run_the_users_trainer_and_log_every_run(ray_cluster, 
     best = Path(config.experiment_dir) / "stage2" / "best"
     assert any(best.rglob("model.pt"))  # the user's save_model: what export loads
 
+    # the user's model comes out: ctx.build's arguments and the data's input shape were kept beside it
+    import numpy as np
+    import onnxruntime
+    import torch
+
+    from raynas.data import load_dataset
+    from raynas.export import export_model
+
+    exported = export_model(config.experiment_dir, formats="torchscript,onnx", output=tmp_path / "out", mlflow=False)
+    data = load_dataset("digits")  # the real validation set
+    x, y = data.val_x.astype(np.float32), data.val_y
+    scripted = torch.jit.load(exported.files["torchscript"])
+    with torch.no_grad():
+        script_acc = 100.0 * float((scripted(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
+    session = onnxruntime.InferenceSession(exported.files["onnx"], providers=["CPUExecutionProvider"])
+    onnx_acc = 100.0 * float((session.run(None, {"input": x})[0].argmax(1) == y).mean())
+    assert abs(script_acc - stage2.picked_accuracy) <= 0.1 and abs(onnx_acc - stage2.picked_accuracy) <= 0.1
+
 
 def test_a_trainer_that_never_reports_stops_the_search_with_one_line_and_exit_code_2(ray_cluster, project, tmp_path,
                                                                                       capsys):
