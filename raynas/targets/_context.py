@@ -113,7 +113,9 @@ class TrainerContext:
             raise TrainerContractError("the task's model family defines no build(arch, ...): build the model "
                                        "yourself from ctx.arch")
         self._built["build_kwargs"] = dict(kwargs)
-        return self._build(self.arch, **kwargs)
+        model = self._build(self.arch, **kwargs)
+        self._built["params"] = int(sum(p.numel() for p in model.parameters()))
+        return model
 
     def datasets(self, *, image_size: int | None = None) -> tuple[Any, Any]:
         """``(train, validation)`` torch Datasets of this stage, read from the task's ``dataset:`` (any kind): the
@@ -206,6 +208,8 @@ class TrainerContext:
                                        "must be a number")
         self._last_epoch = int(epoch)
         self.reports += 1
+        if "params" in self._built:  # the size of a model built with ctx.build, reported like the built-in trainer's
+            clean.setdefault("params", self._built["params"])
         if self.is_main:
             self._send_report({"epoch": int(epoch), **clean}, self._pending_checkpoint)
         self._pending_checkpoint = None

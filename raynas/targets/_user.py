@@ -78,6 +78,12 @@ class UserTrainerTarget(TaskTarget):
             device=device, targets=self.task.targets, keep_model=keep, task_source=self.task.source,
             weights=tuple(w for w in (self.task.pretrained_weights(), init) if w is not None))
 
+    @property
+    def latency_key(self) -> str:
+        """Reference models are chosen for spread in accuracy and measured training time (a user's trainer reports
+        no FLOPs); with latency in the reward, the latency it reports."""
+        return "latency_ms" if self.latency_in_reward else "train_seconds"
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "trainer": self.trainer}
 

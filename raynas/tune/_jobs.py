@@ -152,8 +152,7 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
                 run_config=tune.RunConfig(name=tune_dir.name, storage_path=str(tune_dir.parent), verbose=0,
                                           stop=CombinedStopper(CancelledGroupStopper(searcher), ContractStopper()),
                                           callbacks=callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=INFRA_RETRIES),
-                                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+                                          failure_config=tune.FailureConfig(max_failures=INFRA_RETRIES)),
             )
             with _tune_environment():
                 tuner.fit()

@@ -253,9 +253,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                                                                AutoStopStopper(str(paths.auto_stop)),
                                                                DeadlineStopper(str(paths.runs)), ContractStopper()),
                                           callbacks=callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=config.max_retries),
-                                          # a trial keeps its latest checkpoint: what it resumes from, its model
-                                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+                                          failure_config=tune.FailureConfig(max_failures=config.max_retries)),
             )
         with _tune_environment():
             tuner.fit()

@@ -11,7 +11,7 @@ from raynas.config._search import NAME_PATTERN
 from raynas.errors import ConfigError
 
 #: The steps in the order they run.
-STEPS = ("split", "baseline", "proxy", "check", "estimate", "search", "stage2", "analyze")
+STEPS = ("split", "baseline", "proxy", "check", "estimate", "search", "stage2", "analyze", "export")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class WorkflowConfig:
     trials_to_converge: int | None = None
     search: Mapping[str, Any] = field(default_factory=dict)
     top_k: int = 10
+    #: Formats the ``export`` step writes the stage-2 pick in (``raynas export``): state_dict, torchscript, onnx.
+    export: tuple[str, ...] = ("state_dict", "torchscript")
     mlflow: Any = True
     source: str | None = field(default=None, compare=False)
 
@@ -51,6 +53,12 @@ class WorkflowConfig:
         as_float("gpus_per_trial", self.gpus_per_trial, minimum=0.0)
         as_int("variance_repeats", self.variance_repeats, minimum=2)
         as_int("top_k", self.top_k, minimum=2)
+        from raynas.export import parse_formats
+
+        try:
+            object.__setattr__(self, "export", tuple(parse_formats(list(self.export))))
+        except ConfigError as exc:
+            raise ConfigError("export", self.export, exc.expected, "e.g. export: [torchscript, onnx]") from None
         if self.on_failed_check not in ("stop", "continue"):
             raise ConfigError("on_failed_check", self.on_failed_check, "'stop' or 'continue'")
         reject_unknown(as_mapping("select_models", self.select_models), ["initial", "keep", "fractions", "seed"],
@@ -97,6 +105,8 @@ def load_workflow(path: str | Path | None) -> WorkflowConfig:
                           source=source)
     if "steps" in data:
         data["steps"] = tuple(data["steps"])
+    if isinstance(data.get("export"), (list, tuple, str)):
+        data["export"] = tuple([data["export"]] if isinstance(data["export"], str) else data["export"])
     if isinstance(data.get("task"), str):
         from raynas.tasks import find_task
 

@@ -183,6 +183,18 @@ class _Workflow:
         self.report = str(report.html)
         return f"report {report.html}"
 
+    def export(self) -> str:
+        from raynas.export import FORMATS, export_model
+
+        if not self.target.target.has_data:
+            return "not needed (table look-ups have no trained weights)"
+        folder = self.experiment_dir / "export" / "best"
+        if (folder / "model.json").is_file() and all((folder / FORMATS[f]).is_file() for f in self.config.export):
+            return f"done already: {folder}"
+        result = export_model(self.experiment_dir, formats=self.config.export, output=folder,
+                              mlflow=None if self.tracking.enabled else False, stream=self.out)
+        return f"{', '.join(result.files)} of {result.source['label']} in {folder}"
+
     # --- helpers -------------------------------------------------------------------------------------------
     def _chosen(self) -> Any:
         from raynas.proxy._search import load_result, result_path
