@@ -1,5 +1,14 @@
-"""Tabular benchmarks: NAS-Bench-201 CIFAR-10 as a search space with simulated (look-up) trials."""
+"""Tabular benchmarks: a table plus a declaration of its space and columns, as a search space with simulated
+(look-up) trials. NAS-Bench-201 CIFAR-10 is bundled (``nasbench201``); any other table is declared in a YAML
+file (see :mod:`raynas.benchmarks._declaration`)."""
 
+from raynas.benchmarks._declaration import (
+    BUNDLED_TABLES,
+    ArchColumns,
+    TableDeclaration,
+    load_declaration,
+    parse_declaration,
+)
 from raynas.benchmarks._nasbench201 import (
     EDGES,
     OPERATIONS,
@@ -12,19 +21,25 @@ from raynas.benchmarks._nasbench201 import (
     nasbench201_space,
     string_to_arch,
 )
-from raynas.benchmarks._table import BenchmarkTable, load_table
+from raynas.benchmarks._table import BenchmarkTable, load_table, read_declared_table
 
 __all__ = [
+    "BUNDLED_TABLES",
     "EDGES",
     "OPERATIONS",
+    "ArchColumns",
     "BenchmarkTable",
     "InjectedFailure",
+    "TableDeclaration",
     "TabularEvaluator",
     "TabularTrialSettings",
     "Variant",
     "arch_to_string",
     "edge_key",
+    "load_declaration",
     "load_table",
     "nasbench201_space",
+    "parse_declaration",
+    "read_declared_table",
     "string_to_arch",
 ]

@@ -1,4 +1,4 @@
-"""NAS-Bench-201 (topology space) as a raynas search space, with table look-up trials."""
+"""NAS-Bench-201 (topology space) as a raynas search space, and table look-up trials for any declared table."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import random
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Callable
 
+from raynas.benchmarks._declaration import BUNDLED_TABLES, TableDeclaration, is_declaration_file, load_declaration
 from raynas.benchmarks._table import BenchmarkTable, load_table_cached
 from raynas.errors import ConfigError
-from raynas.space import SearchSpace, one_of
+from raynas.space import SearchSpace
 
 OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: Edges of the cell in the benchmark's string order: (target node, source node).
@@ -23,8 +25,8 @@ def edge_key(target: int, source: int) -> str:
 
 
 def nasbench201_space() -> SearchSpace:
-    """The 5^6 = 15,625-cell NAS-Bench-201 space: one operation per cell edge."""
-    return SearchSpace({"cell": {edge_key(t, s): one_of(*OPERATIONS) for t, s in EDGES}}, name="nasbench201")
+    """The 5^6 = 15,625-cell NAS-Bench-201 space: one operation per cell edge (as the bundled table declares it)."""
+    return load_declaration("nasbench201").space()
 
 
 def arch_to_string(arch: dict[str, Any]) -> str:
@@ -46,7 +48,8 @@ def string_to_arch(text: str) -> dict[str, Any]:
 
 
 class Variant(str, Enum):
-    """Which column a tabular trial reads: the 12-epoch proxy or the 200-epoch full training."""
+    """Which column a tabular trial reads: the proxy column (NAS-Bench-201: 12 epochs) or the full-training one
+    (200 epochs)."""
 
     PROXY = "proxy"
     FULL = "full"
@@ -58,7 +61,12 @@ class InjectedFailure(RuntimeError):
 
 @dataclass(frozen=True)
 class TabularTrialSettings:
-    """How simulated tabular trials behave (the ``benchmark:`` section of a search config)."""
+    """How simulated tabular trials behave (the ``benchmark:`` section of a search config).
+
+    ``table``: None (the bundled NAS-Bench-201 table), a bundled name, a declaration YAML, or a CSV/Parquet file
+    with the NAS-Bench-201 columns (or its declaration in its Parquet metadata). Paths become absolute, so that
+    trial workers find them whatever their working directory.
+    """
 
     table: str | None = None
     variant: Variant = Variant.PROXY
@@ -68,6 +76,12 @@ class TabularTrialSettings:
     nan_rate: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.table is not None:
+            if not isinstance(self.table, str) or not self.table.strip():
+                raise ConfigError("benchmark.table", self.table, "a bundled table name, a declaration YAML or a "
+                                  "CSV/Parquet file", f"bundled: {', '.join(BUNDLED_TABLES)}")
+            if self.table not in BUNDLED_TABLES and (is_declaration_file(self.table) or Path(self.table).suffix):
+                object.__setattr__(self, "table", str(Path(self.table).expanduser().absolute()))
         object.__setattr__(self, "variant", _variant(self.variant))
         for name in ("sleep_fraction", "failure_rate", "nan_rate"):
             value = getattr(self, name)
@@ -79,22 +93,28 @@ class TabularTrialSettings:
         if isinstance(self.max_sleep_s, bool) or not isinstance(self.max_sleep_s, (int, float)) or self.max_sleep_s < 0:
             raise ConfigError("benchmark.max_sleep_s", self.max_sleep_s, "a number of seconds >= 0")
 
+    def declaration(self) -> TableDeclaration:
+        """The declaration of the table trials read (reads no table)."""
+        return load_declaration(self.table)
+
 
 def _variant(value: Any) -> Variant:
     try:
         return Variant(value)
     except ValueError:
-        raise ConfigError("benchmark.variant", value, "'proxy' (12-epoch column) or 'full' (200-epoch column)") from None
+        raise ConfigError("benchmark.variant", value, "'proxy' (the table's proxy column, NAS-Bench-201: 12 epochs) "
+                          "or 'full' (its full-training column, 200 epochs)") from None
 
 
 @dataclass
 class TabularEvaluator:
-    """Evaluates a NAS-Bench-201 architecture by table look-up (optionally sleeping and failing on purpose).
+    """Evaluates an architecture of a declared table by look-up (optionally sleeping and failing on purpose).
 
-    Reports ``val_accuracy`` (the validation accuracy of the chosen variant), ``test_accuracy`` when the table
-    has it, ``train_seconds`` (recorded cost) and ``reward`` (= ``val_accuracy``). Full training given a
-    ``report`` callback first reports the 12-epoch column as epoch 12 and returns its metrics as epoch 200, so
-    that its validation curve has the two points the table knows.
+    Reports ``val_accuracy`` (the chosen variant's column), ``test_accuracy`` when the table declares a test
+    column for it, ``train_seconds`` (its recorded cost) and ``reward`` (= ``val_accuracy``). When the table
+    declares its epochs (NAS-Bench-201: 12 and 200), full training given a ``report`` callback first reports the
+    proxy column as the proxy's epoch and returns its metrics as the full epoch, so that its validation curve has
+    the two points the table knows.
     """
 
     settings: TabularTrialSettings = field(default_factory=TabularTrialSettings)
@@ -111,31 +131,33 @@ class TabularEvaluator:
 
     def evaluate(self, arch: dict[str, Any], *, seed: int, report: Callable[[dict], None] | None = None) -> dict:
         table = self.table
-        row = table.row_of.get(arch_to_string(arch))
+        declared = table.declaration
+        row = table.row_of_arch(arch)
         if row is None:
             raise ConfigError("arch", arch, f"an architecture present in the table {table.source}")
         s = self.settings
         full = s.variant is Variant.FULL
         cost = float(table.full_cost()[row] if full else table.proxy_cost()[row])
         sleep_s = min(s.max_sleep_s, s.sleep_fraction * cost) if s.sleep_fraction > 0 else 0.0
-        if full and report is not None:  # the table's one intermediate point of full training, at epoch 12
-            time.sleep(sleep_s * 12 / 200)
-            sleep_s -= sleep_s * 12 / 200
-            early = float(table.column("val_acc_12ep")[row])
-            report({"epoch": 12, "val_accuracy": early, "reward": early})
+        epochs = (declared.proxy_epochs, declared.full_epochs) if declared.full_epochs else None
+        if full and report is not None and epochs is not None:  # the table's one intermediate point of full training
+            proxy_epochs, full_epochs = epochs
+            time.sleep(sleep_s * proxy_epochs / full_epochs)
+            sleep_s -= sleep_s * proxy_epochs / full_epochs
+            early = float(table.proxy()[row])
+            report({"epoch": proxy_epochs, "val_accuracy": early, "reward": early})
         if sleep_s > 0:
             time.sleep(sleep_s)
         draw = random.Random(f"{seed}:{row}").random()
         if draw < s.failure_rate:
             raise InjectedFailure(f"injected failure (failure_rate={s.failure_rate})")
-        column = "val_acc_200ep" if full else "val_acc_12ep"
-        accuracy = float(table.column(column)[row])
+        accuracy = float((table.full() if full else table.proxy())[row])
         if draw < s.failure_rate + s.nan_rate:
             accuracy = math.nan
         metrics = {"val_accuracy": accuracy, "train_seconds": cost, "reward": accuracy}
-        if full and report is not None:
-            metrics["epoch"] = 200
-        test_column = "test_acc_200ep" if full else "test_acc_12ep"
-        if test_column in table.columns:
-            metrics["test_accuracy"] = float(table.column(test_column)[row])
+        if full and report is not None and epochs is not None:
+            metrics["epoch"] = epochs[1]
+        test = table.test("full" if full else "proxy")
+        if test is not None:
+            metrics["test_accuracy"] = float(test[row])
         return metrics

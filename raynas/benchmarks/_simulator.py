@@ -8,7 +8,6 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from raynas.benchmarks._nasbench201 import arch_to_string, nasbench201_space
 from raynas.benchmarks._table import BenchmarkTable
 from raynas.controllers import TrialStatus, make_controller
 
@@ -54,17 +53,15 @@ def simulate(table: BenchmarkTable, *, controller: str, budget_seconds: float, s
              progress: Callable[[int], None] | None = None) -> SimulationSummary:
     """Run ``controller`` once per seed against ``table`` under a budget of simulated proxy seconds.
 
-    Each evaluation charges ``12 * train_sec_per_epoch + eval_sec`` and observes ``val_acc_12ep``; evaluations
-    continue while the spent time is below the budget (the published NAS-Bench-201 protocol).
+    Each evaluation charges the table's proxy cost (NAS-Bench-201: ``12 * train_sec_per_epoch + eval_sec``) and
+    observes its proxy column (``val_acc_12ep``); evaluations continue while the spent time is below the budget
+    (the published NAS-Bench-201 protocol). Architectures the table lacks are observed as failed.
     """
-    space = nasbench201_space()
-    row_of_genotype: dict[tuple[int, ...], int] = {}
-    for genotype in space.enumerate():
-        row = table.row_of.get(arch_to_string(space.decode(genotype)))
-        if row is not None:
-            row_of_genotype[genotype] = row
-    proxy = table.column("val_acc_12ep")
-    full = table.column("val_acc_200ep")
+    space = table.space
+    row_of_genotype = table.row_of_genotype
+    canonical = space.canonical if space.is_conditional else None
+    proxy = table.proxy()
+    full = table.full()
     cost = table.proxy_cost()
     expected_trials = max(1, int(math.ceil(budget_seconds / float(np.mean(cost)))))
     runs = []
@@ -75,7 +72,7 @@ def simulate(table: BenchmarkTable, *, controller: str, budget_seconds: float, s
             genotype = ctrl.propose()
             if genotype is None:
                 break
-            row = row_of_genotype.get(genotype)
+            row = row_of_genotype.get(canonical(genotype) if canonical else genotype)
             if row is None or not math.isfinite(proxy[row]):
                 ctrl.observe(genotype, None, TrialStatus.FAILED)
                 continue

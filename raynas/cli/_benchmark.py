@@ -1,4 +1,4 @@
-"""``raynas benchmark nasbench201``: controllers against the tabular benchmark, offline (no Ray)."""
+"""``raynas benchmark TABLE``: controllers against a declared tabular benchmark, offline (no Ray)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from raynas.errors import ConfigError, suggest
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("benchmark", help="simulate controllers on a tabular benchmark (no Ray)",
-                                 description="Run a controller against the NAS-Bench-201 table without Ray, "
+                                 description="Run a controller against a benchmark table without Ray, "
                                              "charging simulated proxy time, and report the picked "
-                                             "architectures' 200-epoch validation accuracy.")
-    parser.add_argument("benchmark", choices=["nasbench201"], help="tabular benchmark")
+                                             "architectures' full-training validation accuracy (NAS-Bench-201: "
+                                             "200 epochs).")
+    parser.add_argument("benchmark", metavar="TABLE",
+                        help="a bundled table (nasbench201) or a table's declaration YAML (see the README section "
+                             "'Your own benchmark table')")
     parser.add_argument("--controller", action="append",
                         help="controller name (repeat to compare several; default: random, evolution, rl and "
                              "the default controller)")
@@ -25,7 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, default=100, help="independent runs (default 100)")
     parser.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--top-k", type=int, default=10, help="stage-2 size: distinct top proxy archs (default 10)")
-    parser.add_argument("--table", help="a CSV/Parquet table with the same columns (default: bundled CIFAR-10)")
+    parser.add_argument("--table", help="a CSV/Parquet file with the same columns as the declared table "
+                                        "(default: the declaration's own, for nasbench201 the bundled CIFAR-10 one)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="controller option, e.g. --option population_size=10 (YAML value)")
     add_format_flag(parser)
@@ -61,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             every = sorted({k for known in accepted.values() for k in known})
             raise ConfigError("--option", key, f"an option of {', '.join(names)}: {', '.join(every)}",
                               f"check the name{suggest(key, every)}")
-    table = load_table(args.table)
+    table = load_table(args.benchmark, data=args.table)
     summaries = []
     for name in names:
         own = {k: v for k, v in options.items() if k in accepted[name]}
@@ -73,12 +77,13 @@ def _run(args: argparse.Namespace) -> int:
         print_json([s.to_dict() for s in summaries])
         return 0
     first = summaries[0]
-    print(f"NAS-Bench-201 ({first.table_source}), budget {args.budget_seconds:g} simulated s, {args.seeds} seeds; "
-          f"table optimum (200-epoch val acc) {first.optimum_full_accuracy:.4f}")
+    declared = table.declaration
+    print(f"{declared.label} ({first.table_source}), budget {args.budget_seconds:g} simulated s, {args.seeds} seeds; "
+          f"table optimum ({declared.full_label()}) {first.optimum_full_accuracy:.4f}")
     rows = [[s.controller + (" (default)" if s.controller == DEFAULT_CONTROLLER else ""),
              f"{s.stage1_mean:.3f} +- {s.stage1_std:.3f}",
              f"{s.stage2_mean:.3f} +- {s.stage2_std:.3f}", f"{s.mean_evaluations:.1f}",
              f"{first.optimum_full_accuracy - s.stage2_mean:.3f}"] for s in summaries]
-    print_table(rows, ["controller", "stage-1 pick (200ep val)", f"after stage 2 (top {args.top_k})",
+    print_table(rows, ["controller", f"stage-1 pick ({declared.full_label(short=True)})", f"after stage 2 (top {args.top_k})",
                        "evaluations", "gap to optimum"])
     return 0

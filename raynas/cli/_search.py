@@ -19,8 +19,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--config", help="search config (YAML); default: the embedded NAS-Bench-201 dry run")
     search.add_argument("--overwrite", action="store_true", help="replace an existing experiment of the same name")
     search.add_argument("--workdir", help="override the config's workdir")
-    search.add_argument("--table", help="tabular spaces: a CSV/Parquet table with the NAS-Bench-201 columns "
-                                        "instead of the bundled one (overrides benchmark.table)")
+    search.add_argument("--table", help="tabular spaces: a table's declaration YAML, or a CSV/Parquet table with "
+                                        "the NAS-Bench-201 columns, instead of the bundled one (overrides "
+                                        "benchmark.table; the space is the table's)")
     _add_tracking_flags(search)
     add_format_flag(search)
     search.set_defaults(handler=_run_search)
@@ -75,6 +76,7 @@ def _load(path: str | None, workdir: str | None = None, table: str | None = None
             data["workdir"] = workdir
         if table:
             data["benchmark"] = {**data["benchmark"], "table": table}
+            data["space"] = None  # the table's declared space
         config = SearchConfig.from_dict(data, source=path)
     return config
 

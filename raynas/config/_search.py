@@ -145,8 +145,8 @@ class SearchConfig:
             if self.space is not None:
                 raise ConfigError("space", self.space, "no space when a task is given (the task's model family "
                                   "defines the space)", "remove `space:` or `task:`")
-        elif self.space is None:
-            object.__setattr__(self, "space", "nasbench201")
+        elif self.space is None:  # the space of the declared benchmark table (default: NAS-Bench-201)
+            object.__setattr__(self, "space", self._table_declaration().name if self._table_ref() else "nasbench201")
         if self.space is not None:
             as_str("space", self.space)
         if self.search_type not in ("architecture", "augmentation"):
@@ -225,6 +225,13 @@ class SearchConfig:
                 raise ConfigError("benchmark", dict(self.benchmark), "no benchmark section with a task",
                                   "the benchmark section only applies to tabular spaces such as nasbench201")
             return
+        if self._table_ref():
+            settings = self.benchmark_settings()  # validates the section
+            declared = self._table_declaration()
+            if self.space != declared.name:
+                raise ConfigError("space", self.space, f"{declared.name!r}, the space the table {settings.table} "
+                                  "declares", "set `space:` to the table's name, or leave `space:` out")
+            return
         if self.space not in BUILTIN_SPACES:
             raise UnknownNameError("search space", self.space, BUILTIN_SPACES, "List them with `raynas space list`.")
         if self.benchmark:
@@ -237,6 +244,26 @@ class SearchConfig:
     @property
     def experiment_dir(self) -> Path:
         return Path(self.workdir).expanduser().resolve() / self.name
+
+    def _table_ref(self) -> str | None:
+        """``benchmark.table``: a bundled name, a declaration YAML or a CSV/Parquet file (None: not given)."""
+        return self.benchmark.get("table") if isinstance(self.benchmark, Mapping) else None
+
+    def _table_declaration(self):
+        from raynas.benchmarks import load_declaration
+
+        try:
+            return load_declaration(self._table_ref())
+        except ConfigError as exc:
+            field_ = exc.field if exc.field != "table" else "benchmark.table"
+            raise ConfigError(field_, exc.value, exc.expected, exc.fix, source=exc.source) from None
+
+    @property
+    def tabular(self) -> bool:
+        """Whether trials look up a benchmark table (a tabular space, or a declared table)."""
+        from raynas.registry import TABULAR_SPACES
+
+        return self.task is None and (self.space in TABULAR_SPACES or self._table_ref() is not None)
 
     def benchmark_settings(self):
         """The validated ``benchmark:`` section as TabularTrialSettings."""
@@ -268,6 +295,8 @@ class SearchConfig:
 
             task = self.task_config()
             base = load_family(task.family, relative_to=task.source).space
+        elif self._table_ref() is not None:
+            base = self.benchmark_settings().declaration().space()
         else:
             base = get_space(self.space)
         space = SearchSpace(base.root, name=base.name, allow_huge=True)
@@ -285,8 +314,6 @@ class SearchConfig:
         """Build the space, the controller and (for tabular spaces) load the table, so bad values fail before
         any cluster starts."""
         self.build_controller(self.build_space())
-        from raynas.registry import TABULAR_SPACES
-
         task = self.task_config()
         if task is not None:
             from raynas.targets import task_target
@@ -296,7 +323,7 @@ class SearchConfig:
                 from raynas.data import load_dataset
 
                 load_dataset(task.dataset_spec())  # a missing dataset fails here
-        elif self.space in TABULAR_SPACES:
+        elif self.tabular:
             from raynas.benchmarks import load_table
 
             load_table(self.benchmark_settings().table)
@@ -417,4 +444,9 @@ def load_search_config(path: str | Path) -> SearchConfig:
             data = {**data, "task": str(find_task(data["task"], relative_to=path))}
         except ConfigError as exc:
             raise ConfigError(exc.field, exc.value, exc.expected, exc.fix, source=source) from None
+    benchmark = data.get("benchmark") if isinstance(data, Mapping) else None
+    if isinstance(benchmark, Mapping) and isinstance(benchmark.get("table"), str) and benchmark["table"].strip():
+        beside = path.parent / benchmark["table"]  # a table file beside the config (else: relative to the cwd)
+        if not Path(benchmark["table"]).is_absolute() and beside.is_file():
+            data = {**data, "benchmark": {**benchmark, "table": str(beside.resolve())}}
     return SearchConfig.from_dict(data, source=source)

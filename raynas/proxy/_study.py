@@ -57,18 +57,18 @@ def tabular_study(*, seeds: range, settings: SelectionSettings | None = None, ta
 
     from scipy import stats
 
-    from raynas.benchmarks import arch_to_string, load_table
+    from raynas.benchmarks import load_table
     from raynas.proxy._target import DesignTarget
 
     settings = settings or SelectionSettings()
     data = load_table(table)
-    proxy, full, cost = data.column("val_acc_12ep"), data.column("val_acc_200ep"), data.proxy_cost()
+    proxy, full, cost = data.proxy(), data.full(), data.proxy_cost()
     valid = np.isfinite(proxy) & np.isfinite(full)
     true_tau = float(stats.kendalltau(proxy[valid], full[valid]).statistic)
     target = DesignTarget(table=table)
     runs = []
     for seed in seeds:
-        rows = [data.row_of[arch_to_string(a)] for a in target.sample(settings.initial, seed)]
+        rows = [data.row_of_arch(a) for a in target.sample(settings.initial, seed)]
         points = np.column_stack([proxy[rows], cost[rows]])
         alive = list(range(len(rows)))
         for size in replace(settings, seed=seed).round_sizes():

@@ -91,7 +91,7 @@ class DesignTarget:
     @property
     def label(self) -> str:
         if self.task is None:
-            return "nasbench201"
+            return self.target.label  # the table's declared name (nasbench201 for the bundled one)
         return Path(self.task).stem if self.task.endswith((".yaml", ".yml")) else self.task
 
     def task_config(self) -> Any:

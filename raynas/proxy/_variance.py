@@ -22,7 +22,6 @@ from raynas.errors import ConfigError, UnknownNameError
 from raynas.proxy._baseline import curve_frame, curve_rows
 from raynas.proxy._common import finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
 from raynas.targets import Stage
-from raynas.targets._table import TABLE_PROXY_EPOCHS as TABULAR_PROXY_EPOCHS
 from raynas.tune._job import Job
 
 TOOL = "variance"
@@ -209,7 +208,7 @@ def _variance(target: Any, settings: VarianceSettings, candidate: Any, model: st
                                 what=f"{TOOL} repeats of {candidate.name}",
                                 progress_interval_s=progress_interval_s)
     records = [jobs_result.records.get(job.number) for job in jobs]
-    final_epoch = TABULAR_PROXY_EPOCHS if target.tabular else None
+    final_epoch = target.target.proxy_epochs if target.tabular else None  # the table's declared proxy epochs
     rows = [curve_rows(r, final_epoch=final_epoch) for r in records]
     values = [metric(r, target.accuracy_key) for r in records]
     statuses = ["missing" if r is None else r.status for r in records]

@@ -41,6 +41,8 @@ class ChoiceLeaf(Leaf):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {_key(v): i for i, v in enumerate(self.values)})
+        # plain strings (the usual options) skip the JSON key: equal strings are equal JSON
+        object.__setattr__(self, "_str_index", {v: i for i, v in enumerate(self.values) if type(v) is str})
 
     @property
     def num_options(self) -> int:  # type: ignore[override]
@@ -50,6 +52,8 @@ class ChoiceLeaf(Leaf):
         return self.values[option]
 
     def option_of(self, value: Any) -> int:
+        if type(value) is str and value in self._str_index:  # type: ignore[attr-defined]
+            return self._str_index[value]  # type: ignore[attr-defined]
         try:
             return self._index[_key(value)]  # type: ignore[attr-defined]
         except (KeyError, TypeError):
