@@ -38,22 +38,18 @@ def _arch(text: str | None, space, seed: int):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.data import load_dataset
-    from raynas.families import load_family
+    from raynas.targets import task_target
     from raynas.tasks import load_task
-    from raynas.training import family_input_kwargs, measure_model, scaled_input_shape
+    from raynas.training import measure_model
 
     if args.batch_size < 1 or args.repeats < 1 or args.warmup < 0:
         raise ConfigError("--batch-size/--repeats/--warmup", (args.batch_size, args.repeats, args.warmup),
                           "batch size and repeats >= 1, warmup >= 0")
     task = load_task(args.task)
-    family = load_family(task.family)
+    target = task_target(task)
+    family = target.family()
     arch = _arch(args.arch, family.space, args.seed)
-    data = load_dataset(task.dataset_spec())
-    variant = task.variant(args.variant)
-    shape = scaled_input_shape(data.input_shape, variant.resolution_mult)
-    model = family.build(arch, **family_input_kwargs(family.build, shape), num_classes=data.num_classes,
-                         width_mult=variant.width_mult, depth_mult=variant.depth_mult)
+    model, shape = target.model_for(arch, args.variant)
     cost = measure_model(model, input_shape=shape, batch_size=args.batch_size, device=args.device,
                          warmup=args.warmup, repeats=args.repeats)
     if args.format == "json":

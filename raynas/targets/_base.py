@@ -83,6 +83,14 @@ class Target(abc.ABC):
     def candidates(self, raw: Any = None) -> list[Any]:
         """The proxy candidates (:class:`raynas.proxy.ProxyCandidate`)."""
 
+    def model_for(self, arch: Any, variant: str = "full") -> tuple[Any, tuple[int, ...]]:
+        """A freshly built ``torch.nn.Module`` of ``arch`` at ``variant``'s scale and one input's shape (what
+        ``raynas latency`` measures); ConfigError naming the fix when the target builds no models itself."""
+        from raynas.errors import ConfigError
+
+        raise ConfigError("target", self.kind, "a target whose models raynas builds (a task with the built-in trainer)",
+                          "measure latency inside your trials and report it (e.g. latency_ms)")
+
     def fraction_spec(self, fraction: float) -> Any:
         """Settings for training to ``fraction`` of full training (None: the target cannot, it runs its proxy)."""
         return None

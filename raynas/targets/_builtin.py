@@ -32,3 +32,15 @@ class BuiltinTrainerTarget(TaskTarget):
     def validate(self) -> None:
         if self.task.dataset is None:  # pragma: no cover - the task file refuses it already
             raise ConfigError("dataset", None, "a dataset for the built-in trainer", "add `dataset:` to the task")
+
+    def model_for(self, arch: Any, variant: str = "full") -> tuple[Any, tuple[int, ...]]:
+        from raynas.data import load_dataset
+        from raynas.training import family_input_kwargs, scaled_input_shape
+
+        family = self.family()
+        data = load_dataset(self.task.dataset_spec())
+        spec = self.task.variant(variant)
+        shape = scaled_input_shape(data.input_shape, spec.resolution_mult)
+        model = family.build(arch, **family_input_kwargs(family.build, shape), num_classes=data.num_classes,
+                             width_mult=spec.width_mult, depth_mult=spec.depth_mult)
+        return model, shape

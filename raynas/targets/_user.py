@@ -84,6 +84,12 @@ class UserTrainerTarget(TaskTarget):
         no FLOPs); with latency in the reward, the latency it reports."""
         return "latency_ms" if self.latency_in_reward else "train_seconds"
 
+    def model_for(self, arch: Any, variant: str = "full") -> tuple[Any, tuple[int, ...]]:
+        raise ConfigError("task", self.task.name, "a task whose models raynas builds (the built-in trainer)",
+                          f"this task's trainer ({self.task.trainer}) builds its own models with its own arguments: "
+                          "measure latency in the trainer and report it, ctx.report(..., latency_ms=...)",
+                          source=self.task.source)
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "trainer": self.trainer}
 
