@@ -129,7 +129,7 @@ class TableDeclaration:
 
     def with_table(self, path: str | Path) -> "TableDeclaration":
         """The same declaration over another data file (with the same columns)."""
-        return replace(self, table=str(Path(path).expanduser()), bundled=False)
+        return replace(self, table=str(expand(path)), bundled=False)
 
     def error(self, field: str, value: Any, expected: str, fix: str | None = None) -> ConfigError:
         return ConfigError(field, value, expected, fix, source=None if self.implied else (self.source or None))
@@ -139,6 +139,14 @@ def _build_space(space_json: str, name: str) -> Any:
     from raynas.space import SearchSpace
 
     return SearchSpace.from_json({"name": name, "space": json.loads(space_json)})
+
+
+def expand(path: str | Path) -> Path:
+    """``path`` with ``~`` expanded (left as it is when there is no such home directory)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
 
 
 def is_declaration_file(ref: str | Path) -> bool:
@@ -156,7 +164,7 @@ def load_declaration(ref: str | Path | None = None) -> TableDeclaration:
     text = str(ref)
     if text in BUNDLED_TABLES:
         return bundled_declaration(text)
-    path = Path(text).expanduser()
+    path = expand(text)
     if is_declaration_file(path):
         if not path.is_file():
             raise ConfigError("table", text, "an existing declaration YAML file", "check the path")
@@ -247,7 +255,7 @@ def parse_declaration(data: Any, *, source: str, base_dir: Path | None) -> Table
     table = _text(err, "table", data["table"])
     bundled = base_dir is None
     if not bundled:
-        path = Path(table).expanduser()
+        path = expand(table)
         table = str(path if path.is_absolute() else (base_dir / path))
     if not isinstance(data["space"], Mapping):
         raise err("space", data["space"], _WHAT["space"], _HELP)

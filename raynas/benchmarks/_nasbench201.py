@@ -10,7 +10,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
-from raynas.benchmarks._declaration import BUNDLED_TABLES, TableDeclaration, is_declaration_file, load_declaration
+from raynas.benchmarks._declaration import (
+    BUNDLED_TABLES,
+    TableDeclaration,
+    expand,
+    is_declaration_file,
+    load_declaration,
+)
 from raynas.benchmarks._table import BenchmarkTable, load_table_cached
 from raynas.errors import ConfigError
 from raynas.space import SearchSpace
@@ -81,7 +87,7 @@ class TabularTrialSettings:
                 raise ConfigError("benchmark.table", self.table, "a bundled table name, a declaration YAML or a "
                                   "CSV/Parquet file", f"bundled: {', '.join(BUNDLED_TABLES)}")
             if self.table not in BUNDLED_TABLES and (is_declaration_file(self.table) or Path(self.table).suffix):
-                object.__setattr__(self, "table", str(Path(self.table).expanduser().absolute()))
+                object.__setattr__(self, "table", str(expand(self.table).absolute()))
         object.__setattr__(self, "variant", _variant(self.variant))
         for name in ("sleep_fraction", "failure_rate", "nan_rate"):
             value = getattr(self, name)

@@ -56,13 +56,16 @@ class TableTarget(Target):
 
     def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
                   spec: Any = None, keep_checkpoint: bool | None = None,
-                  augmentation: dict[str, Any] | None = None) -> Evaluator:
+                  augmentation: dict[str, Any] | None = None, init: Any = None) -> Evaluator:
         """The proxy column for stage 1 and for every cheaper variant (``spec``), the full column otherwise."""
         from raynas.benchmarks import TabularEvaluator
 
         if augmentation is not None:
             raise ConfigError("augmentation", augmentation, "no augmentation policy on a tabular benchmark",
                               "the table's columns are fixed trainings: drop --augmentation")
+        if init is not None:
+            raise ConfigError("init", init.checkpoint, "no starting weights on a tabular benchmark",
+                              "the table's columns are recorded trainings: drop --init")
         column = "proxy" if variant == "proxy" or spec is not None else "full"
         evaluator = TabularEvaluator(replace(self.settings, variant=column))
         _ = evaluator.table  # load once on the driver: a bad table path fails here, not in every trial
