@@ -8,6 +8,8 @@ from __future__ import annotations
 from raynas.space import SearchSpace, one_of
 
 NAME = "mlp"
+#: The plain baseline `raynas baseline` full-trains: two ReLU layers of 64, no normalisation, no residuals.
+BASELINE = {"widths": [64, 64], "activation": "relu", "norm": "none", "residual": False}
 
 SPACE = SearchSpace(
     {

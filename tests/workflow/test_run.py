@@ -23,7 +23,7 @@ def test_bundled_workflow_loads_and_bad_files_name_the_problem(tmp_path):
     bundled = load_workflow(None)
     # its `task: digits` is looked up (./proxy_tasks, then the bundled tasks) and pinned to the file's absolute path
     assert Path(bundled.task).name == "digits.yaml" and Path(bundled.task).is_absolute()
-    assert bundled.steps[0] == "split" and bundled.steps[-1] == "analyze"
+    assert bundled.steps[0] == "split" and bundled.steps[-2:] == ("analyze", "export")
     with pytest.raises(RaynasError, match="unknown workflow step 'deploy'"):
         load_workflow(_write(tmp_path, name="w", steps=["search", "deploy"]))
     with pytest.raises(ConfigError, match="serach"):
@@ -44,8 +44,10 @@ def test_tabular_workflow_runs_every_step_then_resumes_without_redoing_them(tmp_
                   search={"max_trials": 16, "controller": "evolution"}, top_k=3)
     assert main(["run", path, "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert list(result["steps"]) == ["split", "baseline", "proxy", "check", "estimate", "search", "stage2", "analyze"]
+    assert list(result["steps"]) == ["split", "baseline", "proxy", "check", "estimate", "search", "stage2", "analyze",
+                                     "export"]
     assert "chosen proxy 12-epoch" in result["steps"]["proxy"]
+    assert result["steps"]["export"].startswith("not needed")  # table look-ups have no weights
     assert "completed: all max_trials=16 trials ran" in result["steps"]["search"]
     stage2 = json.loads((work / "flow" / "stage2" / "stage2.json").read_text())
     assert len(stage2["rows"]) == 3 and stage2["picked_trial_id"]
