@@ -53,6 +53,13 @@ def pick_device(preferred: str = "auto") -> str:
     return preferred
 
 
+def batches_per_epoch(examples: int, batch_size: int) -> int:
+    """Batches of one epoch; a last batch of one example joins the one before it (batch normalisation cannot train
+    on a batch of one, so such architectures would fail on data sizes that leave one over)."""
+    steps = max(1, math.ceil(examples / batch_size))
+    return steps - 1 if steps > 1 and examples % batch_size == 1 else steps
+
+
 def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
                        val_y: np.ndarray, recipe: TrainingRecipe, seed: int, device: str = "auto",
                        report: Callable[[dict[str, Any]], None] | None = None,
@@ -78,7 +85,7 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
     vx = torch.as_tensor(val_x, device=device).contiguous(memory_format=memory_format)
     vy = torch.as_tensor(val_y, device=device, dtype=torch.long)
     optimizer = _optimizer(model, recipe)
-    steps_per_epoch = max(1, math.ceil(len(xs) / recipe.batch_size))
+    steps_per_epoch = batches_per_epoch(len(xs), recipe.batch_size)
     total_steps = steps_per_epoch * recipe.epochs
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps)
                 if recipe.schedule == "cosine" else None)
@@ -92,7 +99,8 @@ def train_and_evaluate(model: Any, *, train_x: np.ndarray, train_y: np.ndarray, 
         order = torch.randperm(len(xs), generator=generator).to(device)
         total_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
-            batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+            end = len(xs) if step == steps_per_epoch - 1 else (step + 1) * recipe.batch_size
+            batch = order[step * recipe.batch_size:end]
             loss = train_step(model, optimizer, schedule, loss_fn, xs, ys, batch, cuda=cuda, augment=augment,
                               augment_generator=augment_generator)
             total_loss += loss * len(batch)
@@ -128,7 +136,9 @@ def train_streamed(model: Any, *, train_data: Any, val_data: Any, recipe: Traini
     options = {"num_workers": workers, "pin_memory": cuda, "persistent_workers": workers > 0,
                "generator": torch.Generator().manual_seed(seed + 2)}
     order = RandomSampler(train_data, generator=torch.Generator().manual_seed(seed))
-    train_loader = DataLoader(train_data, batch_size=recipe.batch_size, sampler=order, **options)
+    # a last batch of one example is left out of the epoch (batch normalisation cannot train on it)
+    train_loader = DataLoader(train_data, batch_size=recipe.batch_size, sampler=order,
+                              drop_last=len(train_data) > 1 and len(train_data) % recipe.batch_size == 1, **options)
     # the validation workers start for each evaluation: only the training ones stay while the model trains
     val_loader = DataLoader(val_data, batch_size=max(256, recipe.batch_size), shuffle=False,
                             **{**options, "persistent_workers": False})
