@@ -26,13 +26,19 @@ class ModelCost:
 
 
 def count_flops(model: Any, example: Any) -> int:
-    """FLOPs of one forward pass on ``example`` (torch's own counter; multiply-add = 2 FLOPs)."""
+    """FLOPs of one forward pass on ``example`` (torch's own counter; multiply-add = 2 FLOPs), in eval mode: batch
+    normalisation neither fails on a batch of one nor keeps statistics of the example."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(example)
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counter:
+            model(example)
+    finally:
+        model.train(training)
     return int(counter.get_total_flops())
 
 

@@ -25,3 +25,15 @@ def test_batch_norm_trains_when_one_example_is_left_over(examples):
     metrics = train_and_evaluate(model, train_x=x, train_y=y, val_x=x, val_y=y, seed=0, device="cpu",
                                  recipe=TrainingRecipe(batch_size=32, epochs=2))
     assert metrics["epoch"] == 2 and np.isfinite(metrics["train_loss"])
+
+
+def test_counting_flops_neither_fails_on_batch_norm_nor_changes_its_statistics():
+    import torch
+    from torch import nn
+
+    from raynas.training import count_flops
+
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8))
+    before = model[1].running_mean.clone()
+    assert count_flops(model, torch.zeros(1, 5)) > 0
+    assert model.training and torch.equal(model[1].running_mean, before)
