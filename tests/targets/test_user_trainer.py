@@ -4,7 +4,6 @@ checkpoints, and the errors a user gets for a trainer that is wrong."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,6 @@ import pytest
 from raynas.errors import ConfigError
 from raynas.targets import Stage, TrainerContractError, task_target
 from raynas.tasks import load_task
-
-PROJECT = Path(__file__).parent / "user_project"
-
-
-@pytest.fixture()
-def project(tmp_path):
-    """The user's folder, copied outside the repository (paths in the task are relative to it)."""
-    folder = tmp_path / "project"
-    shutil.copytree(PROJECT, folder)
-    return folder
 
 
 class Recorder:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,14 +21,6 @@ from raynas.tune import run_search
 from tests.mlflow_helpers import assert_one_mlflow_run_per_trial
 
 pytestmark = pytest.mark.ray
-PROJECT = Path(__file__).parent / "user_project"
-
-
-@pytest.fixture()
-def project(tmp_path):
-    folder = tmp_path / "project"
-    shutil.copytree(PROJECT, folder)
-    return folder
 
 
 def _config(project: Path, tmp_path: Path, **extra) -> SearchConfig:
