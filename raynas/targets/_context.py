@@ -72,7 +72,8 @@ class TrainerContext:
                  build: Callable[..., Any] | None, metric: str, rank: int, world_size: int, devices: list[str],
                  send_report: Callable[[dict[str, Any], str | None], None], restored: str | None,
                  send_model: Callable[[str], None], open_data: Callable[[], Any] | None = None,
-                 describe_model: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                 describe_model: Callable[[dict[str, Any]], Any] | None = None, work_dir: str | None = None,
+                 keep_model: bool = True) -> None:
         self.arch = arch
         self.variant = dict(variant)
         self.stage = stage
@@ -94,7 +95,9 @@ class TrainerContext:
         self._built: dict[str, Any] = {}
         self._last_epoch = 0
         self.reports = 0
-        self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="raynas-trainer-"))
+        #: A folder of this trial's process for the trainer's own files; removed when the trial ends.
+        self.checkpoint_dir = Path(tempfile.mkdtemp(prefix=f"rank{self.rank}-", dir=work_dir))
+        self._keep_model = keep_model
 
     # --- what to train ---------------------------------------------------------------------------------
     @property
@@ -242,8 +245,9 @@ class TrainerContext:
         return int(json.loads((Path(self._restored) / EPOCH_FILE).read_text())["epoch"]) + 1
 
     def save_model(self, model: Any) -> None:
-        """Keep the trained model's weights as the trial's result (stage 2, ``raynas export``)."""
-        if not self.is_main:
+        """Keep the trained model's weights as the trial's result (stage 2, ``raynas export``); a no-op in trials
+        whose model is not kept (stage-1 proxies)."""
+        if not self.is_main or not self._keep_model:
             return
         import torch
 

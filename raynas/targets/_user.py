@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,13 +139,25 @@ class UserTrainerEvaluator:
             else:
                 report(full)
 
-        payload = RankPayload(self, arch, int(seed), restored)
-        if world > 1:
-            from raynas.targets._ranks import run_ranks
+        work = tempfile.mkdtemp(prefix="raynas-trainer-")  # every process's checkpoints, removed at the end
+        payload = RankPayload(self, arch, int(seed), restored, work)
+        try:
+            if world > 1:
+                from raynas.targets._ranks import run_ranks
 
-            run_ranks(payload, world_size=world, on_report=on_report, on_model=model_dirs.append)
-        else:
-            payload.run(rank=0, world_size=1, port=None, on_report=on_report, on_model=model_dirs.append)
+                run_ranks(payload, world_size=world, on_report=on_report, on_model=model_dirs.append)
+            else:
+                payload.run(rank=0, world_size=1, port=None, on_report=on_report, on_model=model_dirs.append)
+        except BaseException:
+            for folder in model_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if restored is not None:
+                shutil.rmtree(restored, ignore_errors=True)
+        for folder in model_dirs[:-1] if self.keep_model else model_dirs:  # only the last saved model is kept
+            shutil.rmtree(folder, ignore_errors=True)
         if not final:
             raise TrainerContractError(f"{self.trainer} returned without calling ctx.report(epoch=..., "
                                        f"{USER_METRIC}=...): report every epoch")
@@ -185,6 +199,8 @@ class RankPayload:
     arch: Any
     seed: int
     restored: str | None
+    #: The trial process's folder for every rank's files (removed by the trial process when it ends).
+    work_dir: str | None = None
 
     def run(self, *, rank: int, world_size: int, port: int | None, on_report: Callable[[dict[str, Any], str | None], None],
             on_model: Callable[[str], None]) -> None:
@@ -214,7 +230,8 @@ class RankPayload:
                              open_data=None if e.split_path is None or e.task_source is None else
                              functools.partial(open_task_data, e.task_source),
                              describe_model=None if e.family_source is None else
-                             functools.partial(describe_user_model, e, self.arch))
+                             functools.partial(describe_user_model, e, self.arch),
+                             work_dir=self.work_dir, keep_model=e.keep_model)
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % 2**32)
         try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
-from raynas.tune._outcome import classify
+from raynas.tune._outcome import CHECKPOINT_KEY, classify
 
 
 def _full_train(evaluator: Any, arch: Any, seed: int) -> dict[str, Any]:
@@ -26,7 +27,9 @@ def _full_train(evaluator: Any, arch: Any, seed: int) -> dict[str, Any]:
         metrics = dict(evaluator.evaluate(arch, seed=seed))
     except Exception as exc:  # noqa: BLE001 - a failed training is a row with its reason
         return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:300], "metrics": {}}
-    metrics.pop("raynas_checkpoint_dir", None)
+    kept = metrics.pop(CHECKPOINT_KEY, None)
+    if kept:  # inline stage 2 keeps the accuracy, not the model (`raynas train` keeps the final set's)
+        shutil.rmtree(kept, ignore_errors=True)
     accuracy = metrics.get("val_accuracy")
     ok = isinstance(accuracy, (int, float)) and math.isfinite(accuracy)
     return {"status": "completed" if ok else "invalid", "reason": None if ok else "no finite val_accuracy",

@@ -4,6 +4,7 @@ checkpoints, and the errors a user gets for a trainer that is wrong."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,22 @@ class Recorder:
 
     takes_checkpoints = True
 
+    keep = None  # where reported checkpoints are copied (None: the temporary folder)
+
     def __init__(self, restored: str | None = None) -> None:
         self.reports: list[dict] = []
         self.checkpoints: list[str | None] = []
         self.restored = restored
 
     def __call__(self, metrics, *, checkpoint_dir=None):
+        """Like the engine, copies a checkpoint away when it is reported (its folder goes with the trial)."""
+        import tempfile
+
         self.reports.append(dict(metrics))
+        if checkpoint_dir is not None:
+            copy = Path(tempfile.mkdtemp(prefix="recorded-", dir=self.keep))
+            shutil.copytree(checkpoint_dir, copy, dirs_exist_ok=True)
+            checkpoint_dir = str(copy)
         self.checkpoints.append(checkpoint_dir)
 
     def restored_checkpoint(self):
@@ -192,3 +202,24 @@ def test_a_pretrained_checkpoint_that_does_not_fit_is_refused_with_the_keys_and_
     path.write_text(path.read_text().replace("./backbone.pt", "./missing.pt"))
     with pytest.raises(ConfigError, match="an existing checkpoint file"):
         load_task(path)
+
+
+def test_a_trial_leaves_no_temporary_files_behind(project, tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    target = task_target(project / "task.yaml")
+    arch = {"hidden": 16, "depth": 1, "activation": "relu"}
+    proxy = target.evaluator(variant="proxy", stage=Stage.SEARCH, experiment_dir=tmp_path / "exp", device="cpu")
+    recorder = Recorder()
+    recorder.keep = str(tmp_path)
+    final = proxy.evaluate(arch, seed=0, report=recorder)
+    assert "raynas_checkpoint_dir" not in final and len(recorder.checkpoints) == 2  # a proxy keeps no model
+    assert list(scratch.iterdir()) == []
+    proxy.evaluate(arch, seed=0)  # without a reporter taking the checkpoints
+    assert list(scratch.iterdir()) == []
+    full = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=tmp_path / "exp", device="cpu")
+    kept = full.evaluate(arch, seed=0)["raynas_checkpoint_dir"]
+    assert [p for p in scratch.iterdir()] == [Path(kept)]  # only the model stage 2 keeps

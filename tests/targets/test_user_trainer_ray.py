@@ -141,3 +141,20 @@ def test_a_trial_holding_two_pretended_gpus_trains_data_parallel(project, tmp_pa
     assert data["status"] == "completed" and data["resources"]["gpu"] == 2
     assert [h["world_size"] for h in data["history"]] == [2, 2]  # two gloo processes trained every epoch
     assert [h["epoch"] for h in data["history"]] == [1, 2] and data["history"][-1]["workers"] == 2
+
+
+def test_a_pretrained_checkpoint_that_does_not_fit_stops_the_search_with_exit_code_2(ray_cluster, project, tmp_path,
+                                                                                      capsys):
+    import torch
+    from torch import nn
+
+    from raynas.cli import main
+
+    torch.save(nn.Sequential(nn.Flatten(), nn.Linear(64, 40)).state_dict(), project / "backbone.pt")  # 40, not 48
+    task = project / "task.yaml"
+    task.write_text(task.read_text() + "pretrained: {checkpoint: ./backbone.pt, prefix: backbone.}\n")
+    config_path = tmp_path / "search.yaml"
+    config_path.write_text(json.dumps({**_config(project, tmp_path).to_dict(), "max_trials": 6}))
+    assert main(["search", "--config", str(config_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("raynas: error:") == 1 and "backbone.1.weight: checkpoint (40, 64) vs model (48, 64)" in err
