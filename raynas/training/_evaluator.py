@@ -144,12 +144,14 @@ class TrainingEvaluator:
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
         try:
-            if workers > 1 and arrays is not None:
+            if workers > 1:
                 from raynas.training._distributed import train_data_parallel
 
+                data_args = (dict(train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y) if arrays is not None
+                             else dict(train_data=train_data, val_data=val_data, loader_workers=data.workers))
                 metrics = train_data_parallel(
                     functools.partial(build_family_model, family_ref, arch, build_kwargs), world_size=workers,
-                    train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+                    **data_args,
                     recipe=self.recipe(), seed=seed,
                     use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch,
                     augmentation=augmentation)

@@ -71,3 +71,16 @@ def test_a_task_checks_its_image_folder_when_it_is_loaded(tmp_path):
         task_for(tmp_path, {"kind": "image_folder", "path": "./nowhere"})
     text = str(info.value)
     assert "task.yaml" in text and "dataset.path: got './nowhere'" in text and str(tmp_path / "nowhere") in text
+
+
+def test_two_data_parallel_processes_each_stream_their_share(images, tmp_path):
+    from raynas.training._evaluator import TrainingEvaluator, ensure_split
+    from tests.data.helpers import FAMILIES, SMALL_CNN
+
+    task = task_for(images.parent, {"kind": "image_folder", "path": "images", "image_size": 8, "workers": 0})
+    ensure_split(task, str(tmp_path / "split.parquet"))
+    reports: list[dict] = []
+    evaluator = TrainingEvaluator(task, "full", str(tmp_path / "split.parquet"), device="cpu",
+                                  family_source=str(FAMILIES / "small_cnn.py"), workers=2, keep_checkpoint=False)
+    metrics = evaluator.evaluate(SMALL_CNN, seed=0, report=reports.append)
+    assert metrics["workers"] == 2 and metrics["epoch"] == 1 and 0 <= metrics["val_accuracy"] <= 100
