@@ -193,17 +193,18 @@ def _with_checkpoints(stage2: Mapping[str, Any] | None, stage1_kept: list[str]) 
 def _spec(config: Any, arch: Any, variant: str, *, beside: Path | None = None) -> Any:
     """The build spec: the ``model.json`` the training wrote beside its checkpoint (a user trainer's), else made
     from the task (for checkpoints written before ``model.json`` existed, and trials' own)."""
-    from raynas.training import SPEC_FILE, ModelSpec, model_spec
+    from raynas.targets import search_target
+    from raynas.training import SPEC_FILE, ModelSpec
 
     if beside is not None and (beside / SPEC_FILE).is_file():
         return ModelSpec.read(beside / SPEC_FILE)
-    task = config.task_config()
-    if getattr(task, "trainer", None):
-        raise RaynasError(f"experiment {config.name!r} trains with a user trainer ({task.trainer}) that did not "
-                          "describe this model: build it with ctx.build(...) on data from ctx.datasets() and keep it "
-                          "with ctx.save_model(model), so raynas can rebuild it; or load the checkpoint with the "
-                          "trainer's own code")
-    return model_spec(task, arch, variant)
+    spec = search_target(config).model_spec(arch, variant)
+    if spec is None:
+        raise RaynasError(f"experiment {config.name!r} trains with a trainer of its own that did not describe this "
+                          "model: build it with ctx.build(...) on data from ctx.datasets() and keep it with "
+                          "ctx.save_model(model), so raynas can rebuild it; or load the checkpoint with the trainer's "
+                          "own code")
+    return spec
 
 
 def _row_metrics(paths: ExperimentPaths, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -470,13 +470,15 @@ def _write_best(best_dir: Path, row: Stage2Row, config: SearchConfig) -> tuple[s
     if row.checkpoint is not None and Path(row.checkpoint).is_dir():
         checkpoint = best_dir / "checkpoint"
         shutil.copytree(row.checkpoint, checkpoint)
-        from raynas.training import SPEC_FILE, model_spec
+        from raynas.targets import search_target
+        from raynas.training import SPEC_FILE
 
         if (checkpoint / SPEC_FILE).is_file():  # written by the training itself (a user trainer's ctx.save_model)
             shutil.copy2(checkpoint / SPEC_FILE, best_dir / SPEC_FILE)
-        elif task is not None and not getattr(task, "trainer", None):  # built-in trainer: how to build it again
-            arch = config.arch if config.search_type == "augmentation" else row.arch
-            model_spec(task, arch, "full").write(best_dir / SPEC_FILE)
+        else:  # how the target builds it again
+            spec = search_target(config).model_spec(config.arch if config.search_type == "augmentation" else row.arch)
+            if spec is not None:
+                spec.write(best_dir / SPEC_FILE)
     return str(best_dir), None if checkpoint is None else str(checkpoint)
 
 

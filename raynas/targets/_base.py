@@ -91,6 +91,11 @@ class Target(abc.ABC):
         raise ConfigError("target", self.kind, "a target whose models raynas builds (a task with the built-in trainer)",
                           "measure latency inside your trials and report it (e.g. latency_ms)")
 
+    def model_spec(self, arch: Any, variant: str = "full") -> Any:
+        """How raynas builds ``arch`` again (a :class:`raynas.training.ModelSpec` for ``raynas export``), or None
+        when raynas does not build this target's models (a table; a user trainer writes its own beside its model)."""
+        return None
+
     def fraction_spec(self, fraction: float) -> Any:
         """Settings for training to ``fraction`` of full training (None: the target cannot, it runs its proxy)."""
         return None

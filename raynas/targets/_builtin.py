@@ -44,3 +44,8 @@ class BuiltinTrainerTarget(TaskTarget):
         model = family.build(arch, **family_input_kwargs(family.build, shape), num_classes=data.num_classes,
                              width_mult=spec.width_mult, depth_mult=spec.depth_mult)
         return model, shape
+
+    def model_spec(self, arch: Any, variant: str = "full") -> Any:
+        from raynas.training import model_spec
+
+        return model_spec(self.task, arch, variant)

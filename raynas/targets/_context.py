@@ -35,6 +35,7 @@ from raynas.errors import RaynasError
 #: File names inside a trainer checkpoint directory.
 STATE_FILE = "state.pt"
 EPOCH_FILE = "raynas_epoch.json"
+METRICS_FILE = "raynas_metrics.json"
 MODEL_FILE = "model.pt"
 
 
@@ -213,6 +214,8 @@ class TrainerContext:
         self.reports += 1
         if "params" in self._built:  # the size of a model built with ctx.build, reported like the built-in trainer's
             clean.setdefault("params", self._built["params"])
+        if self.is_main and self._pending_checkpoint is not None:  # the checkpoint knows what its epoch reported
+            (Path(self._pending_checkpoint) / METRICS_FILE).write_text(json.dumps({"epoch": int(epoch), **clean}))
         if self.is_main:
             self._send_report({"epoch": int(epoch), **clean}, self._pending_checkpoint)
         self._pending_checkpoint = None

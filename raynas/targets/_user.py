@@ -22,7 +22,7 @@ import numpy as np
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.references import absolute_reference, load_reference
 from raynas.targets._base import CHECKPOINT_KEY, Evaluator, Stage
-from raynas.targets._context import SplitIndices, TrainerContext, TrainerContractError
+from raynas.targets._context import METRICS_FILE, SplitIndices, TrainerContext, TrainerContractError
 from raynas.targets._task import TaskTarget
 
 #: The metric a user trainer must report every epoch (what the task's reward is made from).
@@ -139,6 +139,8 @@ class UserTrainerEvaluator:
             else:
                 report(full)
 
+        # a trial lost after its last epoch's checkpoint has nothing left to train: what that epoch reported stands
+        last_reported = _reported_with(restored)
         work = tempfile.mkdtemp(prefix="raynas-trainer-")  # every process's checkpoints, removed at the end
         payload = RankPayload(self, arch, int(seed), restored, work)
         try:
@@ -158,6 +160,8 @@ class UserTrainerEvaluator:
                 shutil.rmtree(restored, ignore_errors=True)
         for folder in model_dirs[:-1] if self.keep_model else model_dirs:  # only the last saved model is kept
             shutil.rmtree(folder, ignore_errors=True)
+        if not final and last_reported is not None and last_reported.get("epoch", 0) >= int(self.spec.epochs):
+            final.update(self._with_reward({**last_reported, "workers": world}))
         if not final:
             raise TrainerContractError(f"{self.trainer} returned without calling ctx.report(epoch=..., "
                                        f"{USER_METRIC}=...): report every epoch")
@@ -275,3 +279,12 @@ def describe_user_model(evaluator: UserTrainerEvaluator, arch: Any, built: dict[
                      build_kwargs=built["build_kwargs"], input_shape=built.get("input_shape", ()),
                      dataset=built.get("dataset", "unknown"), num_classes=int(built.get("num_classes", 0)),
                      variant=evaluator.variant, task=evaluator.task_source, extra={"trainer": evaluator.trainer})
+
+
+def _reported_with(checkpoint: str | None) -> dict[str, Any] | None:
+    """The metrics reported with a restored checkpoint (None when there is none)."""
+    if checkpoint is None or not (Path(checkpoint) / METRICS_FILE).is_file():
+        return None
+    import json
+
+    return json.loads((Path(checkpoint) / METRICS_FILE).read_text())

@@ -223,3 +223,15 @@ def test_a_trial_leaves_no_temporary_files_behind(project, tmp_path, monkeypatch
     full = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=tmp_path / "exp", device="cpu")
     kept = full.evaluate(arch, seed=0)["raynas_checkpoint_dir"]
     assert [p for p in scratch.iterdir()] == [Path(kept)]  # only the model stage 2 keeps
+
+
+def test_a_trial_lost_after_its_last_checkpoint_keeps_what_that_epoch_reported(project, tmp_path):
+    target = task_target(project / "task.yaml")
+    evaluator = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=tmp_path / "exp", device="cpu")
+    first = Recorder()
+    arch = {"hidden": 32, "depth": 1, "activation": "relu"}
+    evaluator.evaluate(arch, seed=0, report=first)
+    again = Recorder(restored=first.checkpoints[-1])  # lost after epoch 3 (the last) had been saved and reported
+    final = evaluator.evaluate(arch, seed=0, report=again)
+    assert again.reports == [] and final["epoch"] == 3
+    assert final["val_accuracy"] == first.reports[-1]["val_accuracy"]
