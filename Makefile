@@ -35,6 +35,7 @@ bench: setup  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/proxy_estimate.py
 	$(BIN)/python bench/proxy_search_parallel.py
 	$(BIN)/python bench/user_trainer_overhead.py
+	$(BIN)/python bench/image_folder_memory.py
 
 screenshot: setup  ## docs/images/mlflow-ui.png (needs Debian's chromium; installs Playwright for Python)
 	$(BIN)/pip install --quiet playwright

@@ -15,7 +15,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                  description="Seeded shuffle of the training data into stage-1 train (~90%%) and "
                                              "stage-1 validation (~10%%); stage 2 uses all training data and the "
                                              "real validation set. Stored as Parquet with a fingerprint.")
-    parser.add_argument("--dataset", required=True, help="dataset name: digits (bundled) or cifar10 (local folder)")
+    parser.add_argument("--dataset", required=True,
+                        help="dataset name: digits (bundled), mnist1d (generated) or cifar10 (local folder)")
     parser.add_argument("--data-dir", help="folder of a dataset read from disk (cifar10: cifar-10-batches-py)")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     parser.add_argument("--validation-fraction", type=float, default=0.1,
