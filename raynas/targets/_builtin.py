@@ -26,8 +26,10 @@ class BuiltinTrainerTarget(TaskTarget):
         if augmentation is not None:
             task = replace(task, augmentation=dict(augmentation))  # validates the policy
         self.prepare(experiment_dir)
+        weights = tuple(w for w in (task.pretrained_weights(), init) if w is not None)
         return TrainingEvaluator(task, variant, str(Path(experiment_dir) / "split.parquet"), device,
-                                 self.family().source, variant_spec=spec, keep_checkpoint=keep_checkpoint)
+                                 self.family().source, variant_spec=spec, keep_checkpoint=keep_checkpoint,
+                                 weights=weights)
 
     def validate(self) -> None:
         if self.task.dataset is None:  # pragma: no cover - the task file refuses it already

@@ -14,10 +14,10 @@ from raynas.data import DatasetSource, DatasetSpec, DataSplit, load_dataset
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.families import ModelFamily, load_family
 from raynas.rewards import compute_reward
+from raynas.targets._base import CHECKPOINT_KEY
 from raynas.tasks import TaskConfig, Variant
 from raynas.training._shapes import family_input_kwargs, scaled_input_shape
 from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, train_and_evaluate, train_streamed
-from raynas.tune._outcome import CHECKPOINT_KEY
 
 
 @functools.lru_cache(maxsize=4)
@@ -71,6 +71,9 @@ class TrainingEvaluator:
     variant_spec: Variant | None = None
     #: Keep the final model as the trial's checkpoint (default: full-variant runs only).
     keep_checkpoint: bool | None = None
+    #: Weights loaded into every model built (the task's ``pretrained:``, stage 2's ``--init``):
+    #: :class:`raynas.training.PretrainedWeights`; a checkpoint that does not fit stops the run.
+    weights: tuple[Any, ...] = ()
 
     def spec(self) -> Variant:
         """The variant trained: ``variant_spec`` when given, else the task's ``variant``."""
@@ -127,6 +130,8 @@ class TrainingEvaluator:
             model = family.build(arch, **build_kwargs)
         except Exception as exc:  # noqa: BLE001 - any builder error makes the architecture invalid
             raise InvalidTrialError(f"architecture cannot be built: {type(exc).__name__}: {exc}") from exc
+        for weights in self.weights:
+            weights.load_into(model)
         cost = self._cost(model, input_shape)
 
         def with_reward(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +155,8 @@ class TrainingEvaluator:
                 data_args = (dict(train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y) if arrays is not None
                              else dict(train_data=train_data, val_data=val_data, loader_workers=data.workers))
                 metrics = train_data_parallel(
-                    functools.partial(build_family_model, family_ref, arch, build_kwargs), world_size=workers,
+                    functools.partial(build_family_model, family_ref, arch, build_kwargs, self.weights),
+                    world_size=workers,
                     **data_args,
                     recipe=self.recipe(), seed=seed,
                     use_cuda=torch.cuda.is_available() and self.device != "cpu", report=report_epoch,
@@ -211,9 +217,13 @@ class AugmentationEvaluator:
         return self.inner.evaluate(self.arch, seed=seed, report=report, augmentation=policy)
 
 
-def build_family_model(family_ref: str, arch: Any, build_kwargs: dict[str, Any]) -> Any:
-    """Build an architecture of a family (module-level, so data-parallel workers can be given it)."""
-    return _family(family_ref).build(arch, **build_kwargs)
+def build_family_model(family_ref: str, arch: Any, build_kwargs: dict[str, Any], weights: tuple[Any, ...] = ()) -> Any:
+    """Build an architecture of a family, with ``weights`` loaded (module-level, so data-parallel workers can be
+    given it)."""
+    model = _family(family_ref).build(arch, **build_kwargs)
+    for item in weights:
+        item.load_into(model)
+    return model
 
 
 def _gpus_held_by_this_trial() -> int:

@@ -30,7 +30,8 @@ class PretrainedWeights:
 
     def __post_init__(self) -> None:
         as_str("pretrained.checkpoint", self.checkpoint)
-        as_str("pretrained.prefix", self.prefix)
+        if not isinstance(self.prefix, str):  # "" (the default) loads a whole model's weights
+            raise ConfigError("pretrained.prefix", self.prefix, "a string, e.g. backbone. (empty: the whole model)")
         as_bool("pretrained.freeze", self.freeze)
         as_bool("pretrained.strict", self.strict)
         if not Path(self.checkpoint).is_file():
