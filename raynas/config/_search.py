@@ -220,7 +220,8 @@ class SearchConfig:
             if self.search_type == "augmentation":
                 from raynas.families import load_family
 
-                load_family(task.family, relative_to=task.source).space.encode(self.arch)  # the fixed architecture must be in its family
+                # the fixed architecture must be in its family
+                load_family(task.family, relative_to=task.source).space.encode(self.arch)
             if self.benchmark:
                 raise ConfigError("benchmark", dict(self.benchmark), "no benchmark section with a task",
                                   "the benchmark section only applies to tabular spaces such as nasbench201")
