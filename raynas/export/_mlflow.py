@@ -99,8 +99,14 @@ def _log_model(uri: str, run_id: str, model: Any, example: Any, source: ModelSou
     with torch.no_grad():
         logits = model(example).numpy()
     signature = infer_signature(example.numpy(), logits)
+    import mlflow.tracking.fluent as fluent
+
     before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    # MLflow 3 files a logged model under the active experiment, not its run's: without this it went to the
+    # Default experiment, whose artifacts land in ./mlruns of the current directory
+    active = fluent._active_experiment_id
+    fluent._active_experiment_id = mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
     quiet = logging.getLogger("mlflow.pytorch")  # its pickle warning is about pickled modules, not TorchScript
     level = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -112,5 +118,6 @@ def _log_model(uri: str, run_id: str, model: Any, example: Any, source: ModelSou
                   "raynas.stage": source.stage, "raynas.picked": str(source.picked).lower()})
     finally:
         mlflow.set_tracking_uri(before)
+        fluent._active_experiment_id = active
         quiet.setLevel(level)
     return {"model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}

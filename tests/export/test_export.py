@@ -108,7 +108,11 @@ def test_every_format_reproduces_the_stage2_accuracy(experiment, capsys, session
     assert run_id == json.loads((config.experiment_dir / "stage2" / "stage2.json").read_text())["mlflow"]["parent_run_id"]
     logged = {Path(a.path).name for a in client.list_artifacts(run_id, "exported_model")}
     assert {"model.onnx", "model.torchscript", "state_dict.pt", "MODEL_CARD.md", "architecture.json"} <= logged
-    assert client.get_logged_model(result["mlflow"]["model_id"]).source_run_id == run_id
+    logged_model = client.get_logged_model(result["mlflow"]["model_id"])
+    assert logged_model.source_run_id == run_id
+    # filed under the search's MLflow experiment (not the Default one, whose artifacts would land in ./mlruns)
+    assert logged_model.experiment_id == client.get_run(run_id).info.experiment_id
+    assert not (Path.cwd() / "mlruns").exists()
 
 
 @pytest.mark.ray
