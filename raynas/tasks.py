@@ -77,6 +77,9 @@ class TaskConfig:
     trainer: str | None = None
     #: Weights for the part of every model the search does not change (see :mod:`raynas.training._pretrained`).
     pretrained: Any = None
+    #: A target kind of one's own (``module:Class`` or a ``raynas.targets`` entry point): what trains the task's trials
+    #: (None: ``user`` when ``trainer`` is set, else ``builtin``). See :mod:`raynas.targets._base`.
+    target: str | None = None
     data_dir: str | None = None
     validation_fraction: float = 0.1
     split_seed: int = 0
@@ -155,7 +158,7 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
     try:
         data = as_mapping("task", data)
         known = ["name", "dataset", "family", "recipe", "variants", "data_dir", "validation_fraction", "split_seed",
-                 "targets", "augmentation", "baseline", "proxy_candidates", "trainer", "pretrained"]
+                 "targets", "augmentation", "baseline", "proxy_candidates", "trainer", "pretrained", "target"]
         reject_unknown(data, known, source=source)
         trainer = data.get("trainer")
         if trainer is not None:
@@ -176,7 +179,8 @@ def task_from_dict(data: Any, *, source: str | None = None) -> TaskConfig:
         reject_unknown(targets_data, [f.name for f in fields(RewardTargets)], section="targets")
         return TaskConfig(
             name=data["name"], dataset=data.get("dataset"), family=data["family"], recipe=TrainingRecipe(**recipe_data),
-            variants=variants, trainer=trainer, pretrained=data.get("pretrained"), data_dir=data.get("data_dir"),
+            variants=variants, trainer=trainer, pretrained=data.get("pretrained"),
+            target=None if data.get("target") is None else as_str("target", data["target"]), data_dir=data.get("data_dir"),
             validation_fraction=as_float("validation_fraction", data.get("validation_fraction", 0.1)),
             split_seed=as_int("split_seed", data.get("split_seed", 0), minimum=0),
             targets=RewardTargets(**targets_data), augmentation=data.get("augmentation"), baseline=data.get("baseline"),

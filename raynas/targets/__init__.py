@@ -20,21 +20,28 @@ TARGET_KINDS: Mapping[str, str] = {
 }
 
 
-def target_class(kind: str) -> type:
+def target_class(kind: str, *, base_dir: str | Path | None = None) -> type:
     """The class of a target kind: a name in :data:`TARGET_KINDS`, an entry point of the ``raynas.targets``
-    group, or ``module:Class``."""
+    group, or ``module:Class`` (``./file.py:Class`` relative to ``base_dir``); a subclass of :class:`Target`."""
+    from raynas.errors import ConfigError
     from raynas.plugins import load_plugin
 
-    return load_plugin("target kind", kind, TARGET_KINDS, group="raynas.targets")
+    cls = load_plugin("target kind", kind, TARGET_KINDS, group="raynas.targets", base_dir=base_dir)
+    if not (isinstance(cls, type) and issubclass(cls, Target)):
+        raise ConfigError("target", kind, "a subclass of raynas.targets.Target",
+                          "implement the protocol in raynas/targets/_base.py (space, evaluator, baseline_arch, ...)")
+    return cls
 
 
 def task_target(task: Any) -> Target:
-    """The target of a task: its ``trainer:`` when it names one, else the built-in trainer."""
+    """The target of a task: its own ``target:`` kind, else its ``trainer:`` when it names one, else the built-in
+    trainer."""
     if isinstance(task, (str, Path)):
         from raynas.tasks import load_task
 
         task = load_task(task)
-    return target_class("user" if task.trainer else "builtin")(task)
+    kind = task.target or ("user" if task.trainer else "builtin")
+    return target_class(kind, base_dir=Path(task.source).parent if task.source else None)(task)
 
 
 def search_target(config: Any) -> Target:

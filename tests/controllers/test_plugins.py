@@ -77,3 +77,43 @@ def test_target_kinds_resolve_by_name_and_module():
     assert set(TARGET_KINDS) == {"builtin", "user", "table"}
     with pytest.raises(UnknownNameError, match="unknown target kind"):
         target_class("nope")
+
+
+USER_TARGET = '''
+from raynas.targets._builtin import BuiltinTrainerTarget
+
+
+class Lookup:
+    def evaluate(self, arch, *, seed, report=None):
+        accuracy = 50.0 + arch["width"]
+        return {"val_accuracy": accuracy, "reward": accuracy, "train_seconds": 0.0}
+
+
+class LookupTarget(BuiltinTrainerTarget):
+    """A user's own target kind: trials read a formula instead of training."""
+
+    kind = "lookup"
+
+    def evaluator(self, **kwargs):
+        return Lookup()
+'''
+
+
+def test_a_task_names_a_target_kind_of_its_own(tmp_path, monkeypatch):
+    from raynas.targets import Stage, task_target
+
+    (tmp_path / "my_targets.py").write_text(USER_TARGET)
+    (tmp_path / "fam.py").write_text("from raynas.space import SearchSpace, one_of\n"
+                                     "SPACE = SearchSpace({'width': one_of(1, 2, 3)}, name='fam')\n"
+                                     "def build(arch, **kwargs):\n    raise NotImplementedError\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    task = tmp_path / "task.yaml"
+    task.write_text("name: t\ndataset: digits\nfamily: ./fam.py\ntarget: my_targets:LookupTarget\n"
+                    "variants:\n  full: {epochs: 2}\n  proxy: {epochs: 1}\n")
+    target = task_target(task)
+    assert target.kind == "lookup" and target.space().size == 3
+    evaluator = target.evaluator(variant="proxy", stage=Stage.SEARCH, experiment_dir=tmp_path / "exp")
+    assert evaluator.evaluate({"width": 3}, seed=0)["reward"] == 53.0
+    task.write_text(task.read_text().replace("my_targets:LookupTarget", "my_targets:Lookup"))
+    with pytest.raises(ConfigError, match="a subclass of raynas.targets.Target"):
+        task_target(task)
