@@ -34,6 +34,11 @@ class ConfigError(RaynasError, ValueError):
         super().__init__(text)
 
 
+class RunStoppingError(ConfigError):
+    """A configuration problem found inside a trial that every trial would hit (e.g. pretrained weights that do not
+    fit the models): the engine stops the whole run and reports it as one line."""
+
+
 class SpaceError(RaynasError, ValueError):
     """A search space or an architecture is malformed, or an architecture is not in its space."""
 

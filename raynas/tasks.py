@@ -250,8 +250,8 @@ def load_task(path: str | Path, *, relative_to: str | Path | None = None) -> Tas
 
 def _pin_family(task: TaskConfig) -> TaskConfig:
     """The task with its ``family`` as an absolute path when it is a path (relative to the task file) or a name
-    found only beside the task file: such a family is then found from any directory (workers, stage 2, resume).
-    Families found by name from anywhere (``./search_spaces``, bundled) and modules keep their name."""
+    found in a user's folder (``./search_spaces`` or beside the task file): the same family is then found from any
+    directory (workers, stage 2, resume, export). Bundled families and modules keep their name."""
     from dataclasses import replace
 
     from raynas._lookup import explicit_path, is_path
@@ -261,12 +261,14 @@ def _pin_family(task: TaskConfig) -> TaskConfig:
     if is_path(task.family, (".py",)):
         pinned = str(explicit_path(task.family, task.source))  # when missing, the error names where it was expected
         return task if pinned == task.family else replace(task, family=pinned)
+    from raynas._lookup import FAMILY_FOLDER, bundled_dir
+
     try:
         here = find_family(task.family, relative_to=task.source)
     except RaynasError:
         return task  # reported, with the names known, when the family is loaded
-    try:
-        anywhere = find_family(task.family)
-    except RaynasError:
-        anywhere = None
-    return replace(task, family=str(here)) if isinstance(here, Path) and here != anywhere else task
+    bundled = bundled_dir(FAMILY_FOLDER)
+    if not isinstance(here, Path) or (bundled is not None and here.parent == bundled.resolve()):
+        return task
+    # found in a user's folder (./search_spaces or beside the task): the same file from any directory, later too
+    return replace(task, family=str(here))

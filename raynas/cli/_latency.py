@@ -47,15 +47,15 @@ def _run(args: argparse.Namespace) -> int:
                           "batch size and repeats >= 1, warmup >= 0")
     task = load_task(args.task)
     target = task_target(task)
-    family = target.family()
-    arch = _arch(args.arch, family.space, args.seed)
+    space = target.space()
+    arch = _arch(args.arch, space, args.seed)
     model, shape = target.model_for(arch, args.variant)
     cost = measure_model(model, input_shape=shape, batch_size=args.batch_size, device=args.device,
                          warmup=args.warmup, repeats=args.repeats)
     if args.format == "json":
         print_json({"task": task.name, "variant": args.variant, "arch": arch, **cost.to_dict()})
         return 0
-    print(f"{task.name} ({args.variant}), family {family.name}, arch {json.dumps(arch)}")
+    print(f"{task.name} ({args.variant}), space {space.name}, arch {json.dumps(arch)}")
     print_table([["latency (median)", f"{cost.latency_ms:.3f} ms"], ["latency (p90)", f"{cost.latency_p90_ms:.3f} ms"],
                  ["memory", f"{cost.memory_mb:.2f} MB ({cost.memory_source})"], ["parameters", f"{cost.params:,}"],
                  ["FLOPs per sample", f"{cost.flops:,}"], ["batch / device", f"{cost.batch_size} / {cost.device}"]],

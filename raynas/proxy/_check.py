@@ -467,9 +467,10 @@ def _check_split(target: Any, root: Path) -> CheckRow:
     except (RaynasError, OSError, ValueError) as exc:
         return CheckRow(name, CheckResult.FAIL, "error", f"cannot make the split ({type(exc).__name__}: {exc}); "
                                                          f"check the task's data with `raynas split`")
+    if split is None and target.tabular:
+        return CheckRow(name, CheckResult.PASS, "n/a (table)", "the tabular benchmark has no data to split")
     if split is None:
-        return CheckRow(name, CheckResult.PASS, "n/a", "trials read recorded results or bring their own data: "
-                                                       "raynas splits nothing")
+        return CheckRow(name, CheckResult.PASS, "n/a", "the task names no dataset: its trainer brings its own data")
     s = split.summary()
     value = f"{s['stage1_train']}/{s['stage1_val']}"
     warnings = split.warnings

@@ -307,7 +307,7 @@ def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings
     if settings.init is not None:
         from raynas.training._pretrained import PretrainedWeights
 
-        init = PretrainedWeights(settings.init)
+        init = PretrainedWeights(settings.init, strict=False)  # the top-k differ: each loads the weights that fit
     evaluator = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=experiment_dir,
                                  device=config.device, augmentation=settings.augmentation, init=init)
     if config.search_type == "augmentation":

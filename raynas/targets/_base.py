@@ -54,6 +54,8 @@ class Target(abc.ABC):
 
     #: The kind's name in :data:`raynas.targets.TARGET_KINDS`.
     kind: str = ""
+    #: Whether its evaluators take an augmentation policy per trial (``search_type: augmentation``).
+    searches_augmentation: bool = False
 
     @property
     @abc.abstractmethod

@@ -14,6 +14,7 @@ class BuiltinTrainerTarget(TaskTarget):
     """Trials build the family's model and train it with raynas's own loop (:mod:`raynas.training`)."""
 
     kind = "builtin"
+    searches_augmentation = True
 
     def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
                   spec: Any = None, keep_checkpoint: bool | None = None,

@@ -96,7 +96,8 @@ class TrainerContext:
         self._built: dict[str, Any] = {}
         self._last_epoch = 0
         self.reports = 0
-        #: A folder of this trial's process for the trainer's own files; removed when the trial ends.
+        #: Scratch space for the trainer's own files, removed when the trial ends and not restored after a lost
+        #: worker (what must survive goes into ``save_checkpoint``).
         self.checkpoint_dir = Path(tempfile.mkdtemp(prefix=f"rank{self.rank}-", dir=work_dir))
         self._keep_model = keep_model
 
@@ -247,9 +248,10 @@ class TrainerContext:
             return 1
         return int(json.loads((Path(self._restored) / EPOCH_FILE).read_text())["epoch"]) + 1
 
-    def save_model(self, model: Any) -> None:
+    def save_model(self, model: Any, *, input_shape: tuple[int, ...] | None = None) -> None:
         """Keep the trained model's weights as the trial's result (stage 2, ``raynas export``); a no-op in trials
-        whose model is not kept (stage-1 proxies)."""
+        whose model is not kept (stage-1 proxies). ``raynas export`` can rebuild a model built with ``ctx.build``
+        whose input shape it knows: from ``ctx.datasets()``, or ``input_shape`` (one example's, without the batch)."""
         if not self.is_main or not self._keep_model:
             return
         import torch
@@ -259,6 +261,8 @@ class TrainerContext:
         tmp = folder / f"{MODEL_FILE}.tmp"
         torch.save({"model": state, "epoch": self._last_epoch, "metrics": {}}, tmp)
         os.replace(tmp, folder / MODEL_FILE)
-        if self._describe_model is not None and "build_kwargs" in self._built:
+        if input_shape is not None:  # one example's shape, when the model was not trained on ctx.datasets()
+            self._built["input_shape"] = tuple(int(n) for n in input_shape)
+        if self._describe_model is not None and "build_kwargs" in self._built and self._built.get("input_shape"):
             self._describe_model(self._built).write(folder / "model.json")  # how `raynas export` rebuilds it
         self._send_model(str(folder))

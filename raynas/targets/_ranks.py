@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue as queue_module
 from typing import Any, Callable
 
-from raynas.errors import RaynasError
+from raynas.errors import RunStoppingError
 from raynas.targets._context import TrainerContractError
 
 
@@ -62,7 +62,7 @@ def _rank_main(payload: Any, rank: int, world_size: int, port: int, messages: An
         payload.run(rank=rank, world_size=world_size, port=port,
                     on_report=lambda metrics, checkpoint: messages.put(("report", rank, (metrics, checkpoint))),
                     on_model=lambda folder: messages.put(("model", rank, folder)))
-    except (TrainerContractError, RaynasError) as exc:  # every trial would hit it: the run stops
+    except (TrainerContractError, RunStoppingError) as exc:  # every trial would hit it: the run stops
         messages.put(("contract", rank, str(exc)))
         return
     except BaseException as exc:  # noqa: BLE001 - reported to the trial's process, which fails the trial

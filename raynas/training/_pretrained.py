@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from raynas.config._parse import as_bool, as_mapping, as_str, reject_unknown
-from raynas.errors import ConfigError
+from raynas.errors import ConfigError, RunStoppingError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class PretrainedWeights:
         if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
             state = state["model"]
         if not isinstance(state, Mapping) or not state:
-            raise ConfigError("pretrained.checkpoint", self.checkpoint, "a state_dict (a mapping of tensors)",
+            raise RunStoppingError("pretrained.checkpoint", self.checkpoint, "a state_dict (a mapping of tensors)",
                               "save it with torch.save(module.state_dict(), path)")
         own = model.state_dict()
         missing = [k for k in state if self.prefix + k not in own]
@@ -73,12 +73,16 @@ class PretrainedWeights:
             problems = ([f"{len(missing)} keys the model lacks, e.g. {', '.join(self.prefix + k for k in missing[:3])}"]
                         if missing else []) + ([f"{len(shapes)} other shapes, e.g. {'; '.join(shapes[:2])}"]
                                                if shapes else [])
-            raise ConfigError("pretrained.checkpoint", self.checkpoint,
+            raise RunStoppingError("pretrained.checkpoint", self.checkpoint,
                               f"weights that fit the models' part at prefix {self.prefix!r}",
                               f"{' and '.join(problems)}; set `prefix:` to where that part sits in the model "
                               f"(its keys start with e.g. {next(iter(own), '?')!r}) or use a checkpoint of that part")
         loaded = {self.prefix + k: v for k, v in state.items() if self.prefix + k in own
                   and tuple(getattr(v, "shape", ())) == tuple(own[self.prefix + k].shape)}
+        if not loaded:
+            raise RunStoppingError("pretrained.checkpoint", self.checkpoint, "weights of which some fit the model",
+                                   f"none of its {len(state)} keys match the model's (e.g. {next(iter(own), '?')!r}) "
+                                   "with the same shape: use a checkpoint of this model family")
         own.update(loaded)
         model.load_state_dict(own)
         if self.freeze:

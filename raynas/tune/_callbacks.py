@@ -136,6 +136,9 @@ class ContractStopper(Stopper):
     def __init__(self) -> None:
         self.broken = False
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"broken": False}  # a resumed run (the trainer fixed since) starts unbroken
+
     def __call__(self, trial_id: str, result: dict) -> bool:
         if str(result.get(REASON_KEY) or "").startswith(CONTRACT_PREFIX):
             self.broken = True
@@ -145,13 +148,18 @@ class ContractStopper(Stopper):
         return self.broken
 
 
-def raise_broken_contract(records: Any) -> None:
-    """Raise :class:`TrainerContractBroken` (exit code 2 in the CLI) when a stored trial broke the trainer contract."""
+def broke_the_contract(record: Any) -> bool:
+    """Whether a stored trial stopped its run (a broken trainer contract or a configuration error)."""
+    return (record.failure_reason or "").startswith(CONTRACT_PREFIX)
+
+
+def raise_broken_contract(records: Any, *, since: float, again: str) -> None:
+    """Raise :class:`TrainerContractBroken` (exit code 2 in the CLI) when a trial that ended at or after ``since``
+    (this run) broke the trainer contract; ``again`` says how to run it again once fixed."""
     for record in records:
-        reason = record.failure_reason or ""
-        if reason.startswith(CONTRACT_PREFIX):
-            raise TrainerContractBroken(f"the run was stopped: {reason[len(CONTRACT_PREFIX):]} (trial "
-                                        f"{record.trial_id}). Fix it, then run the same command again.")
+        if broke_the_contract(record) and (record.end_time or 0.0) >= since:
+            raise TrainerContractBroken(f"the run was stopped: {record.failure_reason[len(CONTRACT_PREFIX):]} (trial "
+                                        f"{record.trial_id}). Fix it, then {again}.")
 
 
 class TrialRecorder(Callback):
@@ -221,6 +229,20 @@ class TrialRecorder(Callback):
                               history=self.history.pop(trial.trial_id, []), resources=self.resources)
         self.store.append(record)
         self.recorded.add(trial.trial_id)
+        prune_checkpoints(getattr(getattr(trial, "checkpoint", None), "path", None))
+
+
+def prune_checkpoints(latest: str | None) -> None:
+    """Remove a finished trial's older checkpoints (a trainer may keep one per epoch, to be resumed from): only
+    the latest, its final model or last state, stays. Local storage only; a trial's folder is its own."""
+    if not latest or not os.path.isdir(latest):
+        return
+    import shutil
+    from pathlib import Path
+
+    for older in Path(latest).parent.glob("checkpoint_*"):
+        if older.is_dir() and older.resolve() != Path(latest).resolve():
+            shutil.rmtree(older, ignore_errors=True)
 
     def get_state(self) -> dict[str, Any]:
         return {"recorded": sorted(self.recorded)}
@@ -230,9 +252,9 @@ class TrialRecorder(Callback):
 
 
 def end_of_search_outcome(outcome: Outcome) -> Outcome:
-    """A trial still unfinished when the search ended is stopped (unless its last report had already finished it:
-    completed, failed or invalid)."""
-    if outcome.status in (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.INVALID):
+    """A trial still unfinished when the search ended is stopped (unless it had already completed, or its failure is
+    what stopped the run: a broken trainer contract)."""
+    if outcome.status is TrialStatus.COMPLETED or (outcome.reason or "").startswith(CONTRACT_PREFIX):
         return outcome
     return Outcome(TrialStatus.STOPPED, outcome.value, "stopped because the search ended")
 

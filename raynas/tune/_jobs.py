@@ -106,7 +106,13 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
-    from raynas.tune._callbacks import ContractStopper, ProgressPrinter, TrialRecorder, raise_broken_contract
+    from raynas.tune._callbacks import (
+        ContractStopper,
+        ProgressPrinter,
+        TrialRecorder,
+        broke_the_contract,
+        raise_broken_contract,
+    )
     from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._runner import _tune_environment, check_resources, ensure_ray
 
@@ -119,7 +125,9 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
     root = Path(experiment_dir)
     store_dir = root / "trials"
     wanted = set(numbers)
-    done = {n for n, r in latest_records(store_dir).items() if r.status in FINISHED and n in wanted}
+    # a job that stopped its run (a broken trainer contract, fixed since) runs again
+    done = {n for n, r in latest_records(store_dir).items()
+            if r.status in FINISHED and n in wanted and not broke_the_contract(r)}
     if policy is not None:  # a resumed run knows what the earlier runs found
         by_number = {job.number: job for job in jobs}
         for number, record in sorted(latest_records(store_dir).items()):
@@ -165,5 +173,5 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
     if policy is not None:
         cancelled = {g: r for g in sorted({job.group for job in jobs}) if (r := policy.cancelled(g)) is not None}
     records = latest_records(store_dir)
-    raise_broken_contract(records.values())
+    raise_broken_contract(records.values(), since=t0, again="run the same command again")
     return JobsResult(records=records, cancelled=cancelled, wall_seconds=time.time() - t0, experiment_dir=str(root))

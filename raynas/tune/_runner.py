@@ -55,6 +55,10 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None, *,
     from raynas.targets import Stage, search_target
 
     target = search_target(config)
+    if config.search_type == "augmentation" and not target.searches_augmentation:
+        raise ConfigError("search_type", config.search_type, f"architecture for a {target.kind!r} target",
+                          "an augmentation search needs the built-in trainer (its policies are raynas's); a trainer of "
+                          "your own can vary augmentation through a variant key instead")
     experiment_dir = Path(experiment_dir or config.experiment_dir)
     split = target.prepare(experiment_dir)
     for warning in getattr(split, "warnings", []):
@@ -270,7 +274,8 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     from raynas.tune._runs import end_run
 
     end_run(paths.runs, result.status)
-    raise_broken_contract(TrialStore(paths.trials).records())
+    raise_broken_contract(TrialStore(paths.trials).records(), since=t0,
+                          again=f"continue it with `raynas resume {config.name}` (or start it over with --overwrite)")
     return result
 
 

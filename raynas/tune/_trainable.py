@@ -7,7 +7,7 @@ import shutil
 import time
 from typing import Any, Protocol
 
-from raynas.errors import InvalidTrialError, RaynasError
+from raynas.errors import InvalidTrialError, RunStoppingError
 from raynas.targets._context import CONTRACT_PREFIX, TrainerContractError
 from raynas.tune._outcome import CHECKPOINT_KEY, NODE_KEY, REASON_KEY, RUNNING, STATUS_KEY, TIME_KEY
 
@@ -38,7 +38,7 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
     report = TuneReporter(send)
     try:
         final = dict(evaluator.evaluate(config["arch"], seed=int(config["seed"]), report=report))
-    except (TrainerContractError, RaynasError) as exc:  # every trial would fail the same way: the run stops
+    except (TrainerContractError, RunStoppingError) as exc:  # every trial would fail the same way: the run stops
         send({STATUS_KEY: "failed", REASON_KEY: f"{CONTRACT_PREFIX}{exc}"[:1000]})
         return
     except InvalidTrialError as exc:

@@ -236,6 +236,10 @@ class _Workflow:
             from raynas.references import absolute_reference
 
             data["trainer"] = absolute_reference("trainer", task.trainer, base_dir=Path(task.source).parent)
+        if task.target is not None and ".py:" in task.target:
+            from raynas.references import absolute_reference
+
+            data["target"] = absolute_reference("target", task.target, base_dir=Path(task.source).parent)
         if task.pretrained is not None:
             from dataclasses import asdict
 

@@ -150,8 +150,11 @@ def test_missing_baseline_results_name_the_command(tmp_path):
 
 
 def test_a_task_without_a_baseline_architecture_is_a_clear_cli_error(tmp_path, capsys):
-    assert "BASELINE" not in Path("search_spaces/mlp.py").read_text()
-    task = tiny_task(tmp_path, name="plain-mlp", family="mlp")
+    source = Path("search_spaces/mlp.py").read_text()  # the mlp family without its BASELINE
+    plain = "\n".join(line for line in source.splitlines() if not line.startswith("BASELINE"))
+    assert "BASELINE =" in source and "BASELINE" not in plain
+    (tmp_path / "plainmlp.py").write_text(plain)
+    task = tiny_task(tmp_path, name="plain-mlp", family="./plainmlp.py")
     assert main(["baseline", "--task", str(task), "--workdir", str(tmp_path), "--no-mlflow"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("raynas: error:") and "Traceback" not in err

@@ -114,6 +114,9 @@ def test_a_sigkilled_trial_continues_after_its_last_checkpoint(ray_cluster, proj
     assert second_start == [3, 4]  # the restarted trial began after its epoch-2 checkpoint, not at epoch 1
     trained = [int(line.split()[2]) for line in log.read_text().splitlines()]
     assert trained == [1, 2, 3, 3, 4]
+    # of the 4 epoch checkpoints only the last stays in the experiment's storage once the trial has ended
+    kept = [p for p in (Path(config.experiment_dir) / "tune").rglob("checkpoint_*") if p.is_dir()]
+    assert len(kept) == 1 and (kept[0] / "state.pt").is_file()
 
 
 GPU_SCRIPT = """
