@@ -172,6 +172,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         FailureBudgetStopper,
         ProgressPrinter,
         TrialRecorder,
+        broke_the_contract,
         raise_broken_contract,
     )
     from raynas.tune._mlflow_callback import MlflowLogger
@@ -268,6 +269,10 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
 
             ray.shutdown()
     result = summarize(config, wall_seconds=wall)
+    stopped_by = [r for r in TrialStore(paths.trials).records() if broke_the_contract(r) and (r.end_time or 0) >= t0]
+    if stopped_by:  # its stopper ended the run: a resume must not wait for the trials it stopped
+        result = dataclasses.replace(result, status="stopped", reason=f"trial {stopped_by[0].trial_id} stopped the "
+                                     f"run: {stopped_by[0].failure_reason}; fix it, then `raynas resume {config.name}`")
     if config.mlflow.enabled:
         result = _finish_tracking(config, result, stream or sys.stderr)
     paths.status.write_text(json.dumps(result.to_dict(), indent=2, default=str))

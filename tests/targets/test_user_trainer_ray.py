@@ -78,6 +78,12 @@ def test_a_trainer_that_never_reports_stops_the_search_with_one_line_and_exit_co
     assert "returned without calling ctx.report" in err and "Fix it" in err
     records = TrialStore(tmp_path / "work" / "user" / "trials").records()
     assert len(records) < 6  # stopped, not run to the end
+    # fixed, the search goes on where it stopped: `raynas resume` (the message says so) completes it
+    assert "raynas resume user" in err
+    task.write_text(task.read_text().replace("./train.py:never_reports", "./train.py:train"))
+    assert main(["resume", "user", "--workdir", str(tmp_path / "work")]) == 0
+    records = TrialStore(tmp_path / "work" / "user" / "trials").records()
+    assert sum(r.status == "completed" for r in records) >= 1 and len({r.number for r in records}) == 6
 
 
 def test_a_sigkilled_trial_continues_after_its_last_checkpoint(ray_cluster, project, tmp_path):
