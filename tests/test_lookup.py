@@ -103,9 +103,10 @@ def test_a_family_name_is_found_beside_the_task_file_after_the_current_directory
     assert other.family == str((project / "other" / "search_spaces" / "solo.py").resolve())
     assert find_family("mynet", relative_to=project / "proxy_tasks" / "t.yaml") == (
         project / "search_spaces" / "mynet.py").resolve()
-    # ./search_spaces comes before the folder beside the task file: the name is kept (cwd lookup on the driver)
+    # ./search_spaces comes before the folder beside the task file; what was found is pinned to its file, so a later
+    # stage started in another directory builds the same family
     _write(elsewhere / "search_spaces" / "mynet.py", FAMILY.format(name="mynet_cwd"))
-    assert load_task(project / "proxy_tasks" / "t.yaml").family == "mynet"
+    assert load_task(project / "proxy_tasks" / "t.yaml").family == str((elsewhere / "search_spaces" / "mynet.py").resolve())
     assert load_family("mynet").space.name == "mynet_cwd"
 
 
