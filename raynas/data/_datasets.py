@@ -76,14 +76,9 @@ def load_digits_dataset(validation_fraction: float = 0.2) -> ArrayDataset:
     bunch = load_digits()
     x = (bunch.images.astype(np.float32) / 16.0)[:, None, :, :]
     y = bunch.target.astype(np.int64)
-    rng = np.random.default_rng(OFFICIAL_SPLIT_SEED)
-    val_idx = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        rng.shuffle(members)
-        val_idx.extend(members[: int(round(validation_fraction * len(members)))])
-    is_val = np.zeros(len(y), dtype=bool)
-    is_val[np.array(val_idx)] = True
+    from raynas.data._source import stratified_holdout
+
+    is_val = stratified_holdout(y, validation_fraction, OFFICIAL_SPLIT_SEED)
     return ArrayDataset("digits", x[~is_val], y[~is_val], x[is_val], y[is_val], 10)
 
 
