@@ -53,7 +53,9 @@ def test_the_custom_trainer_example_runs_the_whole_workflow_from_another_directo
     assert len(stores) == 6, stores
     for store in stores:
         records = TrialStore(store).records()
-        assert records and all(r.status == "completed" for r in records), store
+        # none failed; proxy search may stop a candidate's jobs once a cheaper candidate has passed
+        assert records and all(r.status in ("completed", "stopped") for r in records), store
+        assert sum(r.status == "completed" for r in records) >= len(records) // 2, store
         assert_one_mlflow_run_per_trial(store.parent, records)
 
     # the proxy search varied the example's own variant key
