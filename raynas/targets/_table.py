@@ -22,8 +22,6 @@ TABLE_BASELINE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~
 #: The one proxy candidate the bundled table has: its 12-epoch proxy column (other tables: ``<N>-epoch`` for
 #: their declared proxy epochs, else ``proxy``).
 TABLE_CANDIDATE = "12-epoch"
-#: Epochs of the bundled table's proxy column (its trials report no epoch).
-TABLE_PROXY_EPOCHS = 12
 
 
 class TableTarget(Target):
