@@ -18,6 +18,7 @@ the key ``raynas.table``)::
     test: test_acc                # optional: full training's test accuracy, or {proxy: COL, full: COL}
     baseline: {depth: 2, op: conv}  # optional: the architecture `raynas baseline` full-trains
     epochs: {proxy: 12, full: 200}  # optional: epochs the two columns stand for (curves, candidate name)
+    validation_examples: 25000    # optional: examples the full column's accuracy was measured on (its noise)
     provenance: where the numbers come from
 
 Reading a declaration reads no table; :func:`raynas.benchmarks.load_table` reads the table and checks it
@@ -46,7 +47,7 @@ PARQUET_KEY = b"raynas.table"
 #: Formats of a single architecture column.
 ARCH_FORMATS = ("json", "nasbench201")
 REQUIRED_KEYS = ("name", "table", "space", "arch", "proxy", "full", "proxy_cost", "full_cost")
-OPTIONAL_KEYS = ("title", "test", "baseline", "epochs", "provenance")
+OPTIONAL_KEYS = ("title", "test", "baseline", "epochs", "validation_examples", "provenance")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _HELP = "see the README section 'Your own benchmark table'"
 _WHAT = {
@@ -92,6 +93,8 @@ class TableDeclaration:
     baseline: Any = None
     proxy_epochs: int | None = None
     full_epochs: int | None = None
+    #: Validation examples the full column's accuracy was measured on (stage 2's noise estimate); None: unknown.
+    validation_examples: int | None = None
     provenance: str = ""
     title: str = ""
     source: str = ""
@@ -277,6 +280,12 @@ def parse_declaration(data: Any, *, source: str, base_dir: Path | None) -> Table
     if data.get("epochs") is not None:
         proxy_epochs, full_epochs = _epochs(err, data["epochs"])
         declared = replace(declared, proxy_epochs=proxy_epochs, full_epochs=full_epochs)
+    if data.get("validation_examples") is not None:
+        examples = data["validation_examples"]
+        if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+            raise err("validation_examples", examples, "a positive integer: the examples the full column's accuracy "
+                      "was measured on", "e.g. validation_examples: 10000, or leave it out when unknown")
+        declared = replace(declared, validation_examples=examples)
     if declared.baseline is not None:
         try:
             space.encode(declared.baseline)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raynas.cli._output import add_format_flag, print_json, print_table
+from raynas.cli._output import add_format_flag, experiment_words, print_json, print_next, print_table, raynas_step
 from raynas.experiment import DEFAULT_WORKDIR
 
 
@@ -20,7 +20,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Full-train the top-k distinct architectures of a stage-1 search (by reward) on all training "
                     "data, validated on the real validation set (tabular benchmark: the 200-epoch column), as Ray "
                     "Tune jobs, all in parallel or in batches. Reports the stage-1 vs full-training rank "
-                    "correlation (a Kendall tau below 0.3 flags search bias) and picks the model with the best full "
+                    "correlation (Kendall tau with a 90% bootstrap interval under the run-to-run noise of full "
+                    "training) and a verdict: agree, bias (the whole interval below 0.3 and the models not tied "
+                    "within the noise) or inconclusive (e.g. a top-k tied within the noise); --controls N adds "
+                    "lower-ranked stage-1 trials so that a bias can show. Picks the top-k model with the best full "
                     "accuracy. Writes stage2.json, stage2.parquet and best/ (architecture and checkpoint) in "
                     "<experiment>/stage2 and logs stage `stage2` to the search's MLflow experiment. Running it "
                     "again resumes (finished trainings are not run again).")
@@ -32,7 +35,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-concurrent", type=int, help="trainings at once within a batch (default: the whole batch)")
     parser.add_argument("--cpus-per-trial", type=float, help="CPUs per training (default: the search config's)")
     parser.add_argument("--gpus-per-trial", type=float, help="GPUs per training (default: the search config's)")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0; also seeds the bootstrap)")
+    parser.add_argument("--controls", type=int, default=0, metavar="N",
+                        help="also full-train N lower-ranked stage-1 trials, spread evenly over the ranks below the "
+                             "top-k, as controls: the verdict then judges the top-k and the controls together, so that "
+                             "a real search bias shows even when the top-k is tied (default 0)")
+    parser.add_argument("--noise-sd", type=float, metavar="SD",
+                        help="the run-to-run sd of one full-training accuracy (points), when you measured it (e.g. one "
+                             "model trained with 3+ seeds); the larger of it and the binomial noise of the validation "
+                             "set is used (default: the binomial noise)")
     parser.add_argument("--augmentation", metavar="JSON|@FILE",
                         help="a fixed augmentation policy for full training, as JSON or @file (JSON/YAML), e.g. "
                              "'{\"policy\": \"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}' (task experiments "
@@ -84,22 +95,30 @@ def _run(args: argparse.Namespace) -> int:
     settings = Stage2Settings(top_k=args.top_k, batch_size=args.batch_size, max_concurrent=args.max_concurrent,
                               cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, seed=args.seed,
                               augmentation=parse_augmentation(args.augmentation), init=args.init,
-                              mlflow=False if args.no_mlflow else None, tracking_uri=args.tracking_uri)
+                              mlflow=False if args.no_mlflow else None, tracking_uri=args.tracking_uri,
+                              controls=args.controls, noise_sd=args.noise_sd)
     paths = find_experiment(args.experiment, args.workdir)
     result = train_top_k(paths.root, settings, overwrite=args.overwrite)
     if args.format == "json":
         print_json(result.to_dict())
     else:
-        rows = [[r.rank, r.trial_id, r.stage1_reward, r.full_accuracy, r.status + ("  <- picked" if
-                 r.trial_id == result.picked_trial_id else "")] for r in result.rows]
+        rows = [[r.rank, r.trial_id, r.stage1_reward, r.full_accuracy, r.status + ("  (control)" if r.control else "")
+                 + ("  <- picked" if r.trial_id == result.picked_trial_id else "")] for r in result.rows]
         print_table(rows, ["rank", "trial", "stage-1 reward", "full accuracy", "status"])
         print()
         if result.note:
             print(f"note: {result.note}")
-        print(f"rank correlation (stage-1 reward vs full accuracy, {result.correlated} models): Kendall tau "
-              f"{_fmt(result.kendall_tau)}, Spearman {_fmt(result.spearman)}")
-        flag = {True: "yes", False: "no", None: "unknown"}[result.search_bias]
-        print(f"search bias: {flag}: {result.search_bias_note}")
+        interval = ("" if not math.isfinite(result.kendall_tau_low) else
+                    f" (90% interval {_fmt(result.kendall_tau_low)} to {_fmt(result.kendall_tau_high)})")
+        print(f"rank correlation (stage-1 reward vs full accuracy, top {result.correlated} models): Kendall tau "
+              f"{_fmt(result.kendall_tau)}{interval}, Spearman {_fmt(result.spearman)}")
+        noise = result.noise or {}
+        sd = noise.get("sd")
+        print("run-to-run noise of full training: "
+              + (f"sd {sd:.3g} ({noise.get('source')})" if isinstance(sd, float) and math.isfinite(sd)
+                 else str(noise.get("source", "unknown"))))
+        flag = {True: "yes", False: "no", None: "cannot be judged"}[result.search_bias]
+        print(f"verdict: {result.verdict.value} (search bias: {flag}): {result.search_bias_note}")
         if result.picked_trial_id is not None:
             print(f"picked model: stage-1 rank {result.picked_rank}, trial {result.picked_trial_id}, full accuracy "
                   f"{_fmt(result.picked_accuracy)}")
@@ -107,6 +126,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"best model: {result.best_dir}" + (f" (checkpoint: {result.best_checkpoint})"
                                                       if result.best_checkpoint else " (no checkpoint kept)"))
         print(f"results: {result.result_path}, table: {result.table}")
+        if result.picked_trial_id is not None:
+            experiment = experiment_words(paths.root)
+            steps = [(raynas_step("analyze", experiment), "the report, with stage 1 vs stage 2")]
+            if result.best_checkpoint:
+                steps.append((raynas_step("export", experiment), "the picked model as a state dict and TorchScript"))
+            print_next(steps)
     for row in result.rows:
         if not row.completed and row.failure_reason:
             print(f"[raynas] rank {row.rank} (trial {row.trial_id}) {row.status}: {row.failure_reason}", file=sys.stderr)

@@ -1,17 +1,33 @@
-"""Stage 2 of the workflow: full training of the top-k stage-1 trials, their rank correlation with stage 1
-(search bias) and the picked model. Ray, torch and MLflow are imported only when it runs."""
+"""Stage 2 of the workflow: full training of the top-k stage-1 trials (and optional lower-ranked controls), a
+noise-aware verdict on their rank correlation with stage 1 (agree, bias or inconclusive) and the picked model.
+Ray, torch and MLflow are imported only when it runs."""
 
 from raynas.stage2._train import (
     DEFAULT_SUBDIR,
     SEARCH_BIAS_TAU,
     STAGE,
+    RowsVerdict,
     Stage2Result,
     Stage2Row,
     Stage2Settings,
+    control_ranks,
     load_stage2,
+    ranked_trials,
+    stage2_verdict,
     top_trials,
     train_top_k,
 )
+from raynas.stage2._verdict import (
+    FullTrainingNoise,
+    Stage2Judgement,
+    Stage2Verdict,
+    TauInterval,
+    full_training_noise,
+    judge,
+    tau_interval,
+)
 
-__all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "Stage2Result", "Stage2Row", "Stage2Settings", "load_stage2",
+__all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "FullTrainingNoise", "RowsVerdict", "Stage2Judgement",
+           "Stage2Result", "Stage2Row", "Stage2Settings", "Stage2Verdict", "TauInterval", "control_ranks",
+           "full_training_noise", "judge", "load_stage2", "ranked_trials", "stage2_verdict", "tau_interval",
            "top_trials", "train_top_k"]

@@ -2,8 +2,12 @@
 
 Stage-1 rank is noisy (a cheap proxy, a held-out slice of the training data), so a set of the best stage-1
 trials is full-trained, not only the best one: on all training data, validated on the real validation set. How
-their full-training accuracies rank against their stage-1 rewards (Kendall tau, Spearman) tells whether the
-search was biased; the best full-trained model is the result of the whole workflow.
+their full-training accuracies rank against their stage-1 rewards (Kendall tau with a bootstrap interval, judged
+against the run-to-run noise of full training: :mod:`raynas.stage2._verdict`) tells whether the search was
+biased, agrees with full training, or cannot be judged (a converged search's top-k is often tied within the
+noise). ``controls`` lower-ranked stage-1 trials, spread evenly over the rest of the ranking, can be full-trained
+as well, so that a real bias shows even when the top-k is tied; the verdict then judges the top-k and the
+controls together. The best full-trained top-k model is the result of the whole workflow.
 
 Every full training is one Ray Tune job (:func:`raynas.tune._jobs.run_jobs`) in the stage's own trial store
 (``<experiment>/stage2/trials``): job number = stage-1 rank, labels ``stage1_trial`` and ``stage1_rank``. The jobs
@@ -27,6 +31,14 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 from raynas.config._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError, RaynasError
 from raynas.proxy._common import write_json
+from raynas.stage2._verdict import (
+    BIAS_TAU,
+    FullTrainingNoise,
+    Stage2Judgement,
+    Stage2Verdict,
+    full_training_noise,
+    judge,
+)
 from raynas.tune._runner import ray_session
 
 if TYPE_CHECKING:
@@ -39,8 +51,9 @@ STAGE = "stage2"
 DEFAULT_SUBDIR = "stage2"
 #: The job group (evaluator name) of full training.
 GROUP = "full"
-#: Below this Kendall tau between stage-1 reward and full-training accuracy, the search is flagged as biased.
-SEARCH_BIAS_TAU = 0.3
+#: The Kendall tau bar between stage-1 reward and full-training accuracy (the search is flagged as biased only when
+#: the whole bootstrap interval is below it and the models are not tied within the noise: ``_verdict``).
+SEARCH_BIAS_TAU = BIAS_TAU
 RESULT_FILE = "stage2.json"
 TABLE_FILE = "stage2.parquet"
 
@@ -54,7 +67,10 @@ class Stage2Settings:
     (None: the whole batch); ``cpus_per_trial``/``gpus_per_trial``: per job (None: the search config's);
     ``seed``: training seed of every job; ``augmentation``: a fixed augmentation policy for full training
     (task experiments only; None: the task's own); ``mlflow``: False turns MLflow off (None: the search
-    config's setting); ``tracking_uri`` overrides where MLflow runs go.
+    config's setting); ``tracking_uri`` overrides where MLflow runs go; ``controls``: lower-ranked stage-1 trials
+    to full-train as well (spread evenly over the ranks below the top-k), so that a bias shows even when the top-k
+    is tied; ``noise_sd``: the run-to-run sd of one full-training accuracy, when measured (e.g. one model trained
+    with several seeds; the larger of it and the binomial noise of the validation set is used).
     """
 
     top_k: int = 10
@@ -69,6 +85,8 @@ class Stage2Settings:
     mlflow: bool | None = None
     tracking_uri: str | None = None
     progress_interval_s: float = 5.0
+    controls: int = 0
+    noise_sd: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 2:
@@ -98,6 +116,16 @@ class Stage2Settings:
         if self.tracking_uri is not None:
             as_str("tracking_uri", self.tracking_uri)
         as_float("progress_interval_s", self.progress_interval_s, minimum=0.0)
+        if isinstance(self.controls, bool) or not isinstance(self.controls, int) or self.controls < 0:
+            raise ConfigError("controls", self.controls, "an integer >= 0 (lower-ranked stage-1 trials to full-train "
+                              "as controls)", "e.g. --controls 3; 0 trains only the top-k")
+        if self.noise_sd is not None:
+            if isinstance(self.noise_sd, bool) or not isinstance(self.noise_sd, (int, float)) or \
+                    not math.isfinite(self.noise_sd) or self.noise_sd <= 0:
+                raise ConfigError("noise_sd", self.noise_sd, "a positive number: the sd of one full-training "
+                                  "accuracy over seeds, in the accuracy's unit (points for percent)",
+                                  "measure it by full-training one model with 3 or more seeds, or leave it out")
+            object.__setattr__(self, "noise_sd", float(self.noise_sd))
 
 
 @dataclass(frozen=True)
@@ -106,7 +134,7 @@ class Stage2Row:
 
     ``status`` is the full training's (completed, failed, invalid, stopped; ``missing`` when it left no record);
     ``checkpoint`` is its final checkpoint, kept in ``checkpoints/rank-NN`` (None when the training kept none, e.g.
-    on the tabular benchmark).
+    on the tabular benchmark); ``control``: a lower-ranked stage-1 trial trained as a control (never picked).
     """
 
     rank: int
@@ -120,6 +148,7 @@ class Stage2Row:
     checkpoint: str | None
     stage2_trial_id: str | None = None
     cost_s: float = math.nan
+    control: bool = False
 
     @property
     def completed(self) -> bool:
@@ -128,8 +157,12 @@ class Stage2Row:
 
 @dataclass(frozen=True)
 class Stage2Result:
-    """What stage 2 found: the rows in stage-1 rank order, the stage-1 vs full-training rank correlation over
-    the completed ones, the picked model (best full accuracy) and where everything is."""
+    """What stage 2 found: the rows in stage-1 rank order (top-k, then controls), the stage-1 vs full-training
+    rank correlation over the completed top-k (``kendall_tau``, ``spearman``, ``correlated`` models; the bootstrap
+    interval ``kendall_tau_low``/``kendall_tau_high``), the verdict (judged over the top-k and the controls when
+    any completed: ``verdict_over``), the noise it was judged against, the picked model (best full accuracy of the
+    top-k) and where everything is. ``judgements`` holds the figures of each judged set (``top_k``,
+    ``with_controls``)."""
 
     experiment: str
     experiment_dir: str
@@ -153,6 +186,14 @@ class Stage2Result:
     table: str
     wall_seconds: float
     mlflow: dict[str, Any] = field(default_factory=dict)
+    verdict: Stage2Verdict = Stage2Verdict.INCONCLUSIVE
+    verdict_over: str = "top_k"
+    kendall_tau_low: float = math.nan
+    kendall_tau_high: float = math.nan
+    noise: dict[str, Any] = field(default_factory=dict)
+    judgements: dict[str, Any] = field(default_factory=dict)
+    controls: int = 0
+    control_beats_top_k: bool = False
 
     @property
     def completed(self) -> list[Stage2Row]:
@@ -170,20 +211,28 @@ class Stage2Result:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``stage2.json`` holds (the keys ``rows``, ``kendall_tau``, ``spearman``, ``picked_trial_id``,
-        ``picked_arch`` and ``search_bias`` are read by ``raynas analyze``)."""
+        ``picked_arch`` and ``search_bias`` are read by ``raynas analyze``; ``verdict`` is agree, bias or
+        inconclusive)."""
         data = asdict(self)
         data["rows"] = [asdict(row) for row in self.rows]
+        data["verdict"] = self.verdict.value
         return data
 
     def summary(self) -> str:
-        """One line: how many trained, the picked model, and whether stage 1 looks biased."""
+        """One line: how many trained, the picked model, and the verdict on stage 1 (tau, its interval, the
+        noise) in one sentence."""
         done = len(self.completed)
         if not done:
             return (f"stage 2: every one of the {len(self.rows)} full trainings failed (see failure_reason in "
                     f"{self.result_path}, or `raynas trials {self.directory}`)")
-        picked = (f"picked stage-1 rank {self.picked_rank} (trial {self.picked_trial_id}), full accuracy "
-                  f"{self.picked_accuracy:.6g}")
-        return f"stage 2: {done} of {len(self.rows)} full trainings completed; {picked}. {self.search_bias_note}"
+        if self.picked_trial_id is None:
+            picked = "no top-k model completed, nothing picked"
+        else:
+            picked = (f"picked stage-1 rank {self.picked_rank} (trial {self.picked_trial_id}), full accuracy "
+                      f"{self.picked_accuracy:.6g}")
+        controls = f" ({self.controls} as controls)" if self.controls else ""
+        return (f"stage 2: {done} of {len(self.rows)} full trainings completed{controls}; {picked}. "
+                f"Verdict {self.verdict.value}: {self.search_bias_note}")
 
 
 def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max") -> tuple[list[TrialRecord], int]:
@@ -192,6 +241,25 @@ def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max")
 
     ``mode`` ``max`` ranks the highest reward first, ``min`` the lowest; equal rewards keep trial-number order.
     """
+    distinct = ranked_trials(records, mode=mode)
+    return distinct[:top_k], len(distinct)
+
+
+def control_ranks(available: int, top_k: int, controls: int) -> list[int]:
+    """The stage-1 ranks (1-based, among ``available`` distinct completed trials) of ``controls`` control trials:
+    spread evenly over the ranks below the top-k (the middles of ``controls`` equal slices of them; all of them
+    when there are no more than ``controls``)."""
+    rest = max(0, available - top_k)
+    if controls <= 0 or rest == 0:
+        return []
+    if controls >= rest:
+        return list(range(top_k + 1, available + 1))
+    picks = sorted({top_k + 1 + min(rest - 1, int((j + 0.5) * rest / controls)) for j in range(controls)})
+    return picks
+
+
+def ranked_trials(records: Sequence[TrialRecord], *, mode: str = "max") -> list[TrialRecord]:
+    """Every completed trial with a distinct architecture, best reward first (see :func:`top_trials`)."""
     completed = [r for r in records
                  if r.status == "completed" and r.reward is not None and math.isfinite(float(r.reward))]
     sign = -1.0 if str(getattr(mode, "value", mode)) == "max" else 1.0
@@ -203,7 +271,7 @@ def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max")
         if key not in seen:
             seen.add(key)
             distinct.append(record)
-    return distinct[:top_k], len(distinct)
+    return distinct
 
 
 def load_stage2(experiment_dir: str | Path, *, subdir: str = DEFAULT_SUBDIR) -> dict[str, Any]:
@@ -243,7 +311,9 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
                           "give the name (with --workdir) or the directory of a stage-1 search")
     config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
     stage1 = list(records) if records is not None else TrialStore(paths.trials).records()
-    picked, available = top_trials(stage1, settings.top_k, mode=config.mode.value)
+    ranked = ranked_trials(stage1, mode=config.mode.value)
+    picked, available = ranked[:settings.top_k], len(ranked)
+    controls = {rank: ranked[rank - 1] for rank in control_ranks(available, settings.top_k, settings.controls)}
     if not picked:
         raise RaynasError(f"experiment {config.name!r} has no completed stage-1 trials to full-train "
                           f"({len(stage1)} trials in {paths.trials}); run or resume the search first "
@@ -253,22 +323,54 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
         note = (f"only {available} distinct architectures completed stage 1 (top-k is {settings.top_k}): "
                 f"full-training all {available}")
         print(f"[raynas] {STAGE}: {note}", file=out, flush=True)
+    if settings.controls and len(controls) < settings.controls:
+        more = (f"only {len(controls)} distinct completed stage-1 trials rank below the top {settings.top_k}: "
+                f"{len(controls)} controls instead of {settings.controls}")
+        note = more if note is None else f"{note}; {more}"
+        print(f"[raynas] {STAGE}: {more}", file=out, flush=True)
     evaluator = full_training_evaluator(config, paths.root, settings, out)  # bad settings fail before anything is written
+    validation = validation_examples(config)
     root = paths.root / subdir
-    params = _params(config, settings, picked, label)
+    params = _params(config, settings, picked, label, controls)
     _prepare(root, params, overwrite=overwrite)
     tracking = _tracking(config, root, params, settings, paths.root.parent)
     with ray_session(config.ray_address):
         return _train(config, settings, paths.root, root, picked, available, evaluator, tracking, label=label, note=note,
-                      stream=out)
+                      stream=out, controls=controls, validation=validation)
 
 
-def _params(config: SearchConfig, settings: Stage2Settings, picked: Sequence[TrialRecord],
-            label: str | None) -> dict[str, Any]:
-    """What identifies a stage-2 run (resuming needs the same): not the batching or resources."""
-    return {"experiment": config.name, "label": label, "top_k": settings.top_k, "seed": settings.seed,
-            "augmentation": settings.augmentation, "init": settings.init,
-            "stage1_trials": [r.trial_id for r in picked]}
+def validation_examples(config: SearchConfig) -> tuple[int | None, str]:
+    """How many examples a full training's accuracy is measured on (None when unknown) and what they are: the
+    task's real validation set, or a table's declared ``validation_examples``."""
+    from raynas.targets import search_target
+
+    target = search_target(config)
+    if target.kind == "table":
+        declared = target.declaration
+        return declared.validation_examples, f"the validation set of table {declared.name!r}"
+    task = getattr(target, "task", None)
+    if task is None or getattr(task, "dataset", None) is None:
+        return None, "the validation set"
+    from raynas.data import load_dataset
+
+    try:
+        data = load_dataset(task.dataset_spec())
+    except (RaynasError, OSError):  # the split (prepared before) read it: unusual, and then the noise is unknown
+        return None, "the validation set"
+    return int(len(data.val_y)), f"the real validation set of {data.name}"
+
+
+def _params(config: SearchConfig, settings: Stage2Settings, picked: Sequence[TrialRecord], label: str | None,
+            controls: Mapping[int, TrialRecord] | None = None) -> dict[str, Any]:
+    """What identifies a stage-2 run (resuming needs the same): not the batching, resources or noise (controls
+    only when there are some, so that earlier runs without them still resume)."""
+    params = {"experiment": config.name, "label": label, "top_k": settings.top_k, "seed": settings.seed,
+              "augmentation": settings.augmentation, "init": settings.init,
+              "stage1_trials": [r.trial_id for r in picked]}
+    if settings.controls:
+        params["controls"] = settings.controls
+        params["control_trials"] = {str(rank): r.trial_id for rank, r in (controls or {}).items()}
+    return params
 
 
 def _prepare(root: Path, params: dict[str, Any], *, overwrite: bool) -> None:
@@ -339,13 +441,18 @@ def _tracking(config: SearchConfig, root: Path, params: dict[str, Any], settings
 
 def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path, root: Path,
            picked: Sequence[TrialRecord], available: int, evaluator: Any, tracking: Any, *, label: str | None,
-           note: str | None, stream: TextIO) -> Stage2Result:
+           note: str | None, stream: TextIO, controls: Mapping[int, TrialRecord] | None = None,
+           validation: tuple[int | None, str] = (None, "the validation set")) -> Stage2Result:
     from raynas.tune._job import Job, latest_records
     from raynas.tune._jobs import run_jobs
 
     t0 = time.time()
+    controls = dict(controls or {})
     jobs = [Job(rank, record.arch, settings.seed, GROUP, {"stage1_trial": record.trial_id, "stage1_rank": str(rank)})
             for rank, record in enumerate(picked, start=1)]
+    jobs += [Job(rank, record.arch, settings.seed, GROUP, {"stage1_trial": record.trial_id, "stage1_rank": str(rank),
+                                                           "control": "true"})
+             for rank, record in controls.items()]
     size = settings.batch_size or len(jobs)
     batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
     cpus = config.cpus_per_trial if settings.cpus_per_trial is None else settings.cpus_per_trial
@@ -362,7 +469,10 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
         kept.update(_keep_checkpoints(root, latest_records(root / "trials")))
     records = latest_records(root / "trials")
     rows = tuple(_row(rank, stage1, records.get(rank), kept.get(rank)) for rank, stage1 in enumerate(picked, start=1))
-    result = _summarize(config, experiment_dir, root, rows, available, settings, label, note, time.time() - t0)
+    rows += tuple(replace(_row(rank, stage1, records.get(rank), kept.get(rank)), control=True)
+                  for rank, stage1 in controls.items())
+    result = _summarize(config, experiment_dir, root, rows, available, settings, label, note, time.time() - t0,
+                        validation=validation)
     json_path = root / RESULT_FILE
     write_json(json_path, result.to_dict())
     artifacts: list[Path] = [json_path, Path(result.table)]
@@ -372,6 +482,8 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
 
     reason = result.summary()
     metrics = {"kendall_tau": result.kendall_tau, "spearman": result.spearman,
+               "kendall_tau_low": result.kendall_tau_low, "kendall_tau_high": result.kendall_tau_high,
+               "noise_sd": float(result.noise.get("sd", math.nan)),
                "best_full_accuracy": result.picked_accuracy, "models_completed": float(len(result.completed))}
     report = finish_tool(tracking, status="failed" if result.all_failed else "completed", reason=reason,
                          metrics=metrics, artifacts=artifacts, stream=stream)
@@ -416,34 +528,93 @@ def _row(rank: int, stage1: TrialRecord, record: TrialRecord | None, checkpoint:
 
 
 def _summarize(config: SearchConfig, experiment_dir: Path, root: Path, rows: tuple[Stage2Row, ...], available: int,
-               settings: Stage2Settings, label: str | None, note: str | None, wall: float) -> Stage2Result:
+               settings: Stage2Settings, label: str | None, note: str | None, wall: float, *,
+               validation: tuple[int | None, str] = (None, "the validation set")) -> Stage2Result:
     from raynas.proxy._stats import rank_agreement
 
-    done = [row for row in rows if row.completed]
     sign = 1.0 if config.mode.value == "max" else -1.0  # a positive tau always means the rankings agree
-    agreement = rank_agreement([sign * r.stage1_reward for r in done], [r.full_accuracy for r in done])
-    tau, rho = agreement.kendall_tau, agreement.spearman
-    if not math.isfinite(tau):
-        bias, bias_note = None, (f"the stage-1 vs full-training rank correlation needs at least 2 completed full "
-                                 f"trainings with distinct results ({len(done)} here)")
-    elif tau < SEARCH_BIAS_TAU:
-        bias, bias_note = True, (f"possible search bias: stage-1 rewards and full-training accuracies rank the "
-                                 f"{agreement.n} models differently (Kendall tau {tau:.3f} < {SEARCH_BIAS_TAU}); the "
-                                 "proxy task or the stage-1 validation split may not represent full training: check "
-                                 "the proxy (`raynas proxy check`) before trusting stage-1 ranks")
-    else:
-        bias, bias_note = False, (f"no sign of search bias: stage-1 rewards and full-training accuracies agree "
-                                  f"(Kendall tau {tau:.3f} >= {SEARCH_BIAS_TAU} over {agreement.n} models)")
-    best = max(done, key=lambda r: (r.full_accuracy, -r.rank)) if done else None
+    top = [row for row in rows if row.completed and not row.control]
+    agreement = rank_agreement([sign * r.stage1_reward for r in top], [r.full_accuracy for r in top])
+    verdict = stage2_verdict(rows, mode=config.mode.value, validation_examples=validation[0], where=validation[1],
+                             noise_sd=settings.noise_sd, seed=settings.seed)
+    best = max(top, key=lambda r: (r.full_accuracy, -r.rank)) if top else None
     table = _write_table(root / TABLE_FILE, rows)
     best_dir, best_checkpoint = _write_best(root / "best", best, config) if best is not None else (None, None)
+    judged = verdict.judgement
     return Stage2Result(
         experiment=config.name, experiment_dir=str(experiment_dir), directory=str(root), label=label,
-        top_k=settings.top_k, available=available, rows=rows, kendall_tau=tau, spearman=rho, correlated=agreement.n,
+        top_k=settings.top_k, available=available, rows=rows, kendall_tau=agreement.kendall_tau,
+        spearman=agreement.spearman, correlated=agreement.n,
         picked_trial_id=None if best is None else best.trial_id, picked_arch=None if best is None else best.arch,
         picked_rank=None if best is None else best.rank,
-        picked_accuracy=math.nan if best is None else best.full_accuracy, search_bias=bias, search_bias_note=bias_note,
-        note=note, best_dir=best_dir, best_checkpoint=best_checkpoint, table=str(table), wall_seconds=round(wall, 3))
+        picked_accuracy=math.nan if best is None else best.full_accuracy, search_bias=judged.search_bias,
+        search_bias_note=verdict.note, note=note, best_dir=best_dir, best_checkpoint=best_checkpoint, table=str(table),
+        wall_seconds=round(wall, 3), verdict=judged.verdict, verdict_over=verdict.over,
+        kendall_tau_low=verdict.top_k.tau.low, kendall_tau_high=verdict.top_k.tau.high,
+        noise=verdict.noise.to_dict(), judgements={k: j.to_dict() for k, j in verdict.sets.items()},
+        controls=sum(1 for r in rows if r.control), control_beats_top_k=verdict.control_beats_top_k)
+
+
+@dataclass(frozen=True)
+class RowsVerdict:
+    """The verdict over stage-2 rows: the noise, the judgement of the top-k and (when a control completed) of the
+    top-k with the controls; ``over`` names the judged set the verdict comes from (the wider one), ``note`` the
+    sentence ``raynas train`` prints."""
+
+    noise: FullTrainingNoise
+    top_k: Stage2Judgement
+    with_controls: Stage2Judgement | None
+    control_beats_top_k: bool
+    note: str
+
+    @property
+    def over(self) -> str:
+        return "top_k" if self.with_controls is None else "with_controls"
+
+    @property
+    def judgement(self) -> Stage2Judgement:
+        return self.top_k if self.with_controls is None else self.with_controls
+
+    @property
+    def sets(self) -> dict[str, Stage2Judgement]:
+        return {"top_k": self.top_k, **({} if self.with_controls is None else {"with_controls": self.with_controls})}
+
+
+def stage2_verdict(rows: Sequence[Stage2Row], *, mode: str = "max", validation_examples: int | None = None,
+                   where: str = "the validation set", noise_sd: float | None = None, seed: int = 0) -> RowsVerdict:
+    """Judge stage 1 against full training over the completed ``rows`` (pure; see :mod:`raynas.stage2._verdict`):
+    the noise of one full-training accuracy (binomial on ``validation_examples``, or ``noise_sd`` when larger),
+    the top-k's tau interval and verdict and, when controls completed, the same over the top-k and the controls
+    (the verdict then comes from the wider set). A control that beats every top-k model is said loudly."""
+    sign = 1.0 if str(getattr(mode, "value", mode)) == "max" else -1.0
+    done = [r for r in rows if r.completed]
+    top = [r for r in done if not r.control]
+    extra = [r for r in done if r.control]
+    noise = full_training_noise([r.full_accuracy for r in done], validation_examples=validation_examples,
+                                declared_sd=noise_sd, where=where)
+
+    def judged(models: Sequence[Stage2Row], what: str) -> Stage2Judgement:
+        return judge([sign * r.stage1_reward for r in models], [r.full_accuracy for r in models], noise=noise,
+                     seed=seed, what=what)
+
+    top_k = judged(top, f"the top {len(top)}")
+    wide = judged(top + extra, f"the top {len(top)} and {len(extra)} controls") if extra else None
+    note = (wide or top_k).note
+    if wide is not None:
+        note += f" (over the top {len(top)} alone: {top_k.tau.text()}, {top_k.verdict.value})"
+    beats = False
+    if extra and top:
+        best_control = max(extra, key=lambda r: r.full_accuracy)
+        best_top = max(r.full_accuracy for r in top)
+        if best_control.full_accuracy > best_top:
+            beats = True
+            margin = best_control.full_accuracy - best_top
+            noise_text = f", run-to-run noise sd {noise.sd:.2f}" if noise.known else ""
+            note = (f"WARNING: control stage-1 rank {best_control.rank} (trial {best_control.trial_id}) reached full "
+                    f"accuracy {best_control.full_accuracy:.4g}, above every top-{len(top)} model (best "
+                    f"{best_top:.4g}, {margin:.2f} points lower{noise_text}): the search ranked a better model low, "
+                    f"evidence that stage 1 missed something. {note}")
+    return RowsVerdict(noise, top_k, wide, beats, note)
 
 
 def _write_table(path: Path, rows: Sequence[Stage2Row]) -> Path:
@@ -482,5 +653,6 @@ def _write_best(best_dir: Path, row: Stage2Row, config: SearchConfig) -> tuple[s
     return str(best_dir), None if checkpoint is None else str(checkpoint)
 
 
-__all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "Stage2Result", "Stage2Row", "Stage2Settings", "load_stage2",
-           "top_trials", "train_top_k"]
+__all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "RowsVerdict", "Stage2Result", "Stage2Row", "Stage2Settings",
+           "control_ranks", "load_stage2", "ranked_trials", "stage2_verdict", "top_trials", "train_top_k",
+           "validation_examples"]
