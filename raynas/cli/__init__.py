@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import Sequence
 
@@ -72,7 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("raynas: interrupted; results so far are on disk (resume with `raynas resume NAME`)", file=sys.stderr)
+        from raynas.cli._output import raynas_step
+
+        words = shlex.join(sys.argv[1:] if argv is None else argv)
+        again = (f"run `{raynas_step(words)}` again" if args.command == "run"
+                 else f"resume with `{raynas_step('resume', 'NAME')}`")
+        print(f"raynas: interrupted; results so far are on disk ({again})", file=sys.stderr)
         return 130
 
 

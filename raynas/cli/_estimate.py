@@ -20,11 +20,14 @@ _FLAGS = {
     "timeout_days": "--timeout-days",
     "max_total_days": "--max-total-days",
     "stage2_models": "--stage2-models",
+    "cpus_per_trial": "--cpus-per-trial",
+    "device": "--device",
 }
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     from raynas.proxy._estimate import (
+        DEFAULT_CPUS_PER_TRIAL,
         DEFAULT_GPUS_PER_TRIAL,
         DEFAULT_MAX_CONCURRENT,
         DEFAULT_MAX_TOTAL_DAYS,
@@ -39,7 +42,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "estimate", help="estimate a search's cost, duration, accelerators and resumes before running it",
         description="Size a search: search_cost = trials_to_converge * proxy_hours * gpus_per_trial, "
                     "days = trials_to_converge / max_concurrent * proxy_hours / 24, accelerators = max_concurrent * "
-                    "gpus_per_trial, and the resumes needed at the job timeout. The proxy cost per trial comes from "
+                    "gpus_per_trial, and the resumes needed at the job timeout (a search without GPUs, "
+                    "--gpus-per-trial 0 or --device cpu, is sized in CPU workers instead). The proxy cost per trial "
+                    "comes from "
                     f"--proxy-hours, else is measured from --experiment (a search's trials or a proxy search's chosen "
                     f"proxy), else is a "
                     f"{DEFAULT_PROXY_HOURS:g}-hour placeholder.")
@@ -56,7 +61,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-concurrent", type=int, default=DEFAULT_MAX_CONCURRENT,
                         help=f"trials run in parallel (default {DEFAULT_MAX_CONCURRENT})")
     parser.add_argument("--gpus-per-trial", type=float, default=DEFAULT_GPUS_PER_TRIAL,
-                        help=f"accelerators per trial (default {DEFAULT_GPUS_PER_TRIAL:g})")
+                        help=f"accelerators per trial (default {DEFAULT_GPUS_PER_TRIAL:g}; 0: a CPU search, sized in "
+                             "CPU workers)")
+    parser.add_argument("--cpus-per-trial", type=float, default=DEFAULT_CPUS_PER_TRIAL,
+                        help=f"CPUs per trial (default {DEFAULT_CPUS_PER_TRIAL:g}; used by CPU searches)")
+    parser.add_argument("--device", default="auto",
+                        help="where trials run: auto, cpu, cuda or cuda:N (default auto; cpu: sized in CPU workers)")
     parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS,
                         help=f"ceiling on trials (default {DEFAULT_MAX_TRIALS}; at least --trials-to-converge)")
     parser.add_argument("--timeout-days", type=float, default=DEFAULT_TIMEOUT_DAYS,
@@ -109,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
             full_training_hours=full_hours, max_concurrent=args.max_concurrent,
             gpus_per_trial=args.gpus_per_trial, max_trials=args.max_trials, timeout_days=args.timeout_days,
             max_total_days=args.max_total_days, stage2_models=args.stage2_models, source=source,
+            cpus_per_trial=args.cpus_per_trial, device=args.device,
         )
     except ConfigError as exc:
         raise ConfigError(_FLAGS.get(exc.field, exc.field), exc.value, _flag_words(exc.expected) or exc.expected,
@@ -124,6 +135,7 @@ def _run(args: argparse.Namespace) -> int:
         for line in warnings:
             print(f"warning: {line}")
     print()
+    print(f"search: {result.summary()}")
     print(f"proxy cost: {inputs.source}")
     return 0
 

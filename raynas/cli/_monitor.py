@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas._text import hms
-from raynas.cli._output import add_format_flag, print_json
+from raynas.cli._output import add_format_flag, experiment_words, print_json, raynas_step
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment
 
 #: A progress file older than this means the search is not running any more (or its driver died).
@@ -51,7 +51,8 @@ def snapshot(paths: ExperimentPaths) -> dict[str, Any]:
     elif live is not None and time.time() - float(live.get("time", 0)) <= STALE_S:
         state = "running"
     else:
-        state = "not running (no progress for 2 minutes: interrupted? `raynas resume` continues it)"
+        state = (f"not running (no progress for 2 minutes: interrupted? "
+                 f"`{raynas_step('resume', experiment_words(paths.root))}` continues it)")
     plot = None
     if records:
         plot = str(search_plot(records, paths.search_plot, mode_max=config.mode is Mode.MAX,

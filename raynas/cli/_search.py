@@ -6,7 +6,7 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
-from raynas.cli._output import add_format_flag, print_json, print_table
+from raynas.cli._output import add_format_flag, experiment_words, print_json, print_next, print_table, raynas_step
 from raynas.experiment import DEFAULT_WORKDIR, find_experiment
 
 EMBEDDED_DEFAULT = "nasbench201_dryrun.yaml"
@@ -108,7 +108,19 @@ def _report(result, fmt: str) -> int:
         print_json(result.to_dict())
     else:
         print(result.status_line())
+        print_next(_next_steps(result))
     return {"cancelled": 3, "interrupted": 130}.get(result.status, 0)
+
+
+def _next_steps(result) -> list[tuple[str, str]]:
+    """What to run after a search that ended with ``result`` (commands spelled to work in a fresh shell)."""
+    experiment = experiment_words(result.experiment_dir)
+    if result.status in ("interrupted", "timed_out"):
+        return [(raynas_step("resume", experiment), "continue the search where it stopped")]
+    if result.status in ("completed", "stopped", "exhausted") and result.trials:
+        return [(raynas_step("train", experiment), "stage 2: full-train the top trials"),
+                (raynas_step("analyze", experiment), "the report: search curve, decisions, suggestions")]
+    return []
 
 
 def _run_validate(args: argparse.Namespace) -> int:

@@ -6,6 +6,11 @@ The formulas are the ones in the design::
     days        = trials_to_converge / max_concurrent * avg_trial_hours / 24
     GPUs        = max_concurrent * gpus_per_trial
 
+A search that uses no GPU (``gpus_per_trial`` 0, or ``device: cpu``) is sized in CPU workers instead: its
+``max_concurrent`` trial slots of ``cpus_per_trial`` CPUs each, times in the unit that reads best (seconds to
+days), and its table leaves out what does not apply to it (accelerator-hours, GPUs, resumes when none is needed).
+``to_dict`` keeps every number either way.
+
 A job times out after ``timeout_days`` (14 by default) and the default resume policy allows one resume, for at
 most ``max_total_days`` (28) in all. The proxy cost per trial is measured from an experiment's trial store
 (:func:`measured_proxy_cost`) when one is given, else taken from the user, else a placeholder of 2 hours.
@@ -29,6 +34,7 @@ DEFAULT_PROXY_HOURS = 2.0
 DEFAULT_TRIALS_TO_CONVERGE = 3000
 DEFAULT_MAX_CONCURRENT = 20
 DEFAULT_GPUS_PER_TRIAL = 2.0
+DEFAULT_CPUS_PER_TRIAL = 1.0
 DEFAULT_MAX_TRIALS = 5000
 DEFAULT_TIMEOUT_DAYS = 14.0
 DEFAULT_MAX_TOTAL_DAYS = 28.0
@@ -67,6 +73,8 @@ class EstimateInputs:
     max_total_days: float = DEFAULT_MAX_TOTAL_DAYS
     stage2_models: int = DEFAULT_STAGE2_MODELS
     source: str = ""
+    cpus_per_trial: float = DEFAULT_CPUS_PER_TRIAL
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -88,6 +96,11 @@ class EstimateInputs:
         put("max_total_days", _positive("max_total_days", self.max_total_days,
                                         "the most days the search may run, resumes included (default 28)"))
         put("stage2_models", as_int("stage2_models", self.stage2_models, minimum=1))
+        put("cpus_per_trial", as_float("cpus_per_trial", self.cpus_per_trial, minimum=0.0))
+        if not isinstance(self.device, str) or not (self.device in ("auto", "cpu", "cuda")
+                                                    or self.device.startswith("cuda:")):
+            raise ConfigError("device", self.device, "auto, cpu, cuda or cuda:N",
+                              "use the search's device setting (cpu when no GPU is used)")
         if not isinstance(self.source, str):
             raise ConfigError("source", self.source, "a text saying where the proxy cost came from")
         if not self.source:
@@ -103,6 +116,11 @@ class EstimateInputs:
     def measured(self) -> bool:
         """Whether the proxy cost is known (given or measured) rather than the placeholder."""
         return self.proxy_hours_per_trial is not None
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether trials run on GPUs: ``gpus_per_trial`` > 0 and the device is not ``cpu``."""
+        return self.gpus_per_trial > 0 and self.device != "cpu"
 
     @property
     def resumes_allowed(self) -> int:
@@ -136,6 +154,27 @@ class SearchEstimate:
     stage2_gpu_hours: float | None
     stage2_days: float | None
     stage2_accelerators: float
+    #: Whether trials use GPUs (else the estimate speaks of CPU workers); see :attr:`EstimateInputs.uses_gpu`.
+    uses_gpu: bool = True
+    #: CPUs the search holds at once (max_concurrent * cpus_per_trial) and its cost in CPU-hours.
+    cpus_needed: float = 0.0
+    search_cost_cpu_hours: float = 0.0
+    ceiling_cpu_hours: float = 0.0
+    #: Stage 2 on a CPU search: CPU-hours, and days when max_concurrent models train at once (None: unknown).
+    stage2_cpu_hours: float | None = None
+    stage2_days_batched: float | None = None
+
+    @property
+    def workers_text(self) -> str:
+        """What the search runs on: "2 CPU workers" (CPU search) or "40 GPUs" (GPU search)."""
+        i = self.inputs
+        if not self.uses_gpu:
+            return _plural(i.max_concurrent, "CPU worker")
+        return f"{_num(self.accelerators_needed)} GPU{'' if self.accelerators_needed == 1 else 's'}"
+
+    def summary(self) -> str:
+        """One line: how long the search takes, on what ("about 4 minutes on 2 CPU workers")."""
+        return f"about {duration_text(self.days * 24)} on {self.workers_text}"
 
     def warnings(self) -> list[str]:
         """Plain sentences about what does not fit or is not known yet (empty when all is well)."""
@@ -163,7 +202,8 @@ class SearchEstimate:
                        f"{'; ' + fix if fix else ''}")
         if i.max_concurrent > i.trials_to_converge:
             out.append(f"max_concurrent ({i.max_concurrent}) is more than trials_to_converge "
-                       f"({i.trials_to_converge}): some accelerators would sit idle")
+                       f"({i.trials_to_converge}): some {'accelerators' if self.uses_gpu else 'trial slots'} "
+                       "would sit idle")
         if not i.measured:
             out.append(f"the proxy cost is not measured: {_num(DEFAULT_PROXY_HOURS)} h per trial is a placeholder; "
                        "measure it from a trial run (--experiment) or give it (--proxy-hours)")
@@ -182,11 +222,18 @@ class SearchEstimate:
     def _concurrency_fix(self, needed: int | None, within: str) -> str:
         if needed is None:
             return ""
+        if not self.uses_gpu:
+            cpus = needed * self.inputs.cpus_per_trial
+            return f"raise max_concurrent to {needed} ({_num(cpus)} CPUs) to finish within {within}"
         accelerators = needed * self.inputs.gpus_per_trial
         return f"raise max_concurrent to {needed} ({_num(accelerators)} accelerators) to finish within {within}"
 
     def rows(self) -> list[tuple[str, str, str]]:
-        """(quantity, value, formula) rows for a table; values are formatted text, formulas show the numbers."""
+        """(quantity, value, formula) rows for a table; values are formatted text, formulas show the numbers.
+
+        A search without GPUs gets :meth:`cpu_rows` (CPU workers, readable times, no rows of zeros)."""
+        if not self.uses_gpu:
+            return self.cpu_rows()
         i = self.inputs
         t, h, g, c = i.trials_to_converge, self.proxy_hours_per_trial, i.gpus_per_trial, i.max_concurrent
         n = _num
@@ -240,6 +287,56 @@ class SearchEstimate:
             rows.append(("stage-2 cost (GPU-hours)", "unknown", "needs full_training_hours"))
         return rows
 
+    def cpu_rows(self) -> list[tuple[str, str, str]]:
+        """The table of a search without GPUs: CPU workers and CPU time, each time in the unit that reads best;
+        rows that are zero or do not apply (GPUs, resumes when none is needed, unknown stage 2) are left out."""
+        i = self.inputs
+        t, h, c, cpu = i.trials_to_converge, self.proxy_hours_per_trial, i.max_concurrent, i.cpus_per_trial
+        n, d = _num, duration_text
+        rows = [
+            ("trials to converge", n(t), "first upper bound (given)"),
+            ("proxy time per trial", d(h), i.source),
+            ("CPU workers (trial slots)", n(c), f"max_concurrent = {n(c)}, {n(cpu)} CPU{'' if cpu == 1 else 's'} each"),
+        ]
+        if self.cpus_needed > 0:
+            rows.append(("CPUs needed", n(self.cpus_needed), f"max_concurrent * cpus_per_trial = {n(c)} * {n(cpu)}"))
+        rows.append(("search time", d(self.days * 24),
+                     f"trials_to_converge / max_concurrent * proxy time = {n(t)} / {n(c)} * {d(h)}"))
+        if self.search_cost_cpu_hours > 0:
+            rows.append(("search cost (CPU time)", d(self.search_cost_cpu_hours),
+                         f"trials_to_converge * proxy time * cpus_per_trial = {n(t)} * {d(h)} * {n(cpu)}"))
+        if self.full_training_equivalents is not None:
+            rows.append(("full-training equivalents", n(self.full_training_equivalents),
+                         f"trials_to_converge * proxy time / full training = {n(t)} * {d(h)} / "
+                         f"{d(i.full_training_hours)}"))
+        if self.resumes_needed:
+            rows += [
+                ("resumes needed", n(self.resumes_needed),
+                 f"ceil(days / timeout_days) - 1 = ceil({n(self.days)} / {n(i.timeout_days)}) - 1"),
+                ("resumes allowed", n(self.resumes_allowed),
+                 f"ceil(max_total_days / timeout_days) - 1 = ceil({n(i.max_total_days)} / {n(i.timeout_days)}) - 1"),
+                ("max_concurrent for no resume", n(self.max_concurrent_for_timeout),
+                 f"ceil(trials_to_converge * proxy_hours / 24 / timeout_days), timeout {n(i.timeout_days)} days"),
+            ]
+            if not self.fits_resume_policy:
+                rows.append(("max_concurrent for the policy", n(self.max_concurrent_for_policy),
+                             f"ceil(trials_to_converge * proxy_hours / 24 / max_total_days), {n(i.max_total_days)} days"))
+        if i.max_trials != t:  # else the same as the search time
+            rows.append(("ceiling time (max_trials)", d(self.ceiling_days * 24),
+                         f"max_trials / max_concurrent * proxy time = {n(i.max_trials)} / {n(c)} * {d(h)}"))
+        rows.append(("failure budget (max_failed)", n(self.max_failed_default),
+                     f"ceil(max_trials / 3) = ceil({n(i.max_trials)} / 3)"))
+        if self.stage2_days_batched is not None and i.full_training_hours is not None:
+            f, m = i.full_training_hours, i.stage2_models
+            rows.append(("stage-2 time", d(self.stage2_days_batched * 24),
+                         f"ceil(stage2_models / max_concurrent) * full training = ceil({n(m)} / {n(c)}) * {d(f)}"))
+            if self.stage2_cpu_hours:
+                rows.append(("stage-2 cost (CPU time)", d(self.stage2_cpu_hours),
+                             f"stage2_models * full training * cpus_per_trial = {n(m)} * {d(f)} * {n(cpu)}"))
+                rows.append(("total cost (CPU time)", d(self.search_cost_cpu_hours + self.stage2_cpu_hours),
+                             "search cost + stage-2 cost"))
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-ready data: inputs, results, warnings and the table rows."""
         inputs = asdict(self.inputs)
@@ -249,6 +346,7 @@ class SearchEstimate:
             "inputs": inputs,
             "source": self.inputs.source,
             "estimate": results,
+        "summary": self.summary(),
             "warnings": self.warnings(),
             "rows": [{"quantity": q, "value": v, "formula": f} for q, v, f in self.rows()],
         }
@@ -291,6 +389,12 @@ def estimate(inputs: EstimateInputs) -> SearchEstimate:
         stage2_gpu_hours=None if full is None else i.stage2_models * full * i.gpus_per_trial,
         stage2_days=None if full is None else full / 24,
         stage2_accelerators=i.stage2_models * i.gpus_per_trial,
+        uses_gpu=i.uses_gpu,
+        cpus_needed=i.max_concurrent * i.cpus_per_trial,
+        search_cost_cpu_hours=trial_hours * i.cpus_per_trial,
+        ceiling_cpu_hours=i.max_trials * h * i.cpus_per_trial,
+        stage2_cpu_hours=None if full is None else i.stage2_models * full * i.cpus_per_trial,
+        stage2_days_batched=None if full is None else math.ceil(i.stage2_models / i.max_concurrent) * full / 24,
     )
 
 
@@ -358,6 +462,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+#: (unit, hours in one unit, the largest number of hours shown in it): seconds below 90 s, minutes below 90 minutes,
+#: hours below 48 hours, days above, so that a number reads like "1.5 minutes" rather than "0.00104 days".
+_UNITS = (("second", 1 / 3600, 1.5 / 60), ("minute", 1 / 60, 1.5), ("hour", 1.0, 48.0), ("day", 24.0, math.inf))
+
+
+def duration_text(hours: float | None) -> str:
+    """A duration in the unit that reads best: "45 seconds", "4.2 minutes", "3 hours", "12.5 days" ("-": unknown)."""
+    if hours is None or not math.isfinite(float(hours)) or hours < 0:
+        return "-"
+    for unit, size, below in _UNITS:
+        if hours < below:
+            break
+    value = hours / size
+    text = _num(round(value, 1) if value >= 1 else float(f"{value:.2g}"))
+    return f"{text} {unit}" if text == "1" else f"{text} {unit}s"
+
+
 def _num(value: float | int | None) -> str:
     """A number as people read it: thousands separators, at most 2 decimals (3 significant digits below 1)."""
     if value is None:
@@ -374,4 +495,5 @@ def _num(value: float | int | None) -> str:
     return f"{value:.3g}"
 
 
-__all__ = ["DEFAULT_PROXY_HOURS", "EstimateInputs", "SearchEstimate", "estimate", "measured_proxy_cost"]
+__all__ = ["DEFAULT_PROXY_HOURS", "EstimateInputs", "SearchEstimate", "duration_text", "estimate",
+           "measured_proxy_cost"]

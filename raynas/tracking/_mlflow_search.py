@@ -82,9 +82,14 @@ class SyncReport:
             if self.tracking_uri.startswith(("http://", "https://")) and self.experiment_id is not None:
                 where = f"open {self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}"
             elif self.tracking_uri.startswith("sqlite:///"):
+                import shlex
+
+                from raynas._command import raynas_command
+
                 database = Path(self.tracking_uri[len("sqlite:///"):])
-                flag = f"--workdir {database.parent}" if database.name == "mlflow.db" else f"--tracking-uri {self.tracking_uri}"
-                where = f"view it with `raynas ui {flag}`"
+                flag = (f"--workdir {shlex.quote(str(database.parent))}" if database.name == "mlflow.db"
+                        else f"--tracking-uri {self.tracking_uri}")
+                where = f"view it with `{raynas_command()} ui {flag}`"
             else:
                 where = f"at {self.tracking_uri}"
             out.append(f"MLflow: experiment {self.experiment!r}, one run per trial under parent run "

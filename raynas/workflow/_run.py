@@ -124,7 +124,7 @@ class _Workflow:
         return report.summary()
 
     def estimate(self) -> str:
-        from raynas.proxy._estimate import EstimateInputs, estimate, measured_by_proxy_search
+        from raynas.proxy._estimate import DEFAULT_PROXY_HOURS, EstimateInputs, estimate, measured_by_proxy_search
 
         search = self._search_settings()
         measured = measured_by_proxy_search(self.target.workspace)
@@ -132,6 +132,7 @@ class _Workflow:
             trials_to_converge=self._trials_to_converge(search), max_trials=search["max_trials"],
             proxy_hours_per_trial=measured[0] if measured else None, full_training_hours=measured[3] if measured else None,
             max_concurrent=search["max_concurrent"], gpus_per_trial=search["gpus_per_trial"],
+            cpus_per_trial=search["cpus_per_trial"], device=search["device"],
             stage2_models=self.config.top_k, source=measured[2] if measured else "")
         result = estimate(inputs)
         from raynas.cli._output import print_table
@@ -143,7 +144,9 @@ class _Workflow:
 
         (self.target.workspace / "estimate.json").write_text(json.dumps(json_safe(result.to_dict()), indent=2,
                                                                           default=str))
-        return f"{result.days:.3g} days on {result.accelerators_needed:g} accelerators ({inputs.source})"
+        source = ("cost measured by the proxy search" if measured
+                  else f"cost not measured: a {DEFAULT_PROXY_HOURS:g}-hour placeholder per trial")
+        return f"{result.summary()} ({source})"
 
     def search(self) -> str:
         from raynas.config import SearchConfig
@@ -273,7 +276,9 @@ def run_workflow(config: WorkflowConfig, *, stream: TextIO | None = None, progre
         if flow.tracking.tracking_uri:
             result.ui_command = f"open {flow.tracking.tracking_uri}"
         else:
-            result.ui_command = f"raynas ui --workdir {config.root}"
+            from raynas._command import raynas_command, shell_path
+
+            result.ui_command = f"{raynas_command()} ui --workdir {shell_path(config.root)}"
     result.wall_seconds = round(time.time() - t0, 1)
     return result
 
