@@ -142,6 +142,7 @@ class _Workflow:
             self.say(f"estimate: {warning}")
         from raynas._json import json_safe
 
+        self.target.workspace.mkdir(parents=True, exist_ok=True)  # when run alone (--steps estimate)
         (self.target.workspace / "estimate.json").write_text(json.dumps(json_safe(result.to_dict()), indent=2,
                                                                           default=str))
         source = ("cost measured by the proxy search" if measured
