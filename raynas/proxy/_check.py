@@ -313,34 +313,50 @@ def _check_space_tau(target: Any, inputs: _Inputs) -> CheckRow:
                     "set may flatter the proxy; try a less reduced proxy or more reference models")
 
 
+#: How a variance verdict shows in the checklist (inconclusive: a warning with the reason).
+_VARIANCE_RESULTS = {"pass": CheckResult.PASS, "warn": CheckResult.WARN, "fail": CheckResult.FAIL,
+                     "inconclusive": CheckResult.WARN}
+
+
 def _check_variance(target: Any, inputs: _Inputs) -> CheckRow:
+    """The proxy's run-to-run sd against the spread of the top reference models (see :mod:`raynas.proxy._variance`):
+    its verdict, with the figures."""
     name = "variance"
     data = inputs.variance
     if data is None:
         return CheckRow(name, CheckResult.WARN, "missing", str(inputs.variance_error))
-    cv = _number(data.get("cv"))
-    max_cv = _number((data.get("thresholds") or {}).get("max_cv"))
     repeats, model, candidate = data.get("repeats"), data.get("model"), data.get("candidate")
-    rerun = _command(target, "proxy variance")
-    if not math.isfinite(max_cv):
+    rerun = (f"run {_command(target, 'proxy variance')} again with the same --repeats, --candidate and --model "
+             "(finished repeats are reused; --overwrite starts over)")
+    sep = data.get("separation")
+    verdict = data.get("verdict")
+    if not isinstance(sep, dict) or verdict not in _VARIANCE_RESULTS:
+        cv = _number(data.get("cv"))
         return CheckRow(name, CheckResult.WARN, f"cv {cv:.3g}" if math.isfinite(cv) else "-",
-                        f"{variance_path(target)} has no thresholds.max_cv: run {rerun} again")
-    if not math.isfinite(cv):
-        return CheckRow(name, CheckResult.FAIL, "-",
-                        f"run-to-run variation not measured (too few repeats completed): run {rerun} again")
-    what = f"{repeats} repeats of {model} with proxy {candidate}"
-    if cv > max_cv:
-        return CheckRow(name, CheckResult.FAIL, f"cv {cv:.3g}",
-                        f"run-to-run cv {cv:.3g} > {max_cv:g} over {what}: the proxy is too noisy to rank models; "
-                        "train longer or on more data in the proxy")
+                        f"{variance_path(target)} was measured with the old rule (a fixed cv bar), which does not "
+                        f"compare the noise with the spread of the models the search must rank: {rerun}")
     chosen = inputs.chosen.name if inputs.chosen is not None else None
+    ratio, low, high = _number(sep.get("ratio")), _number(sep.get("low")), _number(sep.get("high"))
+    value = f"separation {ratio:.2f} [{low:.2f}, {high:.2f}]" if math.isfinite(ratio) else str(verdict)
     if chosen is not None and candidate is not None and str(candidate) != chosen:
-        return CheckRow(name, CheckResult.WARN, f"cv {cv:.3g}",
-                        f"measured with proxy {candidate}, but the chosen proxy is {chosen}: run {rerun} again")
-    detail = f"run-to-run cv {cv:.3g} <= {max_cv:g} over {what}"
-    if data.get("note"):  # e.g. the tabular benchmark: one run per architecture, so cv is 0 by construction
-        detail += f" (note in {variance_path(target).name}: {str(data['note']).split('. ')[0]})"
-    return CheckRow(name, CheckResult.PASS, f"cv {cv:.3g}", detail)
+        return CheckRow(name, CheckResult.WARN, value,
+                        f"measured with proxy {candidate}, but the chosen proxy is {chosen}: run "
+                        f"{_command(target, 'proxy variance')} again")
+    result = _VARIANCE_RESULTS[verdict]
+    sd, spread, models = _number(sep.get("noise_sd")), _number(sep.get("spread")), sep.get("models")
+    what = f"{repeats} repeats of {model} with proxy {candidate}"
+    if not (math.isfinite(ratio) and math.isfinite(sd) and math.isfinite(spread)):
+        return CheckRow(name, result, value, f"{verdict} over {what}: {sep.get('reason')}")
+    basis = "" if sep.get("basis") == "proxy" else " (their full-training accuracies: no proxy values)"
+    figures = (f"run-to-run sd {sd:.3g} vs {spread:.3g} between the top {models} reference models{basis} "
+               f"({what}; separation {ratio:.2f}, interval {low:.2f} to {high:.2f})")
+    tail = {"pass": "one proxy run can rank them",
+            "fail": "one proxy run cannot rank them: train the proxy longer or validate on more data",
+            "warn": "one proxy run will misorder close models: a less reduced proxy lowers the noise, more repeats "
+                    "narrow the interval",
+            "inconclusive": "inconclusive: the interval spans both noise-swamped and well separated; run "
+                            f"{_command(target, 'proxy variance')} with more --repeats (e.g. 10)"}[verdict]
+    return CheckRow(name, result, value, f"{figures}: {tail}")
 
 
 def _check_smoothness(target: Any, inputs: _Inputs) -> CheckRow:

@@ -58,14 +58,30 @@ def write_search(target: DesignTarget, *candidates: CandidateResult, chosen: str
     write_json(folder / "proxy_search.json", result.to_dict())
 
 
-def write_variance(target: DesignTarget, *, cv: float | None = 0.01, smoothness: float | None = 0.9,
-                   max_cv: float = 0.02, min_smoothness: float = 0.5, name: str = "e8", note: str | None = None) -> None:
+def separation(verdict: str = "pass", *, ratio: float | None = 3.0, low: float | None = 1.5,
+               high: float | None = 6.0, noise_sd: float | None = 0.2, spread: float | None = 0.63,
+               basis: str = "proxy", reason: str = "why") -> dict:
+    """What `raynas proxy variance` stores as its separation (see raynas.proxy._variance.Separation)."""
+    return {"verdict": verdict, "reason": reason, "ratio": ratio, "low": low, "high": high, "level": 0.8,
+            "noise_sd": noise_sd, "noise_low": None, "noise_high": None, "repeats": 5, "spread": spread,
+            "models": 5, "basis": basis, "resolution": 0.01}
+
+
+def write_variance(target: DesignTarget, *, sep: dict | None = None, smoothness: float | None = 0.9,
+                   min_smoothness: float = 0.5, name: str = "e8", note: str | None = None,
+                   old_rule: bool = False) -> None:
     folder = target.workspace / "variance"
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "variance.json", {
-        "candidate": name, "model": "m00", "repeats": 5, "values": [0.80, 0.81, 0.79, 0.80, 0.80], "cv": cv,
-        "smoothness": smoothness, "failure_rate": 0.0, "passed": True,
-        "thresholds": {"max_cv": max_cv, "min_smoothness": min_smoothness}, "note": note})
+    sep = separation() if sep is None else sep
+    data = {"candidate": name, "model": "m00", "repeats": 5, "values": [0.80, 0.81, 0.79, 0.80, 0.80], "cv": 0.01,
+            "smoothness": smoothness, "failure_rate": 0.0, "passed": sep["verdict"] == "pass", "note": note,
+            "thresholds": {"pass_separation": 2.0, "fail_separation": 1.0, "level": 0.8,
+                           "min_smoothness": min_smoothness},
+            "verdict": sep["verdict"], "separation": sep}
+    if old_rule:  # a variance.json of the cv rule: no verdict, no separation
+        data = {k: v for k, v in data.items() if k not in ("verdict", "separation")}
+        data["thresholds"] = {"max_cv": 0.02, "min_smoothness": min_smoothness}
+    write_json(folder / "variance.json", data)
 
 
 def record(number: int, status: str = "completed", *, metrics: dict | None = None, end: float = 2000.0,
@@ -205,21 +221,56 @@ def test_whole_space_correlation(tmp_path):
 def test_variance_and_smoothness(tmp_path):
     target = make_target(tmp_path)
     write_search(target)
-    write_variance(target, cv=0.02, smoothness=0.5)  # both exactly at their thresholds
+    write_variance(target, smoothness=0.5)  # smoothness exactly at its threshold
     report = run(target)
     assert report.row("variance").result is PASS and report.row("curve smoothness").result is PASS
-    write_variance(target, cv=0.0201, smoothness=0.49)
-    report = run(target)
-    assert report.row("variance").result is FAIL and report.row("curve smoothness").result is WARN
-    write_variance(target, cv=None, smoothness=None)
-    report = run(target)
-    assert report.row("variance").result is FAIL and report.row("curve smoothness").result is WARN
+    assert report.row("variance").value == "separation 3.00 [1.50, 6.00]"
+    assert "run-to-run sd 0.2 vs 0.63 between the top 5 reference models" in report.row("variance").detail
+    write_variance(target, smoothness=0.49)
+    assert run(target).row("curve smoothness").result is WARN
+    write_variance(target, smoothness=None)
+    assert run(target).row("curve smoothness").result is WARN
     write_variance(target, note="The table holds one run per architecture. Measure on a real task.")
-    row = run(target).row("variance")
-    assert row.result is PASS and "one run per architecture" in row.detail and "real task" not in row.detail
+    assert run(target).row("variance").result is PASS
     write_variance(target, name="other")  # measured on another proxy than the chosen one
     row = run(target).row("variance")
     assert row.result is WARN and "raynas proxy variance" in row.detail
+
+
+def test_variance_verdicts_map_to_check_results_with_their_figures(tmp_path):
+    target = make_target(tmp_path)
+    write_search(target)
+    # the digits case: sd 4 points against 0.62 among the top 5 reference models
+    write_variance(target, sep=separation("fail", ratio=0.0, low=0.0, high=0.0, noise_sd=4.01, spread=0.622))
+    row = run(target).row("variance")
+    assert row.result is FAIL and row.value == "separation 0.00 [0.00, 0.00]"
+    assert "run-to-run sd 4.01 vs 0.622 between the top 5 reference models" in row.detail
+    assert "cannot rank them" in row.detail and "5 repeats of m00 with proxy e8" in row.detail
+    write_variance(target, sep=separation("warn", ratio=1.4, low=0.3, high=3.0))
+    row = run(target).row("variance")
+    assert row.result is WARN and "misorder close models" in row.detail
+    write_variance(target, sep=separation("inconclusive", ratio=0.5, low=0.0, high=4.0))
+    row = run(target).row("variance")
+    assert row.result is WARN and "inconclusive" in row.detail and "--repeats" in row.detail
+    # inconclusive without figures (no reference models, the table): the stored reason is shown
+    write_variance(target, sep=separation("inconclusive", ratio=None, low=None, high=None, spread=None,
+                                          reason="no reference models to compare it with"))
+    row = run(target).row("variance")
+    assert row.result is WARN and row.value == "inconclusive" and "no reference models" in row.detail
+    write_variance(target, sep=separation("pass", basis="full"))
+    row = run(target).row("variance")
+    assert row.result is PASS and "full-training accuracies" in row.detail
+
+
+def test_variance_of_the_old_cv_rule_asks_for_a_rerun(tmp_path):
+    target = make_target(tmp_path)
+    write_search(target)
+    write_variance(target, old_rule=True)
+    report = run(target)
+    row = report.row("variance")
+    assert row.result is WARN and row.value == "cv 0.01" and "old rule" in row.detail
+    assert "raynas proxy variance" in row.detail and "--overwrite" in row.detail
+    assert report.row("curve smoothness").result is PASS  # smoothness is read as before
 
 
 def test_cost_against_time_budget(tmp_path):
