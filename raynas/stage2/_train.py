@@ -557,15 +557,19 @@ def _summarize(config: SearchConfig, experiment_dir: Path, root: Path, rows: tup
 
 @dataclass(frozen=True)
 class RowsVerdict:
-    """The verdict over stage-2 rows: the noise, the judgement of the top-k and (when a control completed) of the
-    top-k with the controls; ``over`` names the judged set the verdict comes from (the wider one), ``note`` the
-    sentence ``raynas train`` prints."""
+    """The verdict over stage-2 rows: the judgement of the top-k and (when a control completed) of the top-k with
+    the controls; ``over`` names the judged set the verdict comes from (the wider one), ``note`` the sentence
+    ``raynas train`` prints."""
 
-    noise: FullTrainingNoise
     top_k: Stage2Judgement
     with_controls: Stage2Judgement | None
     control_beats_top_k: bool
     note: str
+
+    @property
+    def noise(self) -> FullTrainingNoise:
+        """The noise the verdict was judged against (at the mean accuracy of the judged set)."""
+        return self.judgement.noise
 
     @property
     def over(self) -> str:
@@ -590,10 +594,10 @@ def stage2_verdict(rows: Sequence[Stage2Row], *, mode: str = "max", validation_e
     done = [r for r in rows if r.completed]
     top = [r for r in done if not r.control]
     extra = [r for r in done if r.control]
-    noise = full_training_noise([r.full_accuracy for r in done], validation_examples=validation_examples,
-                                declared_sd=noise_sd, where=where)
 
     def judged(models: Sequence[Stage2Row], what: str) -> Stage2Judgement:
+        noise = full_training_noise([r.full_accuracy for r in models], validation_examples=validation_examples,
+                                    declared_sd=noise_sd, where=where)
         return judge([sign * r.stage1_reward for r in models], [r.full_accuracy for r in models], noise=noise,
                      seed=seed, what=what)
 
@@ -609,12 +613,13 @@ def stage2_verdict(rows: Sequence[Stage2Row], *, mode: str = "max", validation_e
         if best_control.full_accuracy > best_top:
             beats = True
             margin = best_control.full_accuracy - best_top
+            noise = (wide or top_k).noise
             noise_text = f", run-to-run noise sd {noise.sd:.2f}" if noise.known else ""
             note = (f"WARNING: control stage-1 rank {best_control.rank} (trial {best_control.trial_id}) reached full "
                     f"accuracy {best_control.full_accuracy:.4g}, above every top-{len(top)} model (best "
                     f"{best_top:.4g}, {margin:.2f} points lower{noise_text}): the search ranked a better model low, "
                     f"evidence that stage 1 missed something. {note}")
-    return RowsVerdict(noise, top_k, wide, beats, note)
+    return RowsVerdict(top_k, wide, beats, note)
 
 
 def _write_table(path: Path, rows: Sequence[Stage2Row]) -> Path:

@@ -141,7 +141,7 @@ class TauInterval:
             return "Kendall tau undefined"
         if not math.isfinite(self.low):
             return f"Kendall tau {self.tau:.2f}"
-        return f"Kendall tau {self.tau:.2f} ({self.level:.0%} interval {self.low:.2f} to {self.high:.2f})"
+        return f"Kendall tau {self.tau:.2f}, {self.level:.0%} interval {self.low:.2f} to {self.high:.2f}"
 
 
 def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -197,6 +197,7 @@ class Stage2Judgement:
     tied: bool
     what: str
     note: str
+    tie_factor: float = TIE_FACTOR
 
     @property
     def search_bias(self) -> bool | None:
@@ -204,7 +205,7 @@ class Stage2Judgement:
 
     def to_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict.value, "what": self.what, "bar": self.bar, "tied": self.tied,
-                "tie_factor": TIE_FACTOR, "note": self.note, **self.tau.to_dict()}
+                "tie_factor": self.tie_factor, "noise_sd": self.noise.sd, "note": self.note, **self.tau.to_dict()}
 
 
 def judge(stage1: Sequence[float], full: Sequence[float], *, noise: FullTrainingNoise, seed: int = 0,
@@ -222,7 +223,7 @@ def judge(stage1: Sequence[float], full: Sequence[float], *, noise: FullTraining
     figures = f"{interval.text()}, noise {noise.text()}"
 
     def done(verdict: Stage2Verdict, tied: bool, note: str) -> Stage2Judgement:
-        return Stage2Judgement(verdict, interval, noise, bar, tied, what, note)
+        return Stage2Judgement(verdict, interval, noise, bar, tied, what, note, tie_factor)
 
     if n < 2:
         return done(Stage2Verdict.INCONCLUSIVE, False,
@@ -232,7 +233,7 @@ def judge(stage1: Sequence[float], full: Sequence[float], *, noise: FullTraining
         return done(Stage2Verdict.INCONCLUSIVE, True,
                     f"inconclusive: {what} are within {interval.range:.2f} points of each other (sd "
                     f"{interval.spread:.2f}), less than {tie_factor:g}x the run-to-run noise (sd {noise.sd:.2f}): the "
-                    f"ranking among them cannot be judged ({figures}); not a sign of bias")
+                    f"ranking among them cannot be judged ({interval.text()}); not a sign of bias")
     if not math.isfinite(interval.tau):
         return done(Stage2Verdict.INCONCLUSIVE, False,
                     f"inconclusive: the stage-1 rewards or full accuracies of {what} do not vary, so they have no "

@@ -77,7 +77,10 @@ def test_tabular_top10_correlation_pick_mlflow_and_resume(tabular_search, sessio
     assert all(row["status"] == "completed" and row["checkpoint"] is None for row in data["rows"])
     assert data["kendall_tau"] == pytest.approx(stats.kendalltau(proxy, full).statistic)
     assert data["spearman"] == pytest.approx(stats.spearmanr(proxy, full).statistic)
-    assert data["search_bias"] is (data["kendall_tau"] < 0.3)
+    verdicts = {"agree": False, "bias": True, "inconclusive": None}  # noise-aware: tests/stage2/test_verdict.py
+    assert data["verdict"] in verdicts and data["search_bias"] is verdicts[data["verdict"]]
+    assert data["noise"]["validation_examples"] == 25000 and data["noise"]["sd"] > 0
+    assert data["kendall_tau_low"] <= data["kendall_tau_high"] and data["verdict_over"] == "top_k"
     winner = max(range(10), key=lambda i: full[i])
     assert data["picked_trial_id"] == data["rows"][winner]["trial_id"] and data["picked_arch"] == archs[winner]
     assert json.loads((root / "best" / "architecture.json").read_text())["arch"] == archs[winner]
@@ -134,6 +137,28 @@ def test_batches_from_the_cli_give_the_same_result_and_run_every_job_once(tabula
     assert main([*common, "--no-mlflow"]) == 0  # text report of the finished stage
     text = capsys.readouterr().out
     assert "Kendall tau" in text and "search bias" in text and "picked model" in text and "<- picked" in text
+
+
+def test_controls_from_lower_stage1_ranks_are_trained_judged_never_picked_and_resume(tabular_search):
+    from raynas.stage2 import control_ranks
+
+    exp = tabular_search.experiment_dir
+    settings = Stage2Settings(top_k=5, controls=2, mlflow=False)
+    result = train_top_k(exp, settings, subdir="stage2-controls")
+    ranks = control_ranks(result.available, 5, 2)
+    assert [r.rank for r in result.rows] == [1, 2, 3, 4, 5, *ranks] and len(ranks) == 2
+    assert [r.control for r in result.rows] == [False] * 5 + [True] * 2
+    assert result.picked_rank in range(1, 6) and result.controls == 2 and result.verdict_over == "with_controls"
+    records = latest_records(exp / "stage2-controls" / "trials")
+    assert sorted(records) == [1, 2, 3, 4, 5, *ranks] and all(records[n].labels.get("control") == "true" for n in ranks)
+    data = json.loads((exp / "stage2-controls" / "stage2.json").read_text())
+    assert set(data["judgements"]) == {"top_k", "with_controls"} and data["judgements"]["with_controls"]["models"] == 7
+    ids = {n: r.trial_id for n, r in records.items()}
+    again = train_top_k(exp, settings, subdir="stage2-controls")  # resumes: nothing trained again
+    assert {n: r.trial_id for n, r in latest_records(exp / "stage2-controls" / "trials").items()} == ids
+    assert again.verdict == result.verdict and again.kendall_tau_low == result.kendall_tau_low
+    with pytest.raises(ConfigError, match="controls"):
+        train_top_k(exp, Stage2Settings(top_k=5, controls=3, mlflow=False), subdir="stage2-controls")
 
 
 def test_top_k_below_two_is_refused_with_a_clear_message(tabular_search, capsys):
