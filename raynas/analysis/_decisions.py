@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from raynas.analysis._search_plot import COMPLETED, _pyplot, save_figure
+from raynas.errors import ConfigError
 
 OPTION_COLUMNS = ("decision", "path", "option", "label", "n", "mean", "std", "ci_low", "ci_high", "top_count",
                   "top_share", "top_rate")
@@ -255,87 +257,422 @@ def forest_importance(genotypes: Sequence[Sequence[int]], rewards: Sequence[floa
     return out
 
 
+# --- suggestions: one verdict per option, consistent by construction ----------------------------------------------
+#: Significance level of every test behind a suggestion, after the Benjamini-Hochberg correction over the tests of
+#: one kind (all the options tested, or all the decisions tested): with no real effect anywhere, a report shows a
+#: false "keep", "drop candidate" or "matters" with probability at most about this.
+ALPHA = 0.05
+#: The power (chance to detect a decision whose eta squared is ``important``) above which a decision without a
+#: significant effect is said to barely matter; below it the data cannot tell (inconclusive).
+TARGET_POWER = 0.8
+
+
+class Verdict(str, Enum):
+    """The one verdict :func:`advise` gives each option."""
+
+    KEEP = "keep"
+    DROP = "drop candidate"
+    NO_EVIDENCE = "no evidence"
+
+
+class Importance(str, Enum):
+    """What :func:`advise` says about a decision as a whole (from its ANOVA)."""
+
+    MATTERS = "matters"
+    SMALL = "small effect"
+    BARELY = "barely matters"
+    INCONCLUSIVE = "inconclusive"
+
+
+class SuggestionKind(str, Enum):
+    """What a :class:`Suggestion` is about."""
+
+    NOTE = "note"
+    MATTERS = "matters"
+    KEEP = "keep"
+    DROP = "drop"
+    INCONCLUSIVE_OPTIONS = "inconclusive options"
+    BARELY = "barely matters"
+    INCONCLUSIVE_DECISIONS = "inconclusive decisions"
+    NOTHING = "nothing stands out"
+
+
+@dataclass(frozen=True)
+class OptionAdvice:
+    """The verdict on one option and the test behind it.
+
+    ``expected``: the top-decile trials an option that does not matter gets on average (``n * T / N`` for a
+    decision active in ``N`` trials, ``T`` of them in the top decile); ``p_value``: two-sided hypergeometric test
+    of ``top_count`` against that (NaN when not tested); ``q_value``: Benjamini-Hochberg adjusted over every option
+    tested; ``reason``: why the verdict (e.g. "too few trials")."""
+
+    decision: int
+    path: str
+    option: int
+    label: str
+    verdict: Verdict
+    n: int
+    mean: float
+    top_count: int
+    expected: float
+    p_value: float
+    q_value: float
+    reason: str
+
+    @property
+    def top_rate(self) -> float:
+        """Share of the option's trials in the top decile (NaN when never tried)."""
+        return self.top_count / self.n if self.n else math.nan
+
+
+@dataclass(frozen=True)
+class DecisionAdvice:
+    """What :func:`advise` says about one decision: its ``importance`` (ANOVA ``p_value``, ``q_value`` adjusted
+    over the decisions tested, ``power`` to detect an eta squared of ``important``), ``best`` (the option index it
+    recommends keeping; its verdict is always ``keep``) and, when no option is kept, ``leader`` (the option with
+    the highest top-decile rate among those not suggested for dropping, with enough trials; ``no evidence``)."""
+
+    decision: int
+    path: str
+    importance: Importance
+    n: int
+    options_tried: int
+    eta_squared: float
+    p_value: float
+    q_value: float
+    power: float
+    best: int | None
+    leader: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One sentence of advice: its ``kind``, the decision it is about (``path``; None for notes), the option labels
+    it recommends keeping (``keep``) or dropping (``drop``) and every option label it names (``named``)."""
+
+    kind: SuggestionKind
+    text: str
+    path: str | None = None
+    keep: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Advice:
+    """The verdicts of :func:`advise`: one per option, one per decision, and the sentences built from them."""
+
+    options: tuple[OptionAdvice, ...]
+    decisions: tuple[DecisionAdvice, ...]
+    suggestions: tuple[Suggestion, ...]
+
+    @property
+    def sentences(self) -> list[str]:
+        """The suggestions as plain sentences."""
+        return [s.text for s in self.suggestions]
+
+    def option(self, path: str, label: str) -> OptionAdvice:
+        """The advice on the option ``label`` of the decision at ``path``."""
+        for o in self.options:
+            if o.path == path and o.label == label:
+                return o
+        raise KeyError(f"{path}={label}")
+
+    def decision(self, path: str) -> DecisionAdvice:
+        """The advice on the decision at ``path``."""
+        for d in self.decisions:
+            if d.path == path:
+                return d
+        raise KeyError(path)
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values) of ``p_values``; NaN entries stay NaN and do not count."""
+    import numpy as np
+
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(len(p), math.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m:
+        values = p[ok]
+        order = np.argsort(values, kind="stable")
+        ranked = values[order] * m / np.arange(1, m + 1)
+        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+        adjusted = np.empty(m)
+        adjusted[order] = np.minimum(ranked, 1.0)
+        out[ok] = adjusted
+    return out.tolist()
+
+
+def anova_power(n: int, groups: int, eta_sq: float, *, alpha: float = ALPHA) -> float:
+    """Power of the one-way ANOVA F test at level ``alpha`` with ``n`` trials in ``groups`` options to detect a
+    decision whose true eta squared is ``eta_sq`` (Cohen's f² = eta² / (1 - eta²), noncentrality f² n)."""
+    from scipy import stats as st
+
+    if groups < 2 or n <= groups:
+        return 0.0
+    d1, d2 = groups - 1, n - groups
+    noncentrality = eta_sq / (1.0 - eta_sq) * n
+    return float(st.ncf.sf(st.f.ppf(1.0 - alpha, d1, d2), d1, d2, noncentrality))
+
+
+def _check_advice_args(min_n: Any, min_importance: Any, important: Any, alpha: Any, power: Any) -> None:
+    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+        raise ConfigError("min_n", min_n, "an integer >= 1", "e.g. min_n=5")
+    for name, value in (("min_importance", min_importance), ("important", important), ("alpha", alpha),
+                        ("power", power)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < float(value) < 1:
+            raise ConfigError(name, value, "a number between 0 and 1 (exclusive)", f"e.g. {name}=0.05")
+    if min_importance > important:
+        raise ConfigError("min_importance", min_importance, f"at most important ({important})",
+                          "e.g. min_importance=0.02, important=0.05")
+
+
+def advise(stats: DecisionStats, *, min_n: int = 5, min_importance: float = 0.02, important: float = 0.05,
+           alpha: float = ALPHA, power: float = TARGET_POWER) -> Advice:
+    """Turn decision statistics into one consistent set of verdicts and suggestions for the next search space.
+
+    Every option gets exactly one :class:`Verdict`, all from one statistic, its count of top-decile trials:
+
+    * tested when it has at least ``min_n`` trials (else ``no evidence``, "too few trials"): its top-decile count
+      against what an option that does not matter gets (hypergeometric, two-sided), Benjamini-Hochberg adjusted
+      over every option tested;
+    * ``keep`` when significantly more often in the top decile than chance (adjusted p < ``alpha``),
+      ``drop candidate`` when significantly less often, ``no evidence`` otherwise.
+
+    Each decision gets one :class:`Importance` from its ANOVA (p adjusted over the decisions): ``matters`` (eta
+    squared >= ``important``, adjusted p < ``alpha``), ``small effect`` (significant, smaller), ``barely matters``
+    (eta squared below ``min_importance``, or below ``important`` and not significant, and the test had at least
+    ``power`` to detect an eta squared of ``important``) or ``inconclusive``. The best option of a decision is its
+    kept option with the highest top-decile rate, so a decision that matters either names a kept option that
+    reached the top decile, or says which option is best is inconclusive. Nothing kept is ever suggested for
+    dropping, and a suggestion only names options of its own decision.
+    """
+    from scipy import stats as st
+
+    _check_advice_args(min_n, min_importance, important, alpha, power)
+    opts, imp = stats.options, stats.importance
+    active = {int(r.decision): int(r.n) for r in imp.itertuples()}
+    tops = {int(d): int(c) for d, c in opts.groupby("decision")["top_count"].sum().items()}
+
+    # --- options: one hypergeometric test each, adjusted together
+    pending = []
+    for o in opts.itertuples(index=False):
+        big_n, big_t, n, t = active.get(int(o.decision), 0), tops.get(int(o.decision), 0), int(o.n), int(o.top_count)
+        expected = n * big_t / big_n if big_n else math.nan
+        p, reason = math.nan, ""
+        if n < min_n:
+            reason = f"too few trials ({n} < {min_n})"
+        elif big_t == 0:
+            reason = "no trial where the decision was active reached the top decile"
+        elif big_t >= big_n:
+            reason = "every trial where the decision was active is in the top decile (tied rewards)"
+        else:
+            low = float(st.hypergeom.cdf(t, big_n, big_t, n))
+            high = float(st.hypergeom.sf(t - 1, big_n, big_t, n))
+            p = min(1.0, 2.0 * min(low, high))
+        pending.append((o, expected, p, reason))
+    q_values = benjamini_hochberg([p for _, _, p, _ in pending])
+    tested = sum(math.isfinite(p) for _, _, p, _ in pending)
+    options: list[OptionAdvice] = []
+    for (o, expected, p, reason), q in zip(pending, q_values):
+        verdict = Verdict.NO_EVIDENCE
+        if math.isfinite(q):
+            if q < alpha and o.top_count > expected:
+                verdict, reason = Verdict.KEEP, "in the top decile more often than chance"
+            elif q < alpha and o.top_count < expected:
+                verdict, reason = Verdict.DROP, "in the top decile less often than chance"
+            else:
+                reason = "not significant: inconclusive, too few trials"
+        options.append(OptionAdvice(decision=int(o.decision), path=str(o.path), option=int(o.option),
+                                    label=str(o.label), verdict=verdict, n=int(o.n), mean=float(o.mean),
+                                    top_count=int(o.top_count), expected=float(expected), p_value=float(p),
+                                    q_value=float(q), reason=reason))
+
+    # --- decisions: ANOVA, adjusted together, read with its power
+    dq = benjamini_hochberg(imp["p_value"].tolist())
+    decisions: list[DecisionAdvice] = []
+    sign = 1.0 if stats.mode_max else -1.0
+    for row, q in zip(imp.itertuples(), dq):
+        n, tried, eta = int(row.n), int(row.options_tried), float(row.eta_squared)
+        pw = anova_power(n, tried, important, alpha=alpha)
+        significant = math.isfinite(q) and q < alpha
+        if tried < 2:
+            importance, reason = Importance.INCONCLUSIVE, ("no option tried" if tried == 0 else "one option tried")
+        elif not math.isfinite(q) or math.isnan(eta):
+            importance, reason = Importance.INCONCLUSIVE, "too few trials for a test"
+        elif significant and eta >= important:
+            importance, reason = Importance.MATTERS, ""
+        elif pw >= power and (eta < min_importance or (eta < important and not significant)):
+            importance, reason = Importance.BARELY, ""
+        elif significant:
+            importance, reason = Importance.SMALL, ""
+        else:
+            importance, reason = Importance.INCONCLUSIVE, (
+                f"power {pw:.0%}" if eta < important else f"eta squared {eta:.2f}, adjusted p {_num(q)}")
+        mine = [o for o in options if o.decision == row.decision]
+        kept = sorted((o for o in mine if o.verdict is Verdict.KEEP), key=lambda o: (-o.top_rate, -sign * o.mean))
+        candidates = sorted((o for o in mine if o.verdict is not Verdict.DROP and o.n >= min_n and o.top_count >= 1),
+                            key=lambda o: (-o.top_rate, -sign * o.mean))
+        best = kept[0].option if kept else None
+        leader = None if kept or not candidates else candidates[0].option
+        decisions.append(DecisionAdvice(decision=int(row.decision), path=str(row.path), importance=importance, n=n,
+                                        options_tried=tried, eta_squared=eta, p_value=float(row.p_value),
+                                        q_value=float(q), power=pw, best=best, leader=leader, reason=reason))
+    text = _sentences(stats, options, decisions, min_n=min_n, important=important, power=power, tested=tested,
+                      tested_decisions=sum(math.isfinite(q) for q in dq))
+    return Advice(options=tuple(options), decisions=tuple(decisions), suggestions=tuple(text))
+
+
+def _sentences(stats: DecisionStats, options: Sequence[OptionAdvice], decisions: Sequence[DecisionAdvice], *,
+               min_n: int, important: float, power: float, tested: int, tested_decisions: int) -> list[Suggestion]:
+    """The sentences of :func:`advise`, built only from its verdicts (so they cannot disagree with them)."""
+    from scipy import stats as st
+
+    if stats.n_completed == 0:
+        return [Suggestion(SuggestionKind.NOTE, "No trial completed yet: nothing to suggest.")]
+    notes: list[Suggestion] = []
+    if stats.n_completed < 30:
+        notes.append(Suggestion(SuggestionKind.NOTE, f"Only {stats.n_completed} trials completed: most verdicts "
+                                "below are inconclusive until more trials finish."))
+    per_option = f"adjusted for the {tested} options tested"
+    kinds: dict[SuggestionKind, list[Suggestion]] = {k: [] for k in SuggestionKind}
+    unsure: list[str] = []
+    order = sorted(decisions, key=lambda d: (math.isnan(d.eta_squared), -(d.eta_squared if d.eta_squared == d.eta_squared
+                                                                          else 0.0), d.decision))
+    for d in order:
+        mine = [o for o in options if o.decision == d.decision]
+        by_option = {o.option: o for o in mine}
+        kept = sorted((o for o in mine if o.verdict is Verdict.KEEP), key=lambda o: o.option != d.best)
+        dropped = [o for o in mine if o.verdict is Verdict.DROP]
+        zero = [o for o in mine if o.verdict is Verdict.NO_EVIDENCE and math.isfinite(o.p_value) and o.top_count == 0]
+        figures = f"eta squared {d.eta_squared:.2f}, {_p(d.q_value, adjusted=True)}"
+        named_in_decision: tuple[str, ...] = ()
+        if d.importance is Importance.MATTERS:
+            if d.best is not None:
+                best = by_option[d.best]
+                text = (f"{d.path} matters ({figures}): keep its best option {best.label} ({_top(best)}; "
+                        f"the highest top-decile rate; mean reward {_g(best.mean)})")
+                others = kept[1:]
+                if others:
+                    text += "; also keep " + ", ".join(f"{o.label} ({_top(o)})" for o in others)
+                named_in_decision = tuple(o.label for o in kept)
+                kinds[SuggestionKind.MATTERS].append(Suggestion(SuggestionKind.MATTERS, text + ".", d.path,
+                                                                keep=named_in_decision, named=named_in_decision))
+            elif d.leader is not None:
+                lead = by_option[d.leader]
+                kinds[SuggestionKind.MATTERS].append(Suggestion(
+                    SuggestionKind.MATTERS,
+                    f"{d.path} matters ({figures}), but which option is best is inconclusive: {lead.label} leads the "
+                    f"top decile ({_top(lead)}), which could be chance.", d.path, named=(lead.label,)))
+            else:
+                kinds[SuggestionKind.MATTERS].append(Suggestion(
+                    SuggestionKind.MATTERS,
+                    f"{d.path} matters ({figures}), but which option is best is inconclusive: no option with at least "
+                    f"{min_n} trials reached the top decile.", d.path))
+        elif d.importance is Importance.BARELY:
+            power_text = f"an eta squared of {important:g} would have been found with {d.power:.0%} probability"
+            if kept:
+                fix = f"fix it to its best option {kept[0].label} ({_top(kept[0])})"
+                keep = (kept[0].label,)
+            elif dropped:
+                fix = "fix it to one option other than " + ", ".join(o.label for o in dropped)
+                keep = ()
+            else:
+                fix, keep = "fix it to one option", ()
+            kinds[SuggestionKind.BARELY].append(Suggestion(
+                SuggestionKind.BARELY,
+                f"{d.path} barely matters (eta squared {d.eta_squared:.3f} over {d.n} trials, "
+                f"{_p(d.q_value, adjusted=True)}; {power_text}): {fix}, or drop the decision to shrink the space.",
+                d.path, keep=keep, named=keep + tuple(o.label for o in dropped if not kept)))
+            named_in_decision = keep
+        elif d.importance is Importance.INCONCLUSIVE:
+            unsure.append(f"{d.path} ({d.reason})")
+        rest = [o for o in kept if o.label not in named_in_decision]
+        if rest:
+            labels = tuple(o.label for o in rest)
+            kinds[SuggestionKind.KEEP].append(Suggestion(
+                SuggestionKind.KEEP,
+                f"{d.path}: keep " + ", ".join(f"{o.label} ({_top(o)})" for o in rest)
+                + ": in the top decile more often than chance.", d.path, keep=labels, named=labels))
+        if dropped:
+            labels = tuple(o.label for o in dropped)
+            parts = [f"{o.label} ({_top(o)})" for o in dropped]
+            never = all(o.top_count == 0 for o in dropped)
+            how = "never reached the top decile" if never else "reached the top decile less often than chance"
+            them = "them" if len(dropped) > 1 else "it"
+            kinds[SuggestionKind.DROP].append(Suggestion(
+                SuggestionKind.DROP,
+                f"{d.path}: {', '.join(parts)} {how}: drop candidate; consider dropping {them} from the next search "
+                "space.", d.path, drop=labels, named=labels))
+        if zero:
+            labels = tuple(o.label for o in zero)
+            parts = [f"{o.label} (0 of {o.n} trials; an option that does not matter does that "
+                     f"{float(st.hypergeom.pmf(0, d.n, _tops(mine), o.n)):.0%} of the time; "
+                     f"{_p(o.q_value, adjusted=True)})" for o in zero]
+            kinds[SuggestionKind.INCONCLUSIVE_OPTIONS].append(Suggestion(
+                SuggestionKind.INCONCLUSIVE_OPTIONS,
+                f"{d.path}: {', '.join(parts)} never reached the top decile, which is not significant (p "
+                f"{per_option}): inconclusive, too few trials to drop {'them' if len(zero) > 1 else 'it'}.",
+                d.path, named=labels))
+    if unsure:
+        kinds[SuggestionKind.INCONCLUSIVE_DECISIONS].append(Suggestion(
+            SuggestionKind.INCONCLUSIVE_DECISIONS,
+            f"Inconclusive, too few trials to tell whether these decisions matter (a test with at least {power:.0%} "
+            f"power to find an eta squared of {important:g} is needed; {tested_decisions} decisions tested): "
+            + "; ".join(unsure) + "."))
+    out = notes + [s for kind in SuggestionKind for s in kinds[kind]]
+    if len(out) == len(notes):
+        out.append(Suggestion(SuggestionKind.NOTHING, "No decision stands out yet: neither a clear winner nor a "
+                              "decision that does not matter."))
+    return out
+
+
+def _tops(options: Sequence[OptionAdvice]) -> int:
+    return sum(o.top_count for o in options)
+
+
+def _top(o: OptionAdvice) -> str:
+    return (f"{o.top_count} of {o.n} trials in the top decile, {o.expected:.1f} expected by chance, "
+            f"{_p(o.q_value, adjusted=True)}")
+
+
+def _num(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
 def best_option(stats: DecisionStats, decision: int, *, min_n: int = 5) -> Any:
-    """The row of the best option of ``decision`` by mean reward among options with at least ``min_n`` trials
-    (else at least 2, else 1), or None when no option was tried."""
-    rows = stats.option_rows(decision)
-    for need in (min_n, 2, 1):
-        eligible = rows[rows["n"] >= need]
-        if len(eligible):
-            index = eligible["mean"].idxmax() if stats.mode_max else eligible["mean"].idxmin()
-            return eligible.loc[index]
+    """The ``options`` row of the best option of ``decision`` as :func:`advise` names it (its kept option with the
+    highest top-decile rate), or None when no option of it is significantly often in the top decile."""
+    found = advise(stats, min_n=min_n).decisions
+    for d in found:
+        if d.decision == decision and d.best is not None:
+            rows = stats.option_rows(decision)
+            return rows[rows["option"] == d.best].iloc[0]
     return None
 
 
 def suggestions(stats: DecisionStats, *, min_n: int = 5, min_importance: float = 0.02, important: float = 0.05,
-                max_p: float = 0.05) -> list[str]:
-    """Plain sentences for designing the next search space.
-
-    * the best option of each decision that matters (eta squared at least ``important`` and, where a test is
-      possible, ANOVA p below ``max_p``);
-    * options with at least ``min_n`` trials that never reached the top decile (candidates to drop), with the
-      chance of that happening to an option that does not matter;
-    * decisions that barely change the reward (fix them or drop them to shrink the space): eta squared below
-      ``min_importance``, or below ``important`` with an ANOVA p of at least ``max_p`` (no clear difference from
-      chance).
-    """
-    from scipy import stats as st
-
-    out: list[str] = []
-    if stats.n_completed == 0:
-        return ["No trial completed yet: nothing to suggest."]
-    if stats.n_completed < 30:
-        out.append(f"Only {stats.n_completed} trials completed: the statistics below are rough; "
-                   "treat these suggestions as hints until more trials finish.")
-    better = "highest" if stats.mode_max else "lowest"
-    imp = stats.importance.sort_values("eta_squared", ascending=False, na_position="last")
-    for row in imp.itertuples():
-        if not (row.eta_squared >= important) or (not math.isnan(row.p_value) and row.p_value >= max_p):
-            continue
-        best = best_option(stats, row.decision, min_n=min_n)
-        if best is None:
-            continue
-        ci = (f", {stats.confidence:.0%} CI {_g(best['ci_low'])}..{_g(best['ci_high'])}"
-              if not math.isnan(best["ci_low"]) else "")
-        share = f", {best['top_share']:.0%} of the top decile" if not math.isnan(best["top_share"]) else ""
-        out.append(f"{row.path} matters (eta squared {row.eta_squared:.2f}, {_p(row.p_value)}): keep its best "
-                   f"option {best['label']} ({better} mean reward {_g(best['mean'])}{ci}, n={int(best['n'])}{share}).")
-    for row in stats.importance.itertuples():
-        rows = stats.option_rows(row.decision)
-        never = rows[(rows["n"] >= min_n) & (rows["top_count"] == 0)]
-        tops_here = int(rows["top_count"].sum())
-        if not len(never) or tops_here == 0:
-            continue
-        parts, chances = [], []
-        for option in never.itertuples():
-            parts.append(f"{option.label} (0 of {int(option.n)} trials)")
-            # chance of no top-decile trial among n when the option does not matter (hypergeometric)
-            chances.append(f"{float(st.hypergeom.pmf(0, row.n, tops_here, int(option.n))):.0%}")
-        them = "them" if len(parts) > 1 else "it"
-        out.append(f"{row.path}: {', '.join(parts)} never reached the top decile (chance of that for an option "
-                   f"that does not matter: {', '.join(chances)}): consider dropping {them} from the next search space.")
-    for row in imp.itertuples():
-        if row.options_tried < 2 or math.isnan(row.eta_squared):
-            continue
-        tiny = row.eta_squared < min_importance
-        chance_like = row.eta_squared < important and not math.isnan(row.p_value) and row.p_value >= max_p
-        if tiny or chance_like:
-            why = "" if tiny else ", no clear difference from chance"
-            out.append(f"{row.path} barely matters (eta squared {row.eta_squared:.3f} over {row.n} trials, "
-                       f"{_p(row.p_value)}{why}): fix it to one option or drop it to shrink the space.")
-    if len(out) == (1 if stats.n_completed < 30 else 0):
-        out.append("No decision stands out yet: neither a clear winner nor a decision that does not matter.")
-    return out
+                max_p: float = ALPHA) -> list[str]:
+    """Plain sentences for designing the next search space: :func:`advise`'s suggestions (``max_p`` is its
+    ``alpha``)."""
+    return advise(stats, min_n=min_n, min_importance=min_importance, important=important, alpha=max_p).sentences
 
 
 def _g(value: float) -> str:
     return "nan" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):.4g}"
 
 
-def _p(p_value: float) -> str:
+def _p(p_value: float, *, adjusted: bool = False) -> str:
+    name = "adjusted p" if adjusted else "p"
     if p_value is None or math.isnan(p_value):
         return "no test possible"
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+    return f"{name} < 0.001" if p_value < 0.001 else f"{name} = {p_value:.3f}"
 
 
 def importance_plot(stats: DecisionStats, path: str | Path, *, max_decisions: int = 30) -> Path:
