@@ -69,27 +69,27 @@ class SyncReport:
 
     def lines(self, experiment: str) -> list[str]:
         """What a user should read about it (``experiment``: how ``raynas mlflow sync`` finds it)."""
-        out = []
+        from raynas._command import raynas_command
+
+        raynas, out = raynas_command(), []  # spelled so that it works in a fresh shell
         if self.pending:
             why = f" ({self.unreachable})" if self.unreachable else ""
             out.append(f"MLflow: {len(self.pending)} trial records could not be sent to {self.tracking_uri}{why}; "
-                       f"they are safe in the trial store: send them with `raynas mlflow sync {experiment}`")
+                       f"they are safe in the trial store: send them with `{raynas} mlflow sync {experiment}`")
         if self.refused:
             first = next(iter(self.refused.items()))
             out.append(f"MLflow: {len(self.refused)} trial records were refused (first: trial {first[0]}: "
-                       f"{first[1]}); `raynas mlflow sync {experiment}` tries them again")
+                       f"{first[1]}); `{raynas} mlflow sync {experiment}` tries them again")
         if not self.pending and not self.refused:
             if self.tracking_uri.startswith(("http://", "https://")) and self.experiment_id is not None:
                 where = f"open {self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}"
             elif self.tracking_uri.startswith("sqlite:///"):
                 import shlex
 
-                from raynas._command import raynas_command
-
                 database = Path(self.tracking_uri[len("sqlite:///"):])
                 flag = (f"--workdir {shlex.quote(str(database.parent))}" if database.name == "mlflow.db"
                         else f"--tracking-uri {self.tracking_uri}")
-                where = f"view it with `{raynas_command()} ui {flag}`"
+                where = f"view it with `{raynas} ui {flag}`"
             else:
                 where = f"at {self.tracking_uri}"
             out.append(f"MLflow: experiment {self.experiment!r}, one run per trial under parent run "
