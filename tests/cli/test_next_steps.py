@@ -166,3 +166,16 @@ def test_printed_next_step_works_in_a_fresh_shell(tmp_path, how):
     # and the same command fails where raynas was never installed: the check above is not vacuous
     if how != "on PATH":
         assert run_in_fresh_shell("raynas --help", cwd).returncode != 0
+
+
+def test_interrupted_run_says_how_to_run_it_again(monkeypatch, capsys):
+    import raynas.cli._run as run_cli
+    from raynas.cli import main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_cli, "_run", interrupted)
+    assert main(["run", "--workdir", "my work"]) == 130
+    err = capsys.readouterr().err
+    assert f"run `{raynas_command()} run --workdir 'my work'` again" in err
