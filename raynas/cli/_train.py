@@ -118,7 +118,8 @@ def _run(args: argparse.Namespace) -> int:
               + (f"sd {sd:.3g} ({noise.get('source')})" if isinstance(sd, float) and math.isfinite(sd)
                  else str(noise.get("source", "unknown"))))
         flag = {True: "yes", False: "no", None: "cannot be judged"}[result.search_bias]
-        print(f"verdict: {result.verdict.value} (search bias: {flag}): {result.search_bias_note}")
+        note = result.search_bias_note.removeprefix(f"{result.verdict.value}: ")
+        print(f"verdict: {result.verdict.value} (search bias: {flag}): {note}")
         if result.picked_trial_id is not None:
             print(f"picked model: stage-1 rank {result.picked_rank}, trial {result.picked_trial_id}, full accuracy "
                   f"{_fmt(result.picked_accuracy)}")

@@ -159,10 +159,10 @@ class Stage2Row:
 class Stage2Result:
     """What stage 2 found: the rows in stage-1 rank order (top-k, then controls), the stage-1 vs full-training
     rank correlation over the completed top-k (``kendall_tau``, ``spearman``, ``correlated`` models; the bootstrap
-    interval ``kendall_tau_low``/``kendall_tau_high``), the verdict (judged over the top-k and the controls when
-    any completed: ``verdict_over``), the noise it was judged against, the picked model (best full accuracy of the
-    top-k) and where everything is. ``judgements`` holds the figures of each judged set (``top_k``,
-    ``with_controls``)."""
+    interval ``kendall_tau_low``/``kendall_tau_high``, also as ``tau_interval``), the verdict (judged over the
+    top-k and the controls when any completed: ``verdict_over``, ``kendall_tau_with_controls``), the noise it was
+    judged against, the picked model (best full accuracy of the top-k) and where everything is. ``judgements``
+    holds the figures of each judged set (``top_k``, ``with_controls``)."""
 
     experiment: str
     experiment_dir: str
@@ -194,6 +194,9 @@ class Stage2Result:
     judgements: dict[str, Any] = field(default_factory=dict)
     controls: int = 0
     control_beats_top_k: bool = False
+    #: The top-k interval as {low, high, level} (what ``raynas analyze`` reads), and tau over top-k + controls.
+    tau_interval: dict[str, Any] = field(default_factory=dict)
+    kendall_tau_with_controls: float = math.nan
 
     @property
     def completed(self) -> list[Stage2Row]:
@@ -552,7 +555,9 @@ def _summarize(config: SearchConfig, experiment_dir: Path, root: Path, rows: tup
         wall_seconds=round(wall, 3), verdict=judged.verdict, verdict_over=verdict.over,
         kendall_tau_low=verdict.top_k.tau.low, kendall_tau_high=verdict.top_k.tau.high,
         noise=verdict.noise.to_dict(), judgements={k: j.to_dict() for k, j in verdict.sets.items()},
-        controls=sum(1 for r in rows if r.control), control_beats_top_k=verdict.control_beats_top_k)
+        controls=sum(1 for r in rows if r.control), control_beats_top_k=verdict.control_beats_top_k,
+        tau_interval={"low": verdict.top_k.tau.low, "high": verdict.top_k.tau.high, "level": verdict.top_k.tau.level},
+        kendall_tau_with_controls=math.nan if verdict.with_controls is None else verdict.with_controls.tau.tau)
 
 
 @dataclass(frozen=True)

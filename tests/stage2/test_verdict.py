@@ -233,6 +233,8 @@ def test_a_control_above_every_top_k_model_is_said_loudly(tmp_path):
             "search_bias_note"} <= set(data)
     assert data["verdict"] == result.verdict.value and data["noise"]["sd"] > 0 and "source" in data["noise"]
     assert set(data["judgements"]) == {"top_k", "with_controls"}
+    assert data["tau_interval"] == {"low": result.kendall_tau_low, "high": result.kendall_tau_high, "level": 0.9}
+    assert data["kendall_tau_with_controls"] == data["judgements"]["with_controls"]["tau"]
     assert [r["control"] for r in data["rows"]] == [False] * 5 + [True] * 2
     assert (Path(tmp_path) / "best" / "architecture.json").is_file()
 
