@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from raynas.analysis._decisions import decision_stats, importance_plot, options_plot, suggestions
+from raynas.analysis._decisions import ALPHA, TARGET_POWER, advise, decision_stats, importance_plot, options_plot
 from raynas.analysis._pareto import COST_METRICS, pareto_fronts, pareto_plot
 from raynas.analysis._search_plot import COMPLETED, FAILURE_STATUSES, _pyplot, save_figure, search_curve, search_plot
 from raynas.errors import ConfigError
@@ -287,7 +287,8 @@ def _decisions_section(ctx: _Context, records: Sequence[Any], out_dir: Path, plo
         section.blocks.append(_Text(f"Per-decision statistics need the search space: {ctx.space_note}.", "note"))
         return section, []
     stats = decision_stats(records, ctx.space, mode_max=ctx.mode_max, permutation=permutation, seed=seed)
-    advice = suggestions(stats)
+    verdicts = advise(stats)
+    advice = verdicts.sentences
     if stats.n_completed == 0:
         section.blocks.append(_Text("No completed trial yet.", "note"))
         return section, advice
@@ -310,15 +311,27 @@ def _decisions_section(ctx: _Context, records: Sequence[Any], out_dir: Path, plo
     plots.append(path)
     section.blocks.append(_Image(path, "mean reward per option"))
     o = stats.options
+    verdict = {(v.decision, v.option): v.verdict.value for v in verdicts.options}
     ci = [f"{_fmt(lo)} .. {_fmt(hi)}" if _finite(lo) else "" for lo, hi in zip(o["ci_low"], o["ci_high"])]
     options = pd.DataFrame({"decision": o["path"], "option": o["label"], "n": o["n"], "mean": o["mean"], "std": o["std"],
                             f"{stats.confidence:.0%} CI": ci, "in top decile": o["top_count"],
                             "share of top decile": [f"{v:.0%}" if _finite(v) else "" for v in o["top_share"]],
-                            "top rate": [f"{v:.0%}" if _finite(v) else "" for v in o["top_rate"]]})
+                            "top rate": [f"{v:.0%}" if _finite(v) else "" for v in o["top_rate"]],
+                            "verdict": [verdict.get((int(d), int(i)), "") for d, i in zip(o["decision"], o["option"])]})
     section.blocks.append(_Text("Per option: trials (n), mean and standard deviation of the reward, its "
                                 f"{stats.confidence:.0%} t confidence interval, how many of its trials are in the top "
                                 "decile, its share of the top decile and its top rate (in top decile / n; about 10% for "
-                                "an option that does not matter).", "note"))
+                                "an option that does not matter), and its verdict.", "note"))
+    section.blocks.append(_Text(
+        "How the verdicts are made (one per option, so the suggestions cannot contradict each other): an option with "
+        "at least 5 trials is tested on how often it reached the top decile against what an option that does not "
+        "matter gets by chance (hypergeometric test, p-values adjusted with Benjamini-Hochberg over all the options "
+        f"tested): 'keep' when significantly more often (adjusted p < {ALPHA:g}), 'drop candidate' when significantly "
+        "less often, 'no evidence' otherwise (too few trials, or not significant: inconclusive). A decision 'matters' "
+        f"when its eta squared is at least 0.05 with an adjusted ANOVA p < {ALPHA:g}; its best option is its kept "
+        "option with the highest top rate, or inconclusive when none is kept. A decision 'barely matters' only when "
+        f"the test had at least {TARGET_POWER:.0%} power to find an eta squared of 0.05 and did not; otherwise the "
+        "data cannot tell (inconclusive).", "note"))
     section.blocks.append(_Table(options))
     return section, advice
 
@@ -375,6 +388,9 @@ def _failures_section(records: Sequence[Any]) -> _Section:
 
 def _stage2_section(ctx: _Context, paths: ExperimentPaths, records: Sequence[Any], out_dir: Path, plots: list[Path],
                     flags: list[str]) -> tuple[_Section, dict[str, Any] | None]:
+    """Stage 1 vs stage 2 from ``stage2.json``: the table (rank, stage-1 reward, full accuracy, control or not),
+    Kendall tau with its interval and the noise it was judged against, and stage 2's verdict. Files written before
+    stage 2 gave a noise-aware ``verdict`` are read through ``search_bias`` (else Kendall tau < ``LOW_TAU``)."""
     import pandas as pd
 
     section = _Section("Stage 1 vs stage 2", "stage2")
@@ -385,57 +401,128 @@ def _stage2_section(ctx: _Context, paths: ExperimentPaths, records: Sequence[Any
         return section, None
     try:
         data = json.loads(file.read_text())
-        rows = list(data.get("rows") or [])
-    except (OSError, ValueError, AttributeError) as exc:
+        rows = [r for r in (data.get("rows") or []) if isinstance(r, dict)]
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
         section.blocks.append(_Text(f"{file} could not be read: {exc}", "flag"))
         return section, None
     tau, rho, picked = _num(data.get("kendall_tau")), _num(data.get("spearman")), data.get("picked_trial_id")
+    tau_controls = _num(data.get("kendall_tau_with_controls"))
+    interval = _interval(data.get("tau_interval"))
+    noise = data.get("noise") if isinstance(data.get("noise"), dict) else None
+    verdict, judged_by_noise = _stage2_verdict(data, tau)
     number_of = {r.trial_id: r.number for r in records}
-    columns = (["rank"] if any(isinstance(r, dict) and "rank" in r for r in rows) else []) + [
-        "trial_id", "stage1_reward", "full_accuracy", "status"]
-    frame = pd.DataFrame([r for r in rows if isinstance(r, dict)], columns=columns)
-    frame.insert(0, "#", [number_of.get(t) for t in frame["trial_id"]])
-    for col in ("stage1_reward", "full_accuracy"):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    frame["picked"] = ["yes" if t == picked else "" for t in frame["trial_id"]]
-    text = (f"{len(frame)} stage-1 trials were fully trained. Kendall tau between stage-1 reward and full-training "
-            f"accuracy: {_fmt(tau)}; Spearman: {_fmt(rho)}.")
+    frame = pd.DataFrame({
+        "#": [number_of.get(r.get("trial_id")) for r in rows],
+        "rank": [r.get("rank") for r in rows],
+        "trial_id": [r.get("trial_id") for r in rows],
+        "stage-1 reward": pd.to_numeric(pd.Series([r.get("stage1_reward") for r in rows], dtype=object),
+                                        errors="coerce"),
+        "full accuracy": pd.to_numeric(pd.Series([r.get("full_accuracy") for r in rows], dtype=object),
+                                       errors="coerce"),
+        "control": ["yes" if r.get("control") is True else "no" for r in rows],
+        "status": [r.get("status") for r in rows],
+        "picked": ["yes" if picked is not None and r.get("trial_id") == picked else "" for r in rows]})
+    if not any("rank" in r for r in rows):
+        frame = frame.drop(columns=["rank"])
+    controls = int((frame["control"] == "yes").sum())
+    trained = f"{len(frame)} stage-1 trials were fully trained"
+    if controls:
+        trained += f" ({len(frame) - controls} from the top of stage 1 and {controls} controls from lower ranks)"
+    text = f"{trained}. Kendall tau between stage-1 reward and full-training accuracy: {_fmt(tau)}"
+    if interval is not None:
+        text += f" ({interval[2]} interval {_fmt(interval[0])} to {_fmt(interval[1])})"
+    if tau_controls is not None:
+        text += f"; with the controls: {_fmt(tau_controls)}"
+    text += f"; Spearman: {_fmt(rho)}."
+    if noise is not None:
+        sd = _num(noise.get("sd"))
+        source = noise.get("source")
+        text += (f" Run-to-run noise of one full-training accuracy: {'sd ' + _fmt(sd) if sd is not None else 'unknown'}"
+                 + (f" ({source})" if isinstance(source, str) and source.strip() else "") + ".")
     if picked:
         picked_rows = frame[frame["trial_id"] == picked]
-        acc = f" (full accuracy {_fmt(picked_rows['full_accuracy'].iloc[0])})" if len(picked_rows) else ""
+        acc = f" (full accuracy {_fmt(picked_rows['full accuracy'].iloc[0])})" if len(picked_rows) else ""
         text += f" Picked: trial {picked}{acc}."
     note = data.get("search_bias_note")
     if isinstance(note, str) and note.strip():
         text += f" Stage 2 says: {note.strip()}"
     section.blocks.append(_Text(text))
-    low = tau is not None and tau < LOW_TAU
-    if low:
-        flag = (f"Kendall tau {_fmt(tau)} is below {LOW_TAU}: the stage-1 ranking barely predicts full training, a "
-                "possible search bias. Check the proxy task (`raynas proxy search`, tau >= 0.65 is the usual bar) and "
-                "that the stage-1 validation split looks like the real validation set.")
+    old = "" if judged_by_noise else (" (this stage2.json has no noise-aware verdict: it was judged by Kendall tau "
+                                      "alone; a newer `raynas train` judges it against the run-to-run noise)")
+    if verdict == "bias":
+        figures = f"Kendall tau {_fmt(tau)}" + (f", {interval[2]} interval {_fmt(interval[0])} to {_fmt(interval[1])}"
+                                                if interval is not None else "")
+        flag = (f"Possible search bias ({figures}): the stage-1 ranking does not predict full training{old}. Check the "
+                "proxy task (`raynas proxy search`, tau >= 0.65 is the usual bar) and that the stage-1 validation split "
+                "looks like the real validation set.")
         flags.append(flag)
         section.blocks.append(_Text(flag, "flag"))
-    elif tau is None:
+    elif verdict == "agree":
+        section.blocks.append(_Text(f"Verdict: the stage-1 ranking agrees with full training{old}.", "note"))
+    elif tau is None and not judged_by_noise:
         section.blocks.append(_Text("No Kendall tau was recorded (too few completed full trainings).", "note"))
-    both = frame.dropna(subset=["stage1_reward", "full_accuracy"])
+    else:
+        section.blocks.append(_Text("Verdict: inconclusive. The data cannot tell whether the stage-1 ranking predicts "
+                                    "full training (see stage 2's note above); full-train more models, or models from "
+                                    "lower stage-1 ranks as controls, to judge.", "note"))
+    both = frame.dropna(subset=["stage-1 reward", "full accuracy"])
     if len(both) >= 2:
         path = _stage2_plot(both, out_dir / "stage2.png", tau)
         plots.append(path)
         section.blocks.append(_Image(path, "stage-1 reward vs full-training accuracy"))
     section.blocks.append(_Table(frame))
     return section, {"file": str(file), "kendall_tau": tau, "spearman": rho, "picked_trial_id": picked,
-                     "rows": len(frame), "low_tau": low}
+                     "rows": len(frame), "low_tau": tau is not None and tau < LOW_TAU, "verdict": verdict,
+                     "search_bias": {"bias": True, "agree": False}.get(verdict),
+                     "tau_interval": None if interval is None else [interval[0], interval[1]],
+                     "kendall_tau_with_controls": tau_controls, "controls": controls,
+                     "noise": noise}
+
+
+def _stage2_verdict(data: dict[str, Any], tau: float | None) -> tuple[str, bool]:
+    """Stage 2's verdict ("agree", "bias" or "inconclusive") and whether it came from the noise-aware ``verdict``
+    key; older files: ``search_bias`` (True / False / None), else Kendall tau against ``LOW_TAU``."""
+    verdict = data.get("verdict")
+    if isinstance(verdict, str) and verdict in ("agree", "bias", "inconclusive"):
+        return verdict, True
+    bias = data.get("search_bias")
+    if isinstance(bias, bool):
+        return ("bias" if bias else "agree"), False
+    if "search_bias" in data or tau is None:
+        return "inconclusive", False
+    return ("bias" if tau < LOW_TAU else "agree"), False
+
+
+def _interval(value: Any) -> tuple[float, float, str] | None:
+    """``tau_interval`` as (low, high, "90%"-style level or "bootstrap"): a [low, high] list or a dict with
+    ``low``, ``high`` and optionally ``level``; None when absent or not finite."""
+    level = None
+    if isinstance(value, dict):
+        level = _num(value.get("level"))
+        value = [value.get("low"), value.get("high")]
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    low, high = _num(value[0]), _num(value[1])
+    if low is None or high is None:
+        return None
+    return low, high, (f"{level:.0%}" if level is not None and 0 < level < 1 else "bootstrap")
 
 
 def _stage2_plot(frame: Any, path: Path, tau: float | None) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     picked = frame["picked"] == "yes"
-    ax.scatter(frame["stage1_reward"], frame["full_accuracy"], c="#1f77b4", label="fully trained")
+    control = frame["control"] == "yes"
+    top = ~control
+    ax.scatter(frame.loc[top, "stage-1 reward"], frame.loc[top, "full accuracy"], c="#1f77b4",
+               label="fully trained (stage-1 top)")
+    if control.any():
+        ax.scatter(frame.loc[control, "stage-1 reward"], frame.loc[control, "full accuracy"], facecolors="none",
+                   edgecolors="#ff7f0e", label="control (lower stage-1 rank)")
     if picked.any():
-        ax.scatter(frame.loc[picked, "stage1_reward"], frame.loc[picked, "full_accuracy"], c="#d62728", s=60,
+        ax.scatter(frame.loc[picked, "stage-1 reward"], frame.loc[picked, "full accuracy"], c="#d62728", s=60,
                    label="picked", zorder=3)
-    for number, x, y in zip(frame["#"], frame["stage1_reward"], frame["full_accuracy"]):
+    for number, x, y in zip(frame["#"], frame["stage-1 reward"], frame["full accuracy"]):
         if _finite(number):
             ax.annotate(f"#{int(number)}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("stage-1 reward (proxy)")

@@ -318,14 +318,19 @@ def test_stage2_section_and_low_tau_flag(experiments, tmp_path):
     report = analyze(root, permutation=False)
     text = report.html.read_text()
     assert report.stage2 == {"file": str(root / "stage2" / "stage2.json"), "kendall_tau": 0.1, "spearman": 0.2,
-                             "picked_trial_id": "00000abc", "rows": 4, "low_tau": True}
-    assert "possible search bias" in text and any("possible search bias" in f for f in report.flags)
+                             "picked_trial_id": "00000abc", "rows": 4, "low_tau": True, "verdict": "bias",
+                             "search_bias": True, "tau_interval": None, "kendall_tau_with_controls": None,
+                             "controls": 0, "noise": None}
+    # a stage2.json without a verdict or search_bias: judged by the tau bar alone, and the report says so
+    assert "Possible search bias" in text and any("Possible search bias" in f for f in report.flags)
+    assert "no noise-aware verdict" in report.flags[0]
     assert "00003abc" in text and "has not run yet" not in text and "<th>rank</th>" in text
     assert len(images_of(text)) == 4 and (report.directory / "stage2.png").is_file()
     stage2["kendall_tau"] = 0.8
     (root / "stage2" / "stage2.json").write_text(json.dumps(stage2))
     again = analyze(root, permutation=False)
-    assert not again.stage2["low_tau"] and "possible search bias" not in again.html.read_text()
+    assert not again.stage2["low_tau"] and "search bias" not in again.html.read_text().lower()
+    assert again.stage2["verdict"] == "agree" and not again.flags
 
 
 def test_cli_text_json_and_unknown_experiment(experiments, capsys, tmp_path):
