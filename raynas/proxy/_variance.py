@@ -18,16 +18,18 @@ verdict judges with an interval: ``F / (1 + r^2)`` follows an F distribution wit
 degrees of freedom, which gives a ``level`` (default 80%: 10% on each side) interval ``[low, high]``
 for the separation. Rules (``pass_separation`` P = 2, ``fail_separation`` B = 1 by default):
 
-- **pass**: separation >= P and low >= B (the noise is small against the spread, at 90% confidence smaller);
+- **pass**: separation >= P and low >= B (the noise is small against the spread; at 90% confidence smaller);
 - **fail**: separation < B and high < P (the noise swamps the spread; even the optimistic end misses the bar);
-- **warn**: separation >= B and low > 0 (the better half differ beyond the noise, but noise is a large part);
+- **warn**: separation >= B and low > 0 (the better half differ beyond the noise at 90% confidence, but the noise
+  is a large part of their spread);
 - **inconclusive**: otherwise (the interval reaches from "no spread beyond the noise" to "well separated":
   run more repeats), and when fewer than 2 repeats or fewer than 3 reference models have values.
 
 Measured by simulation (tests/proxy/test_variance_verdict.py: 10 reference models, the median one repeated 5
-times): pure noise passes about 4% of the time and fails about 60%; separation 1 passes at most 10% (the one-sided
-10% of the interval); separation 4 passes about 90% and never fails. With 2 repeats the interval is wide (the sd
-of 2 values is within 0.5x-16x of the truth at 90%) and most verdicts are inconclusive.
+times): pure noise passes about 4% of the time, fails about 55% and is inconclusive or a warning otherwise;
+separation 1 passes about 10% (the one-sided 10% of the interval); separation 4 passes about 90% and never fails.
+With 2 repeats the interval is wide (the true sd lies within 0.6x-8x of the sd of 2 values at 80%): separation 4
+passes about 30% and is mostly inconclusive, pure noise still passes only about 4%.
 
 All repeats equal (a small validation set rounds accuracies to steps) does not mean no noise: ``sigma`` is then
 floored at ``step / sqrt(12)``, with ``step`` the smallest non-zero difference among the observed values. Without a

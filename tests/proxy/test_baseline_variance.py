@@ -97,8 +97,8 @@ def test_variance_settings_refuse_a_single_repeat_and_bad_bars():
         VarianceSettings(repeats=1)
     with pytest.raises(ConfigError, match="min_smoothness"):
         VarianceSettings(min_smoothness=1.5)
-    with pytest.raises(ConfigError, match="max_cv"):
-        VarianceSettings(max_cv=-0.1)
+    with pytest.raises(ConfigError, match="pass_separation"):
+        VarianceSettings(pass_separation=0.5)  # below fail_separation (see test_variance_verdict.py)
     assert VarianceSettings().repeats == 5
 
 
@@ -211,8 +211,11 @@ def test_tabular_variance_says_its_repeats_are_identical(ray_cluster, session_ml
     data = json.loads((root / "variance.json").read_text())
     assert data["candidate"] == "12-epoch" and data["model"] == "baseline" and data["repeats"] == 3
     assert data["cv"] == pytest.approx(np.std(data["values"], ddof=1) / np.mean(data["values"])) == 0.0
-    assert data["smoothness"] == 1.0 and data["failure_rate"] == 0.0 and data["passed"] is True
-    assert data["thresholds"] == {"max_cv": 0.05, "min_smoothness": 0.7}
+    assert data["smoothness"] == 1.0 and data["failure_rate"] == 0.0
+    # identical repeats are no measurement of noise: an explicit note, not a pass
+    assert data["verdict"] == "inconclusive" and data["passed"] is False
+    assert data["separation"]["reason"] == data["note"]
+    assert data["thresholds"] == {"pass_separation": 2.0, "fail_separation": 1.0, "level": 0.8, "min_smoothness": 0.7}
     assert "one training run per architecture" in data["note"] and "one training run per architecture" in out
     assert data["curves"] == [[[12, data["values"][0]]]] * 3
     records = TrialStore(root / "trials").records()
@@ -220,7 +223,8 @@ def test_tabular_variance_says_its_repeats_are_identical(ray_cluster, session_ml
     curves = pd.read_parquet(root / "curves.parquet")
     assert curves["repeat"].tolist() == [0, 1, 2] and curves["epoch"].tolist() == [12] * 3
     assert is_png(root / "curves.png")
-    for name in ("cv (std/mean)", "smoothness (mean)", "failure rate", "<= 0.05", ">= 0.7", "pass"):
+    for name in ("run-to-run sd", "separation", "verdict: inconclusive", "cv (std/mean)", "smoothness (mean)",
+                 "failure rate", ">= 0.7", "pass"):
         assert name in out
     (parent,) = parents(session_mlflow_store, root, "variance")
     assert parent.data.metrics["cv"] == 0.0 and parent.data.metrics["smoothness"] == 1.0
@@ -247,8 +251,7 @@ def test_real_baseline_and_variance_on_a_tiny_task(ray_cluster, session_mlflow_s
     assert is_png(result.png)
     capsys.readouterr()
 
-    assert main(["proxy", "variance", *common, "--repeats", "2", "--candidate", "e2", "--max-cv", "1",
-                 "--min-smoothness", "0"]) == 0
+    assert main(["proxy", "variance", *common, "--repeats", "2", "--candidate", "e2", "--min-smoothness", "0"]) == 0
     assert "note:" not in capsys.readouterr().out
     variance = load_variance(target)
     root = Path(variance.directory)
@@ -258,7 +261,10 @@ def test_real_baseline_and_variance_on_a_tiny_task(ray_cluster, session_mlflow_s
     assert variance.cv == pytest.approx(np.std(variance.values, ddof=1) / np.mean(variance.values))
     assert [[e for e, _ in c] for c in variance.curves] == [[1, 2], [1, 2]]
     expected = np.mean([smoothness([a for _, a in c]) for c in variance.curves])
-    assert variance.smoothness == pytest.approx(expected) and variance.passed and variance.failure_rate == 0
+    assert variance.smoothness == pytest.approx(expected) and variance.failure_rate == 0
+    # no reference models to compare the noise with: said, never a silent pass
+    assert variance.verdict == "inconclusive" and not variance.passed and "select-models" in variance.separation.reason
+    assert variance.separation.noise_sd == pytest.approx(np.std(variance.values, ddof=1))
     assert sorted(r.seed for r in records.values()) == [0, 1]
     assert all(r.metrics["params"] < record.metrics["params"] for r in records.values())  # the half-width proxy
     assert is_png(root / "curves.png")
