@@ -543,8 +543,8 @@ def _sentences(stats: DecisionStats, options: Sequence[OptionAdvice], decisions:
     per_option = f"adjusted for the {tested} options tested"
     kinds: dict[SuggestionKind, list[Suggestion]] = {k: [] for k in SuggestionKind}
     unsure: list[str] = []
-    order = sorted(decisions, key=lambda d: (math.isnan(d.eta_squared), -(d.eta_squared if d.eta_squared == d.eta_squared
-                                                                          else 0.0), d.decision))
+    order = sorted(decisions, key=lambda d: (math.isnan(d.eta_squared),
+                                             0.0 if math.isnan(d.eta_squared) else -d.eta_squared, d.decision))
     for d in order:
         mine = [o for o in options if o.decision == d.decision]
         by_option = {o.option: o for o in mine}
