@@ -438,21 +438,26 @@ def measured_proxy_cost(experiment_dir: str | Path) -> tuple[float, int, str] | 
     return hours, n, source
 
 
-def measured_by_proxy_search(directory: str | Path) -> tuple[float, int, str, float | None] | None:
+def measured_by_proxy_search(directory: str | Path, *, fallback: str | None = None
+                             ) -> tuple[float, int, str, float | None] | None:
     """Cost of the chosen proxy of a ``raynas proxy search`` run (its directory, or the workspace holding it):
-    ``(hours per trial, reference models, source, full-training hours or None)``; None without a chosen proxy."""
+    ``(hours per trial, reference models, source, full-training hours or None)``. When no candidate passed, the
+    candidate named ``fallback`` (the proxy the search uses instead: the task's own) if the proxy search measured it;
+    else None."""
     import json
 
     root = Path(directory)
     for path in (root / "proxy_search.json", root / "proxy-search" / "proxy_search.json"):
         if path.is_file():
             data = json.loads(path.read_text())
-            chosen = next((c for c in data.get("candidates", []) if c.get("name") == data.get("chosen")), None)
+            name = data.get("chosen") or fallback
+            chosen = next((c for c in data.get("candidates", []) if c.get("name") == name), None)
             if chosen is None or not chosen.get("cost_per_model_s"):
                 return None
             full = data.get("full_cost_per_model_s")
             full_hours = float(full) / 3600 if isinstance(full, (int, float)) and full > 0 else None
-            source = (f"measured: chosen proxy {chosen['name']} of the proxy search in {path.parent} "
+            which = "chosen proxy" if data.get("chosen") else "the task's own proxy (no candidate passed)"
+            source = (f"measured: {which} {chosen['name']} of the proxy search in {path.parent} "
                       f"({chosen['models']} reference models)")
             return float(chosen["cost_per_model_s"]) / 3600, int(chosen["models"]), source, full_hours
     return None

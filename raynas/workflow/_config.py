@@ -10,6 +10,8 @@ from raynas.config._parse import as_float, as_int, as_mapping, as_str, reject_un
 from raynas.config._search import NAME_PATTERN
 from raynas.errors import ConfigError
 
+#: The workflow `raynas run` runs without a file (`make demo`): MNIST-1D on CPU, in raynas/examples/.
+BUNDLED_WORKFLOW = "mnist1d_workflow.yaml"
 #: The steps in the order they run.
 STEPS = ("split", "baseline", "proxy", "check", "estimate", "search", "stage2", "analyze", "export")
 
@@ -18,7 +20,9 @@ STEPS = ("split", "baseline", "proxy", "check", "estimate", "search", "stage2", 
 class WorkflowConfig:
     """Every step's settings. ``search`` holds search-config keys (``raynas search --config``); name, task and
     workdir come from the workflow. ``on_failed_check``: ``stop`` ends the workflow when the checklist has a
-    failure, ``continue`` goes on (a dry run that shows every step)."""
+    failure, ``continue`` goes on (a dry run that shows every step). ``seed`` seeds every step (reference models,
+    proxy search, the search's controller and trials, stage 2) unless a section sets its own; ``controls``: lower-
+    ranked stage-1 trials stage 2 also full-trains, so that a real search bias can be seen when the top-k is tied."""
 
     name: str
     task: str | None = None
@@ -35,6 +39,8 @@ class WorkflowConfig:
     trials_to_converge: int | None = None
     search: Mapping[str, Any] = field(default_factory=dict)
     top_k: int = 10
+    controls: int = 0
+    seed: int = 0
     #: Formats the ``export`` step writes the stage-2 pick in (``raynas export``): state_dict, torchscript, onnx.
     export: tuple[str, ...] = ("state_dict", "torchscript")
     mlflow: Any = True
@@ -53,6 +59,8 @@ class WorkflowConfig:
         as_float("gpus_per_trial", self.gpus_per_trial, minimum=0.0)
         as_int("variance_repeats", self.variance_repeats, minimum=2)
         as_int("top_k", self.top_k, minimum=2)
+        as_int("controls", self.controls, minimum=0)
+        as_int("seed", self.seed, minimum=0)
         from raynas.export import parse_formats
 
         try:
@@ -78,7 +86,7 @@ class WorkflowConfig:
 
 
 def load_workflow(path: str | Path | None) -> WorkflowConfig:
-    """Read a workflow YAML (None: the bundled CPU workflow on the digits task). Its ``task`` becomes the absolute
+    """Read a workflow YAML (None: the bundled CPU workflow, MNIST-1D: :data:`BUNDLED_WORKFLOW`). Its ``task`` becomes the absolute
     path of the task file: a relative path is resolved against the workflow file's folder, a name is looked up in
     ``./proxy_tasks``, the ``proxy_tasks/`` beside the workflow file, then the bundled tasks."""
     import yaml
@@ -86,9 +94,9 @@ def load_workflow(path: str | Path | None) -> WorkflowConfig:
     if path is None:
         from importlib import resources
 
-        ref = resources.files("raynas") / "examples" / "digits_workflow.yaml"
+        ref = resources.files("raynas") / "examples" / BUNDLED_WORKFLOW
         with resources.as_file(ref) as real:
-            text, source, origin = Path(real).read_text(), "bundled:digits_workflow.yaml", Path(real)
+            text, source, origin = Path(real).read_text(), f"bundled:{BUNDLED_WORKFLOW}", Path(real)
     else:
         path = Path(path)
         if not path.is_file():

@@ -82,7 +82,7 @@ class _Workflow:
 
         done = []
         if not references_path(self.target).is_file():
-            settings = dict(self.config.select_models)
+            settings = {"seed": self.config.seed, **self.config.select_models}
             if "fractions" in settings:
                 settings["fractions"] = tuple(settings["fractions"])
             select_models(self.target, SelectionSettings(**settings), stream=self.out,
@@ -90,7 +90,7 @@ class _Workflow:
         else:
             done.append("reference models")
         if not result_path(self.target).is_file():
-            settings = dict(self.config.proxy_search)
+            settings = {"seed": self.config.seed, **self.config.proxy_search}
             if "candidates" in settings:
                 settings["candidates"] = tuple(settings["candidates"])
             result = proxy_search(self.target, ProxySearchSettings(**settings), stream=self.out,
@@ -99,7 +99,8 @@ class _Workflow:
         else:
             done.append("proxy search")
         if not variance_path(self.target).is_file():
-            proxy_variance(self.target, VarianceSettings(repeats=self.config.variance_repeats), stream=self.out,
+            proxy_variance(self.target, VarianceSettings(repeats=self.config.variance_repeats, seed=self.config.seed),
+                           stream=self.out,
                            progress_interval_s=self.progress_interval_s)
         else:
             done.append("variance")
@@ -127,7 +128,7 @@ class _Workflow:
         from raynas.proxy._estimate import DEFAULT_PROXY_HOURS, EstimateInputs, estimate, measured_by_proxy_search
 
         search = self._search_settings()
-        measured = measured_by_proxy_search(self.target.workspace)
+        measured = measured_by_proxy_search(self.target.workspace, fallback=self._own_proxy_name())
         inputs = EstimateInputs(
             trials_to_converge=self._trials_to_converge(search), max_trials=search["max_trials"],
             proxy_hours_per_trial=measured[0] if measured else None, full_training_hours=measured[3] if measured else None,
@@ -175,10 +176,9 @@ class _Workflow:
         if _done(self.experiment_dir / "stage2" / "stage2.json", key="kendall_tau"):
             return "done already"
         result = train_top_k(self.experiment_dir, Stage2Settings(
-            top_k=self.config.top_k, max_concurrent=self.config.max_concurrent,
-            mlflow=None if self.tracking.enabled else False), stream=self.out)
-        return (f"picked trial {result.picked_trial_id}; stage-1 vs stage-2 Kendall tau "
-                f"{result.kendall_tau if result.kendall_tau is not None else float('nan'):.3f}")
+            top_k=self.config.top_k, controls=self.config.controls, max_concurrent=self.config.max_concurrent,
+            seed=self.config.seed, mlflow=None if self.tracking.enabled else False), stream=self.out)
+        return result.summary()
 
     def analyze(self) -> str:
         from raynas.analysis import analyze
@@ -209,7 +209,7 @@ class _Workflow:
         return next((c for c in result.candidates if c.name == result.chosen), None)
 
     def _search_settings(self) -> dict[str, Any]:
-        data = {"max_trials": 100, "max_concurrent": self.config.max_concurrent,
+        data = {"max_trials": 100, "seed": self.config.seed, "max_concurrent": self.config.max_concurrent,
                 "cpus_per_trial": self.config.cpus_per_trial, "gpus_per_trial": self.config.gpus_per_trial,
                 "device": self.config.device, **dict(self.config.search)}
         data["name"] = self.config.name
@@ -254,6 +254,16 @@ class _Workflow:
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
         return str(path)
+
+    def _own_proxy_name(self) -> str | None:
+        """The name proxy search gives the task's own proxy variant (what the search uses when no candidate
+        passes); None for targets without a task."""
+        from raynas.proxy._candidates import candidate_name
+
+        if self.config.task is None:
+            return None
+        task = self.target.task_config()
+        return candidate_name(task.variant("proxy"), task.variant("proxy"))
 
     def _trials_to_converge(self, search: dict[str, Any]) -> int:
         return self.config.trials_to_converge or min(3000, int(search["max_trials"]))

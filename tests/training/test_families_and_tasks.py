@@ -14,23 +14,29 @@ from raynas.training import NonFiniteLossError, TrainingRecipe, train_and_evalua
 from raynas.training._evaluator import TrainingEvaluator, ensure_split
 
 FAMILIES = sorted(discover_families())
+#: One example's shape per family (images (C, H, W) unless named here): what each family is built for.
+INPUT_SHAPES = {"seq1d": (2, 40)}
 
 
 def test_the_repository_ships_several_families():
-    assert {"small_cnn", "mlp"} <= set(FAMILIES)
+    assert {"small_cnn", "mlp", "seq1d"} <= set(FAMILIES)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_family_builds_random_samples_and_runs_forward_backward_on_cpu(name):
     import torch
 
+    from raynas.training import family_input_kwargs
+
     family = load_family(name)
+    shape = INPUT_SHAPES.get(name, (3, 16, 16))
     rng = random.Random(0)
     for _ in range(5):
         arch = family.space.sample(rng)
         for width, depth in ((1.0, 1.0), (0.5, 0.5)):
-            model = family.build(arch, in_channels=3, num_classes=7, image_size=16, width_mult=width, depth_mult=depth)
-            x = torch.randn(4, 3, 16, 16)
+            model = family.build(arch, **family_input_kwargs(family.build, shape), num_classes=7, width_mult=width,
+                                 depth_mult=depth)
+            x = torch.randn(4, *shape)
             out = model(x)
             assert out.shape == (4, 7)
             out.sum().backward()
