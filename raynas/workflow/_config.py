@@ -86,9 +86,9 @@ class WorkflowConfig:
 
 
 def load_workflow(path: str | Path | None) -> WorkflowConfig:
-    """Read a workflow YAML (None: the bundled CPU workflow, MNIST-1D: :data:`BUNDLED_WORKFLOW`). Its ``task`` becomes the absolute
-    path of the task file: a relative path is resolved against the workflow file's folder, a name is looked up in
-    ``./proxy_tasks``, the ``proxy_tasks/`` beside the workflow file, then the bundled tasks."""
+    """Read a workflow YAML (None: the bundled CPU workflow on MNIST-1D, :data:`BUNDLED_WORKFLOW`). Its ``task`` becomes
+    the absolute path of the task file: a relative path is resolved against the workflow file's folder, a name is
+    looked up in ``./proxy_tasks``, the ``proxy_tasks/`` beside the workflow file, then the bundled tasks."""
     import yaml
 
     if path is None:
