@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv and install raynas with its test tools
 
-demo: setup  ## the main job: the whole workflow on the bundled digits task, on local Ray (embedded defaults)
+demo: setup  ## the main job: the whole workflow on the bundled MNIST-1D task, on local Ray (embedded defaults)
 	$(BIN)/raynas run
 
 test: setup  ## the whole test suite (what CI runs); two pytest workers, each test file on one of them

@@ -79,11 +79,12 @@ def installed(tmp_path_factory) -> Installed:
 
 def test_the_wheel_holds_the_bundled_families_and_tasks_inside_the_package(installed):
     names = set(zipfile.ZipFile(installed.wheel).namelist())
-    for family in ("mlp", "mnasnet", "nasbench201_cell", "small_cnn"):
+    for family in ("mlp", "mnasnet", "nasbench201_cell", "small_cnn", "seq1d"):
         assert f"raynas/search_spaces/{family}.py" in names
-    for task in ("digits", "cifar10"):
+    for task in ("mnist1d", "digits", "cifar10"):
         assert f"raynas/proxy_tasks/{task}.yaml" in names
-    assert {"raynas/examples/digits_workflow.yaml", "raynas/examples/nasbench201_dryrun.yaml"} <= names
+    assert {"raynas/examples/mnist1d_workflow.yaml", "raynas/examples/digits_workflow.yaml",
+            "raynas/examples/nasbench201_dryrun.yaml"} <= names
     assert not any(n.startswith(("search_spaces/", "proxy_tasks/")) for n in names)  # no top-level packages
 
 
@@ -123,7 +124,7 @@ def test_installed_raynas_search_runs_from_an_empty_directory(installed):
 @pytest.mark.ray
 def test_installed_raynas_run_finds_the_bundled_task_and_family_from_an_empty_directory(installed):
     here = installed.empty_dir("run")
-    (here / "workflow.yaml").write_text("name: tiny\ntask: digits\nsteps: [split, baseline]\nmax_concurrent: 1\n"
+    (here / "workflow.yaml").write_text("name: tiny\ntask: mnist1d\nsteps: [split, baseline]\nmax_concurrent: 1\n"
                                         "device: cpu\nmlflow: false\n")
     done = _ok(_run([str(installed.raynas), "run", "workflow.yaml", "--format", "json"], cwd=here, env=installed.env))
     result = _json(done.stdout)

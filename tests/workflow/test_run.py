@@ -21,8 +21,8 @@ def _write(tmp_path, **data) -> str:
 
 def test_bundled_workflow_loads_and_bad_files_name_the_problem(tmp_path):
     bundled = load_workflow(None)
-    # its `task: digits` is looked up (./proxy_tasks, then the bundled tasks) and pinned to the file's absolute path
-    assert Path(bundled.task).name == "digits.yaml" and Path(bundled.task).is_absolute()
+    # its `task: mnist1d` is looked up (./proxy_tasks, then the bundled tasks) and pinned to the file's absolute path
+    assert Path(bundled.task).name == "mnist1d.yaml" and Path(bundled.task).is_absolute()
     assert bundled.steps[0] == "split" and bundled.steps[-2:] == ("analyze", "export")
     with pytest.raises(RaynasError, match="unknown workflow step 'deploy'"):
         load_workflow(_write(tmp_path, name="w", steps=["search", "deploy"]))
