@@ -82,6 +82,7 @@ def _run_workflow(folder: Path, seed: int) -> dict:
     rewards = frame["reward"].astype(float).tolist()
     return {"seed": seed, "wall_s": wall, "picked": stage2["picked_accuracy"],
             "baseline": float(baseline["val_accuracy"]), "tau_top_k": stage2["kendall_tau"],
+            "tau_with_controls": stage2.get("kendall_tau_with_controls"),
             "verdict": stage2.get("verdict"), "search_bias": stage2.get("search_bias"),
             "first20": statistics.fmean(rewards[:20]), "last20": statistics.fmean(rewards[-20:])}
 
@@ -110,7 +111,8 @@ def main() -> None:
         runs.append(run)
         print(f"run seed {seed}: picked {run['picked']:.2f} (baseline CNN {run['baseline']:.2f}, "
               f"+{run['picked'] - run['baseline']:.2f}); stage-1 vs stage-2 tau over the top 10 {run['tau_top_k']:.3f}, "
-              f"verdict {run['verdict']}; mean reward first 20 trials {run['first20']:.2f} -> last 20 "
+              f"with the controls {run['tau_with_controls']}, verdict {run['verdict']}; "
+              f"mean reward first 20 trials {run['first20']:.2f} -> last 20 "
               f"{run['last20']:.2f}; workflow {run['wall_s'] / 60:.1f} min", flush=True)
 
     picked = statistics.fmean(r["picked"] for r in runs)

@@ -346,7 +346,7 @@ class SearchEstimate:
             "inputs": inputs,
             "source": self.inputs.source,
             "estimate": results,
-        "summary": self.summary(),
+            "summary": self.summary(),
             "warnings": self.warnings(),
             "rows": [{"quantity": q, "value": v, "formula": f} for q, v, f in self.rows()],
         }
