@@ -234,8 +234,9 @@ class Stage2Result:
             picked = (f"picked stage-1 rank {self.picked_rank} (trial {self.picked_trial_id}), full accuracy "
                       f"{self.picked_accuracy:.6g}")
         controls = f" ({self.controls} as controls)" if self.controls else ""
+        note = self.search_bias_note.removeprefix(f"{self.verdict.value}: ")  # the verdict is said once
         return (f"stage 2: {done} of {len(self.rows)} full trainings completed{controls}; {picked}. "
-                f"Verdict {self.verdict.value}: {self.search_bias_note}")
+                f"Verdict {self.verdict.value}: {note}")
 
 
 def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max") -> tuple[list[TrialRecord], int]:
