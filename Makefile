@@ -36,6 +36,7 @@ bench: setup  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/proxy_search_parallel.py
 	$(BIN)/python bench/user_trainer_overhead.py
 	$(BIN)/python bench/image_folder_memory.py
+	$(BIN)/python bench/mnist1d_search_quality.py
 
 screenshot: setup  ## docs/images/mlflow-ui.png (needs Debian's chromium; installs Playwright for Python)
 	$(BIN)/pip install --quiet playwright

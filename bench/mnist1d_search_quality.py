@@ -81,7 +81,7 @@ def _run_workflow(folder: Path, seed: int) -> dict:
     frame = pd.read_parquet(experiment / "trials").sort_values("number")
     rewards = frame["reward"].astype(float).tolist()
     return {"seed": seed, "wall_s": wall, "picked": stage2["picked_accuracy"],
-            "baseline": float(baseline["val_accuracy"]), "tau_top_k": stage2["kendall_tau"],
+            "baseline": float(baseline["accuracy"]), "tau_top_k": stage2["kendall_tau"],
             "tau_with_controls": stage2.get("kendall_tau_with_controls"),
             "verdict": stage2.get("verdict"), "search_bias": stage2.get("search_bias"),
             "first20": statistics.fmean(rewards[:20]), "last20": statistics.fmean(rewards[-20:])}
@@ -98,9 +98,14 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
     started = time.time()
-    with ProcessPoolExecutor(args.workers) as pool:
-        randoms = list(pool.map(_train_random, range(args.random), [0] * args.random))
-    random_accs = sorted(acc for _, acc in randoms)
+    cached = folder / f"random-{args.random}.json"  # a rerun in the same --workdir reuses them (and the workflows)
+    if cached.is_file():
+        random_accs = json.loads(cached.read_text())
+    else:
+        with ProcessPoolExecutor(args.workers) as pool:
+            randoms = list(pool.map(_train_random, range(args.random), [0] * args.random))
+        random_accs = sorted(acc for _, acc in randoms)
+        cached.write_text(json.dumps(random_accs))
     median = statistics.median(random_accs)
     print(f"baseline: {args.random} random architectures of the space, fully trained: median {median:.2f} "
           f"(min {random_accs[0]:.2f}, max {random_accs[-1]:.2f}; {time.time() - started:.0f} s)")
