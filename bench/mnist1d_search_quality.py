@@ -87,6 +87,10 @@ def _run_workflow(folder: Path, seed: int) -> dict:
             "first20": statistics.fmean(rewards[:20]), "last20": statistics.fmean(rewards[-20:])}
 
 
+def _figure(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -116,7 +120,7 @@ def main() -> None:
         runs.append(run)
         print(f"run seed {seed}: picked {run['picked']:.2f} (baseline CNN {run['baseline']:.2f}, "
               f"+{run['picked'] - run['baseline']:.2f}); stage-1 vs stage-2 tau over the top 10 {run['tau_top_k']:.3f}, "
-              f"with the controls {run['tau_with_controls']}, verdict {run['verdict']}; "
+              f"with the controls {_figure(run['tau_with_controls'])}, verdict {run['verdict']}; "
               f"mean reward first 20 trials {run['first20']:.2f} -> last 20 "
               f"{run['last20']:.2f}; workflow {run['wall_s'] / 60:.1f} min", flush=True)
 
