@@ -36,23 +36,23 @@ def test_bundled_workflow_loads_and_bad_files_name_the_problem(tmp_path):
 
 
 @pytest.mark.ray
-def test_tabular_workflow_runs_every_step_then_resumes_without_redoing_them(tmp_path, ray_cluster, capsys,
-                                                                            session_mlflow_store):
+def test_tabular_workflow_runs_every_step_then_resumes_without_redoing_them(tmp_path, ray_cluster, capsys):
     work = tmp_path / "work"
-    path = _write(tmp_path, name="flow", workdir=str(work), max_concurrent=2, cpus_per_trial=0.5,
-                  select_models={"initial": 8, "keep": 5, "fractions": [0.5]}, variance_repeats=2,
-                  search={"max_trials": 16, "controller": "evolution"}, top_k=3)
+    # MLflow off: the workflow's MLflow runs are checked by the examples' tests (tests/examples)
+    path = _write(tmp_path, name="flow", workdir=str(work), max_concurrent=2, cpus_per_trial=0.5, mlflow=False,
+                  select_models={"initial": 6, "keep": 5, "fractions": [0.5]}, variance_repeats=2,
+                  search={"max_trials": 10, "controller": "evolution"}, top_k=3)
     assert main(["run", path, "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert list(result["steps"]) == ["split", "baseline", "proxy", "check", "estimate", "search", "stage2", "analyze",
                                      "export"]
     assert "chosen proxy 12-epoch" in result["steps"]["proxy"]
     assert result["steps"]["export"].startswith("not needed")  # table look-ups have no weights
-    assert "completed: all max_trials=16 trials ran" in result["steps"]["search"]
+    assert "completed: all max_trials=10 trials ran" in result["steps"]["search"]
     stage2 = json.loads((work / "flow" / "stage2" / "stage2.json").read_text())
     assert len(stage2["rows"]) == 3 and stage2["picked_trial_id"]
     assert (work / "flow" / "report" / "report.html").is_file() and result["report"].endswith("report.html")
-    assert result["ui_command"].startswith("open sqlite") or "raynas ui" in result["ui_command"]
+    assert result["ui_command"] is None  # no MLflow, nothing to open
     for name in ("baseline/baseline.json", "select-models/references.json", "proxy-search/proxy_search.json",
                  "variance/variance.json", "check/check.json", "estimate.json"):
         assert (work / "flow-proxy" / name).is_file(), name
