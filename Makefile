@@ -21,8 +21,8 @@ setup: $(VENV)/.installed  ## create .venv and install raynas with its test tool
 demo: setup  ## the main job: the whole workflow on the bundled MNIST-1D task, on local Ray (embedded defaults)
 	$(BIN)/raynas run
 
-test: setup  ## the whole test suite (what CI runs); 3 pytest workers on 2 cores (Ray tests mostly wait), a file each
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile tests
+test: setup  ## the whole test suite (what CI runs); two pytest workers, each test file on one of them
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 test-fast: setup  ## tests that need no Ray cluster
 	$(BIN)/python -m pytest -q -m "not ray" tests
