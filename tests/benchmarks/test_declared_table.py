@@ -20,18 +20,17 @@ from raynas.benchmarks import (
     arch_to_string,
     load_declaration,
     load_table,
+    simulate,
     string_to_arch,
 )
-from raynas.benchmarks._simulator import simulate
 from raynas.cli import main
 from raynas.config import SearchConfig, load_search_config
 from raynas.controllers import DEFAULT_CONTROLLER
 from raynas.errors import ConfigError
 from raynas.space import SearchSpace, one_of
-from raynas.targets import table_target
-from raynas.targets._table import TABLE_BASELINE, TABLE_CANDIDATE
+from raynas.targets import TABLE_BASELINE, TABLE_CANDIDATE, table_target
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"   # the docs page with the example
 OPS = {"conv": 8, "pool": 4, "skip": 2, "none": 0}
 OPTIMUM = {"depth": 4, "width": 32, "op": "conv"}
 

@@ -17,7 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster.yaml"
 LAUNCHER = ROOT / "raynas" / "cluster" / "launcher.py"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "cluster.md"   # the docs page that shows the cluster commands
 SHARED_MOUNT = "/mnt/raynas"
 
 
