@@ -1,10 +1,11 @@
 """Controllers decide what to try next (pure Python: no Ray, no torch).
 
 Every controller follows the same contract (:class:`Controller`): ``propose()`` a genotype,
-``observe(genotype, reward, status)`` its outcome, ``state_dict()`` / ``load_state_dict()`` to resume.
+``observe(genotype, reward, status)`` its outcome, ``state_dict()`` / ``load_state_dict()`` to resume, and
+``replay(history)`` (a sequence of :class:`PastTrial`) to catch up with what happened after the last save.
 """
 
-from raynas.controllers._base import Controller, Observation, TrialStatus
+from raynas.controllers._base import Controller, Observation, PastTrial, TrialStatus
 from raynas.controllers._evolution import RegularizedEvolution
 from raynas.controllers._grid import GridController
 from raynas.controllers._policy_gradient import PolicyGradient, default_exploration_trials
@@ -19,20 +20,7 @@ from raynas.controllers._registry import (
 )
 from raynas.controllers._surrogate import SurrogateSearch
 
-__all__ = [
-    "CONTROLLERS",
-    "DEFAULT_CONTROLLER",
-    "Controller",
-    "GridController",
-    "Observation",
-    "PolicyGradient",
-    "RandomController",
-    "RegularizedEvolution",
-    "SurrogateSearch",
-    "TrialStatus",
-    "controller_class",
-    "controller_names",
-    "controller_options",
-    "default_exploration_trials",
-    "make_controller",
-]
+__all__ = ["CONTROLLERS", "Controller", "DEFAULT_CONTROLLER", "GridController", "Observation", "PastTrial",
+           "PolicyGradient", "RandomController", "RegularizedEvolution", "SurrogateSearch", "TrialStatus",
+           "controller_class", "controller_names", "controller_options", "default_exploration_trials",
+           "make_controller"]

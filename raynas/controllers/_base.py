@@ -1,4 +1,4 @@
-"""The Controller contract: propose a genotype, observe its outcome, save and restore state."""
+"""The Controller contract: propose a genotype, observe its outcome, save/restore or replay after a resume."""
 
 from __future__ import annotations
 
@@ -7,24 +7,11 @@ import math
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 from raynas.errors import ConfigError
 from raynas.space import Genotype, SearchSpace
-
-
-class TrialStatus(str, Enum):
-    """How a trial ended."""
-
-    COMPLETED = "completed"  # finished and reported a finite reward
-    FAILED = "failed"  # raised, ran out of memory, or its process died
-    INVALID = "invalid"  # the architecture could not be built or its loss/reward was NaN/Inf
-    STOPPED = "stopped"  # stopped early by a scheduler or because the search ended
-
-    def counts_as_failure(self) -> bool:
-        """Failed and invalid trials count toward the search's failure budget."""
-        return self in (TrialStatus.FAILED, TrialStatus.INVALID)
+from raynas.trials import TrialStatus
 
 
 @dataclass(frozen=True)
@@ -36,12 +23,51 @@ class Observation:
     status: TrialStatus
 
 
+@dataclass(frozen=True)
+class PastTrial:
+    """One event of a controller's history, for :meth:`Controller.replay`.
+
+    Without a ``status`` it is a proposal (the trial was launched; its outcome is unknown: still running, or lost).
+    With a ``status`` it is an outcome, with the ``reward`` the controller would have been told (already negated
+    for a ``min`` metric: controllers always maximise; a STOPPED trial may carry the reward it reached). An
+    outcome whose trial is not pending (proposed earlier, without an outcome yet) stands for both: the proposal,
+    then the outcome. ``number`` is the trial's launch number when known (for controllers that use it; the
+    default replay does not need it).
+    """
+
+    genotype: Genotype
+    status: TrialStatus | None = None
+    reward: float | None = None
+    number: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "genotype", tuple(self.genotype))
+        if self.status is not None:
+            object.__setattr__(self, "status", TrialStatus(self.status))
+
+
 class Controller(ABC):
     """Decides which architecture to try next. Pure Python; always maximises ``reward``.
 
+    Lifecycle of every controller (built-in or a plug-in), driven by the search engine:
+
+    1. **Construct** with the search space, a ``seed`` and the options (``make_controller`` validates them).
+       All randomness comes from ``self.rng`` (seeded): the same seed and the same events give the same proposals.
+    2. **Propose / observe loop.** :meth:`propose` returns the next genotype (None: nothing more to try). Several
+       proposals may be pending at once (parallel trials); each later gets exactly one :meth:`observe` with its
+       status: COMPLETED with a finite reward, FAILED, INVALID, or STOPPED (early-stopped, maybe with the partial
+       reward it reached). Failures are never rewards of zero.
+    3. **Resume.** The engine saves :meth:`state_dict` with the experiment and, after a restart, calls
+       :meth:`load_state_dict` on a freshly constructed controller: it then continues exactly where it was. What
+       happened after the last save (trials launched and finished before the driver died) is in the trial store,
+       not in the saved state: the engine hands it to :meth:`replay`, which brings the controller to the state it
+       would have had after living through those events. A controller rebuilt from nothing (no saved state)
+       catches up the same way: ``replay`` of the whole history.
+
     Subclasses implement :meth:`_propose` and :meth:`_observe_reward`; failed/invalid/stopped trials go to
-    :meth:`_observe_failure` (default: ignored), so that failures never look like a reward of zero.
-    State is everything in the instance except the space: :meth:`state_dict` / :meth:`load_state_dict`.
+    :meth:`_observe_failure` (default: ignored). State is everything in the instance except the attributes named in
+    ``transient`` (the space). :meth:`replay` works for every subclass whose ``_propose`` only changes state
+    through ``self.rng`` and its own counters; override :meth:`_replay_proposal` otherwise.
     """
 
     #: Registry name of the controller (set by each subclass).
@@ -62,6 +88,8 @@ class Controller(ABC):
         self.num_observed = 0
         self.num_failed = 0
         self.proposed: set[Genotype] = set()
+        #: Proposals without an outcome yet (genotype -> how many), so that replay knows what is running.
+        self.pending: dict[Genotype, int] = {}
         self.best: tuple[float, Genotype] | None = None
 
     # --- public contract -------------------------------------------------------------------------------
@@ -71,8 +99,7 @@ class Controller(ABC):
         if genotype is None:
             return None
         genotype = tuple(genotype)
-        self.proposed.add(genotype)
-        self.num_proposed += 1
+        self._record_proposal(genotype)
         return genotype
 
     def observe(self, genotype: Genotype, reward: float | None = None,
@@ -85,10 +112,15 @@ class Controller(ABC):
         status = TrialStatus(status)
         genotype = tuple(genotype)
         self.num_observed += 1
+        left = self.pending.get(genotype, 0) - 1
+        if left > 0:
+            self.pending[genotype] = left
+        else:
+            self.pending.pop(genotype, None)
         if status is TrialStatus.COMPLETED and (reward is None or not math.isfinite(float(reward))):
             status = TrialStatus.INVALID
-        if status is TrialStatus.COMPLETED:
-            reward = float(reward)  # type: ignore[arg-type]
+        if status is TrialStatus.COMPLETED and reward is not None:
+            reward = float(reward)
             if self.best is None or reward > self.best[0]:
                 self.best = (reward, genotype)
             self._observe_reward(genotype, reward)
@@ -98,6 +130,25 @@ class Controller(ABC):
             if status.counts_as_failure():
                 self.num_failed += 1
             self._observe_failure(genotype, status)
+
+    def replay(self, history: Iterable[PastTrial]) -> None:
+        """Catch up with events that happened without this controller (see the lifecycle above).
+
+        ``history`` is in the order things happened. Each proposal advances the controller exactly as
+        :meth:`propose` did when it happened (same draws from ``self.rng``, same counters) and records the
+        genotype the history says was proposed; each outcome is :meth:`observe`-d. So a fresh controller with the
+        same seed that replays everything a controller lived through ends in the same state and makes the same
+        next proposals; a controller restored from a saved state replays only what came after the save. An
+        empty history changes nothing. A history made with another seed or controller still leaves every replayed
+        genotype proposed (never proposed again) and every outcome learnt.
+        """
+        for event in history:
+            genotype = event.genotype
+            if event.status is None or self.pending.get(genotype, 0) == 0:
+                self._replay_proposal(genotype)
+                self._record_proposal(genotype)
+            if event.status is not None:
+                self.observe(genotype, event.reward, event.status)
 
     def state_dict(self) -> dict[str, Any]:
         """A deep copy of the controller's state (picklable), without the space."""
@@ -121,6 +172,15 @@ class Controller(ABC):
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
         """Learn from a completed trial."""
 
+    def _replay_proposal(self, genotype: Genotype) -> None:
+        """Advance the internal state as if :meth:`_propose` had just returned ``genotype`` (see :meth:`replay`).
+
+        Default: call :meth:`_propose` and drop its answer, so that ``self.rng`` and the subclass's own counters
+        move exactly as they did when the proposal was made. Override it when ``_propose`` has other effects,
+        or when its cost matters and the state can be advanced directly.
+        """
+        self._propose()
+
     def _observe_low_fidelity(self, genotype: Genotype, reward: float) -> None:
         """A trial stopped early (e.g. by ASHA) with the reward it had reached: a partial, low-fidelity result.
 
@@ -129,6 +189,11 @@ class Controller(ABC):
 
     def _observe_failure(self, genotype: Genotype, status: TrialStatus) -> None:
         """Learn from a failed, invalid or stopped trial (default: nothing; never a zero reward)."""
+
+    def _record_proposal(self, genotype: Genotype) -> None:
+        self.proposed.add(genotype)
+        self.pending[genotype] = self.pending.get(genotype, 0) + 1
+        self.num_proposed += 1
 
     def _random_new(self, tries: int = 100) -> Genotype:
         """A random genotype not proposed before (if one is found within ``tries`` draws)."""

@@ -14,7 +14,7 @@ MAX_GRID_SIZE = 10**7
 
 
 class GridController(Controller):
-    """Enumerates the space (optionally shuffled with the seed when it is small enough to hold)."""
+    """Enumerates the space (optionally shuffled with the seed when it is small enough to hold), each architecture once."""
 
     name = "grid"
     transient = ("space", "_iterator", "_cache")
@@ -38,18 +38,25 @@ class GridController(Controller):
         self._cache: list[Genotype] | None = None
 
     def _propose(self) -> Genotype | None:
-        if self.position >= self.space.size:
-            return None
+        while self.position < self.space.size:
+            genotype = self._at_position()
+            self.position += 1
+            if genotype not in self.proposed:  # proposed already: replayed from a history (see _replay_proposal)
+                return genotype
+        return None
+
+    def _at_position(self) -> Genotype:
         if self.order is not None:
             if self._cache is None:
                 self._cache = list(self.space.enumerate())
-            genotype = self._cache[self.order[self.position]]
-        else:
-            if self._iterator is None:
-                self._iterator = itertools.islice(self.space.enumerate(), self.position, None)
-            genotype = next(self._iterator)
-        self.position += 1
-        return genotype
+            return self._cache[self.order[self.position]]
+        if self._iterator is None:
+            self._iterator = itertools.islice(self.space.enumerate(), self.position, None)
+        return next(self._iterator)
+
+    def _replay_proposal(self, genotype: Genotype) -> None:
+        """Nothing to advance: :meth:`_propose` skips genotypes already proposed, wherever they are in the order
+        (a history in another order, e.g. from another seed, then still leaves no architecture out)."""
 
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
         pass

@@ -70,13 +70,14 @@ class PolicyGradient(Controller):
         return self.space.canonical(out)
 
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
-        if self.baseline is None:
+        baseline, spread = self.baseline, self.spread
+        if baseline is None or spread is None:  # the first result only sets the baseline
             self.baseline, self.spread = reward, 0.0
             return
-        advantage = reward - self.baseline
-        self.spread = self.baseline_decay * self.spread + (1 - self.baseline_decay) * abs(advantage)
-        self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
-        scale = advantage / self.spread if self.spread > 0 else 0.0
+        advantage = reward - baseline
+        self.spread = spread = self.baseline_decay * spread + (1 - self.baseline_decay) * abs(advantage)
+        self.baseline = self.baseline_decay * baseline + (1 - self.baseline_decay) * reward
+        scale = advantage / spread if spread > 0 else 0.0
         scale = max(-3.0, min(3.0, scale))
         for index in self.space.active_decisions(genotype):
             probs = self.probabilities(index)

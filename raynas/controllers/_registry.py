@@ -40,9 +40,10 @@ def controller_options(name: str) -> dict[str, Any]:
     cls = _lookup(name)
     out: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
-        if klass is object or "__init__" not in vars(klass):
+        init = vars(klass).get("__init__")
+        if klass is object or init is None:
             continue
-        for param in inspect.signature(klass.__init__).parameters.values():
+        for param in inspect.signature(init).parameters.values():
             if param.kind is param.KEYWORD_ONLY and param.name not in _COMMON:
                 out[param.name] = None if param.default is param.empty else param.default
     return out

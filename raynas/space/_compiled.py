@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -34,13 +35,22 @@ class Decision:
         return self.leaf.label(option)
 
 
-class _Compiled:
+class _Compiled(ABC):
+    """A node of the compiled tree: a constant, a group (dict/list) of nodes, or a decision with its branches."""
+
+    @abstractmethod
     def size(self) -> int: ...
+    @abstractmethod
     def decode(self, g: Genotype) -> Any: ...
+    @abstractmethod
     def encode(self, value: Any, out: list[int], path: str) -> None: ...
+    @abstractmethod
     def sample(self, out: list[int], rng: random.Random) -> None: ...
+    @abstractmethod
     def active(self, g: Genotype, out: list[int]) -> None: ...
+    @abstractmethod
     def all_indices(self, out: list[int]) -> None: ...
+    @abstractmethod
     def enumerate(self) -> Iterator[list[tuple[int, int]]]: ...
 
 

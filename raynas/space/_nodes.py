@@ -134,23 +134,32 @@ def int_range(low: int, high: int, step: int = 1) -> IntRange:
     return IntRange(low, high, step)
 
 
+_FLOAT_RANGE_POINTS = ("float_range() needs exactly one of num= or step= (floats are quantized so the space has an "
+                       "exact size), e.g. float_range(0.0, 1.0, num=11)")
+
+
 def float_range(low: float, high: float, *, num: int | None = None, step: float | None = None,
                 log: bool = False) -> FloatRange:
     """Float decision quantized to ``num`` points (or every ``step``) from ``low`` to ``high`` inclusive."""
-    if (num is None) == (step is None):
-        raise SpaceError(
-            "float_range() needs exactly one of num= or step= (floats are quantized so the space has an "
-            "exact size), e.g. float_range(0.0, 1.0, num=11)"
-        )
-    if step is not None:
-        if log:
-            raise SpaceError("float_range(): step= cannot be combined with log=True; use num=")
-        if step <= 0:
-            raise SpaceError(f"float_range(): step must be > 0, got {step}")
-        num = int(round((high - low) / step)) + 1
-        if abs(low + (num - 1) * step - high) > 1e-9 * max(1.0, abs(high)):
-            raise SpaceError(f"float_range(): (high - low) = {high - low} is not a multiple of step={step}")
+    if num is None:
+        if step is None:
+            raise SpaceError(_FLOAT_RANGE_POINTS)
+        num = _points_of_step(low, high, step, log=log)
+    elif step is not None:
+        raise SpaceError(_FLOAT_RANGE_POINTS)
     return FloatRange(float(low), float(high), int(num), log)
+
+
+def _points_of_step(low: float, high: float, step: float, *, log: bool) -> int:
+    """How many points ``float_range(low, high, step=step)`` has (an error unless step divides the range)."""
+    if log:
+        raise SpaceError("float_range(): step= cannot be combined with log=True; use num=")
+    if step <= 0:
+        raise SpaceError(f"float_range(): step must be > 0, got {step}")
+    num = int(round((high - low) / step)) + 1
+    if abs(low + (num - 1) * step - high) > 1e-9 * max(1.0, abs(high)):
+        raise SpaceError(f"float_range(): (high - low) = {high - low} is not a multiple of step={step}")
+    return num
 
 
 def contains_decision(value: Any) -> bool:

@@ -6,7 +6,7 @@ import math
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from raynas.errors import SpaceError, SpaceTooLargeError
 from raynas.space._compiled import Decision, Genotype, compile_space
@@ -150,7 +150,7 @@ class SearchSpace:
             return False
         return True
 
-    def active_decisions(self, genotype: Genotype) -> list[int]:
+    def active_decisions(self, genotype: Sequence[int]) -> list[int]:
         """Indices of the decisions that matter for this genotype."""
         out: list[int] = []
         self._tree.active(tuple(genotype), out)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import pickle
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ray.tune.search import Searcher
 
 from raynas.config import Mode
-from raynas.controllers import Controller
+from raynas.controllers import Controller, PastTrial
+from raynas.trials import TrialStatus
 from raynas.tune._outcome import classify
+
+if TYPE_CHECKING:
+    from raynas.trials import TrialRecord
 
 
 def trial_seed(search_seed: int, number: int) -> int:
@@ -42,7 +46,8 @@ class ControllerSearcher(Searcher):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # metric and mode come from the raynas config
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    # Ray Tune's hint omits Searcher.FINISHED, the str its own SearchGenerator checks suggest() for.
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         if self.num_suggested >= self.max_trials:
             return Searcher.FINISHED
         genotype = self.controller.propose()
@@ -65,8 +70,7 @@ class ControllerSearcher(Searcher):
         reward = outcome.value
         if reward is not None and self.direction is Mode.MIN:
             reward = -reward
-        keep = outcome.status.value in ("completed", "stopped")  # stopped: the low-fidelity reward it reached
-        self.controller.observe(genotype, reward if keep else None, outcome.status)
+        self.controller.observe(genotype, reward if _keeps_reward(outcome.status) else None, outcome.status)
 
     # --- persistence (called by Ray Tune with the experiment state) ------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -87,26 +91,20 @@ class ControllerSearcher(Searcher):
         self._catch_up_with_store()
 
     def _catch_up_with_store(self) -> None:
-        """Replay trials that ended after the saved state was written (the driver died in between).
+        """Replay to the controller the trials that ran after the saved state was written (the driver died in between).
 
         Ray Tune saves the searcher every few seconds; trials launched after that save but already in the trial
-        store are unknown to the restored state. Observing them keeps the controller informed, and moving the
-        launch counter past them keeps trial numbers unique and the trial budget exact.
+        store are unknown to the restored state (and to Ray Tune, which will not run them again). The controller
+        replays them (:meth:`Controller.replay`), and the launch counter moves past them, which keeps trial numbers
+        unique and the trial budget exact.
         """
         if self.store_dir is None:
             return
         from raynas.tracking import TrialStore
 
         newer = [r for r in TrialStore(self.store_dir).records() if r.number > self.num_suggested]
-        for record in sorted(newer, key=lambda r: r.number):
-            genotype = tuple(record.genotype)
-            self.controller.proposed.add(genotype)
-            self.controller.num_proposed += 1
-            reward = record.reward
-            if reward is not None and self.direction is Mode.MIN:
-                reward = -reward
-            self.controller.observe(genotype, reward if record.status == "completed" else None, record.status)
         if newer:
+            self.controller.replay(store_history(newer, self.direction))
             self.num_suggested = max(r.number for r in newer)
 
     def save(self, checkpoint_path: str) -> None:
@@ -116,3 +114,39 @@ class ControllerSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as handle:
             self.set_state(pickle.load(handle))
+
+
+def store_history(records: Sequence[TrialRecord], direction: Mode) -> list[PastTrial]:
+    """The controller's view of stored trials, in the order things happened as far as the store tells, for
+    :meth:`Controller.replay`.
+
+    Each trial is a proposal when it started and an outcome when it ended, told as :meth:`on_trial_complete`
+    tells it (reward negated for a ``min`` metric, kept for completed and early-stopped trials). Proposals keep
+    the order of their trial numbers; an outcome comes before every proposal of a trial that started after it
+    ended (the store has start times, not proposal times: a proposal made just before an outcome but started
+    after it is replayed after it). Without times (records written by hand), each trial's outcome follows its
+    proposal at once.
+    """
+    ordered = sorted(records, key=lambda r: r.number)
+    if any(r.start_time is None or r.end_time is None for r in ordered):
+        return [_outcome(r, direction) for r in ordered]  # an outcome of a trial not pending is also its proposal
+    events: list[tuple[float, int, int, PastTrial]] = []
+    proposed_at = float("-inf")
+    for r in ordered:
+        proposed_at = max(proposed_at, float(r.start_time or 0.0))  # launch order is number order
+        events.append((proposed_at, 1, r.number, PastTrial(tuple(r.genotype), number=r.number)))
+        events.append((max(float(r.end_time or 0.0), proposed_at), 2, r.number, _outcome(r, direction)))
+    return [event for *_, event in sorted(events, key=lambda e: e[:3])]
+
+
+def _outcome(record: TrialRecord, direction: Mode) -> PastTrial:
+    status = TrialStatus(record.status)
+    reward = record.reward if _keeps_reward(status) else None
+    if reward is not None and direction is Mode.MIN:
+        reward = -reward
+    return PastTrial(tuple(record.genotype), status, reward, record.number)
+
+
+def _keeps_reward(status: TrialStatus) -> bool:
+    """A controller is told the reward of completed trials, and the low-fidelity one an early-stopped trial reached."""
+    return status in (TrialStatus.COMPLETED, TrialStatus.STOPPED)

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from raynas.controllers import CONTROLLERS, TrialStatus, make_controller
+from raynas.controllers import CONTROLLERS, PastTrial, TrialStatus, make_controller
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.space import SearchSpace, WideDecisionWarning, int_range, one_of
 
@@ -216,3 +216,131 @@ def test_early_stopped_trials_are_low_fidelity_not_failures(name):
     ctrl.observe(g, 1e9, TrialStatus.STOPPED)  # a partial reward: never taken as the final one
     assert ctrl.num_failed == 0 and ctrl.best is None
     assert ctrl.propose() is not None
+
+
+# --- replay: catching up with a history (what a resumed search does with trials its saved state missed) -------------
+def medium_space() -> SearchSpace:
+    """Conditional, 256 architectures: small enough for grid, large enough for 60 distinct trials."""
+    return SearchSpace({
+        "stem": one_of(16, 32),
+        "block": one_of({"type": "conv", "k": one_of(3, 5, 7), "act": one_of("relu", "gelu")},
+                        {"type": "pool", "size": one_of(2, 3)}),
+        "depth": int_range(1, 4),
+        "width": one_of(8, 16, 32, 64),
+    }, name="medium")
+
+
+class Life:
+    """Runs a controller with up to ``in_flight`` trials at once, their outcomes arriving in a seeded random order
+    (failed, invalid, early-stopped and completed), and writes down every event as a replayable history."""
+
+    def __init__(self, ctrl, *, in_flight: int = 3, seed: int = 0) -> None:
+        self.ctrl, self.in_flight, self.rng = ctrl, in_flight, random.Random(seed)
+        self.events: list[PastTrial] = []
+        self.running: list = []
+        self.step = 0
+
+    def live(self, steps: int) -> list[PastTrial]:
+        for _ in range(steps):
+            while len(self.running) < self.in_flight:
+                g = self.ctrl.propose()
+                if g is None:
+                    break
+                self.events.append(PastTrial(g))
+                self.running.append(g)
+            if not self.running:
+                break
+            g = self.running.pop(self.rng.randrange(len(self.running)))
+            status, reward = self.outcome(g)
+            self.ctrl.observe(g, reward, status)
+            self.events.append(PastTrial(g, status, reward))
+            self.step += 1
+        return self.events
+
+    def outcome(self, g) -> tuple[TrialStatus, float | None]:
+        i = self.step
+        if i % 7 == 3:
+            return TrialStatus.FAILED, None
+        if i % 11 == 5:
+            return TrialStatus.COMPLETED, float("nan")  # recorded as invalid
+        if i % 13 == 6:
+            return TrialStatus.STOPPED, 0.5 * reward_of(g)  # a partial, low-fidelity reward
+        return TrialStatus.COMPLETED, reward_of(g)
+
+
+def counters(ctrl) -> tuple:
+    return ctrl.num_proposed, ctrl.num_observed, ctrl.num_failed, ctrl.best, ctrl.proposed, ctrl.pending
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replaying_a_lived_history_on_a_fresh_controller_gives_the_same_next_proposals(name):
+    lived = build(name, medium_space(), seed=5)
+    history = Life(lived).live(45)  # parallel trials: proposals and outcomes interleaved, 2 left running
+    assert sum(e.status is None for e in history) == lived.num_proposed == 47
+    fresh = build(name, medium_space(), seed=5)
+    fresh.replay(history)
+    assert counters(fresh) == counters(lived)
+    assert sum(lived.pending.values()) == 2
+    assert drive(fresh, 25, fail_every=4) == drive(lived, 25, fail_every=4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_restored_state_plus_replay_of_what_came_after_the_save_equals_living_it(name):
+    """The resume path: the saved state missed the last events (some outcomes of trials running at the save)."""
+    lived = build(name, medium_space(), seed=2)
+    life = Life(lived)
+    life.live(20)
+    saved, seen = pickle.loads(pickle.dumps(lived.state_dict())), len(life.events)
+    after = life.live(25)[seen:]
+    assert any(e.status is not None and e.genotype in saved["pending"] for e in after)  # outcome of a pending one
+    restored = build(name, medium_space(), seed=999)
+    restored.load_state_dict(saved)
+    restored.replay(after)
+    assert counters(restored) == counters(lived)
+    assert drive(restored, 25) == drive(lived, 25)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replay_of_an_empty_history_changes_nothing(name):
+    ctrl, twin = build(name, medium_space(), seed=1), build(name, medium_space(), seed=1)
+    Life(ctrl).live(15)
+    Life(twin).live(15)
+    before = pickle.dumps(ctrl.state_dict())
+    ctrl.replay([])
+    ctrl.replay(iter(()))
+    assert pickle.dumps(ctrl.state_dict()) == before
+    assert drive(ctrl, 10) == drive(twin, 10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replayed_failed_and_invalid_trials_count_as_failures_never_as_rewards(name):
+    space = small_space()
+    donor = build("random", space, seed=11)
+    history = []
+    for i in range(24):  # one event per trial: the proposal and its outcome at once
+        g = donor.propose()
+        if i % 3 == 0:
+            history.append(PastTrial(g, TrialStatus.FAILED))
+        elif i % 3 == 1:
+            history.append(PastTrial(g, "invalid"))
+        elif i % 6 == 2:
+            history.append(PastTrial(g, TrialStatus.COMPLETED, float("inf")))  # a non-finite reward: invalid
+        else:
+            history.append(PastTrial(g, TrialStatus.COMPLETED, reward_of(g)))
+    ctrl = build(name, space, seed=0)
+    ctrl.replay(history)
+    completed = [e for e in history if e.status is TrialStatus.COMPLETED and e.reward != float("inf")]
+    assert ctrl.num_proposed == ctrl.num_observed == 24 and not ctrl.pending
+    assert ctrl.num_failed == 24 - len(completed) == 20
+    assert ctrl.best == max((e.reward, e.genotype) for e in completed)
+    # a history made by another controller and seed: none of its architectures is proposed again
+    later = drive(ctrl, 20)
+    assert len(later) == 20 and not set(later) & {e.genotype for e in history}
+
+
+def test_past_trial_normalises_its_fields_and_refuses_an_unknown_status():
+    event = PastTrial([1, 2, 3], "completed", 0.5)
+    assert event.genotype == (1, 2, 3) and event.status is TrialStatus.COMPLETED
+    assert PastTrial((0, 0, 0)).status is None
+    with pytest.raises(ValueError, match="exploded"):
+        PastTrial((0, 0, 0), "exploded")
