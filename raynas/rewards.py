@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from raynas.config._parse import as_float, as_int, as_str
+from raynas._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError
 
 

@@ -14,6 +14,7 @@ Example::
     search_plot(records, "search.png", mode_max=True)     # the same as a PNG
 """
 
+from raynas.analysis._convergence import RunningOutcomes, auto_stop_decision
 from raynas.analysis._decisions import (
     ALPHA,
     TARGET_POWER,
@@ -49,40 +50,9 @@ from raynas.analysis._pareto import (
 from raynas.analysis._report import LOW_TAU, Report, analyze
 from raynas.analysis._search_plot import CURVE_COLUMNS, default_window, search_curve, search_plot
 
-__all__ = [
-    "ALPHA",
-    "COST_METRICS",
-    "CURVE_COLUMNS",
-    "LOW_TAU",
-    "TARGET_POWER",
-    "Advice",
-    "DecisionAdvice",
-    "DecisionStats",
-    "Importance",
-    "OptionAdvice",
-    "ParetoFront",
-    "Report",
-    "Suggestion",
-    "SuggestionKind",
-    "Verdict",
-    "advise",
-    "analyze",
-    "anova_power",
-    "benjamini_hochberg",
-    "best_option",
-    "cost_metrics_present",
-    "decision_stats",
-    "default_window",
-    "eta_squared",
-    "forest_importance",
-    "importance_plot",
-    "options_plot",
-    "pareto_front",
-    "pareto_fronts",
-    "pareto_mask",
-    "pareto_plot",
-    "search_curve",
-    "search_plot",
-    "suggestions",
-    "top_mask",
-]
+__all__ = ["ALPHA", "Advice", "COST_METRICS", "CURVE_COLUMNS", "DecisionAdvice", "DecisionStats", "Importance",
+           "LOW_TAU", "OptionAdvice", "ParetoFront", "Report", "RunningOutcomes", "Suggestion", "SuggestionKind",
+           "TARGET_POWER", "Verdict", "advise", "analyze", "anova_power", "auto_stop_decision", "benjamini_hochberg",
+           "best_option", "cost_metrics_present", "decision_stats", "default_window", "eta_squared",
+           "forest_importance", "importance_plot", "options_plot", "pareto_front", "pareto_fronts", "pareto_mask",
+           "pareto_plot", "search_curve", "search_plot", "suggestions", "top_mask"]

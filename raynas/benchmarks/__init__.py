@@ -21,25 +21,10 @@ from raynas.benchmarks._nasbench201 import (
     nasbench201_space,
     string_to_arch,
 )
+from raynas.benchmarks._simulator import simulate
 from raynas.benchmarks._table import BenchmarkTable, load_table, read_declared_table
 
-__all__ = [
-    "BUNDLED_TABLES",
-    "EDGES",
-    "OPERATIONS",
-    "ArchColumns",
-    "BenchmarkTable",
-    "InjectedFailure",
-    "TableDeclaration",
-    "TabularEvaluator",
-    "TabularTrialSettings",
-    "Variant",
-    "arch_to_string",
-    "edge_key",
-    "load_declaration",
-    "load_table",
-    "nasbench201_space",
-    "parse_declaration",
-    "read_declared_table",
-    "string_to_arch",
-]
+__all__ = ["ArchColumns", "BUNDLED_TABLES", "BenchmarkTable", "EDGES", "InjectedFailure", "OPERATIONS",
+           "TableDeclaration", "TabularEvaluator", "TabularTrialSettings", "Variant", "arch_to_string", "edge_key",
+           "load_declaration", "load_table", "nasbench201_space", "parse_declaration", "read_declared_table",
+           "simulate", "string_to_arch"]

@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from raynas import __version__
+from raynas.cli._output import experiment_words, print_next
 from raynas.errors import RaynasError
 
 
@@ -84,3 +85,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+__all__ = ["experiment_words", "print_next"]

@@ -24,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.proxy._baseline import baseline
+    from raynas.proxy import baseline
 
     result = baseline(target_from_args(args), overwrite=args.overwrite, seed=args.seed)
     if args.format == "json":

@@ -47,8 +47,7 @@ def _parse_options(items: list[str]) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.benchmarks import load_table
-    from raynas.benchmarks._simulator import simulate
+    from raynas.benchmarks import load_table, simulate
     from raynas.controllers import DEFAULT_CONTROLLER, controller_options
 
     if args.seeds < 1:

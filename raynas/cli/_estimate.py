@@ -26,7 +26,7 @@ _FLAGS = {
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from raynas.proxy._estimate import (
+    from raynas.proxy import (
         DEFAULT_CPUS_PER_TRIAL,
         DEFAULT_GPUS_PER_TRIAL,
         DEFAULT_MAX_CONCURRENT,
@@ -80,13 +80,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.proxy._estimate import (
-        DEFAULT_PROXY_HOURS,
-        EstimateInputs,
-        estimate,
-        measured_by_proxy_search,
-        measured_proxy_cost,
-    )
+    from raynas.proxy import DEFAULT_PROXY_HOURS, EstimateInputs, estimate, measured_by_proxy_search, measured_proxy_cost
 
     hours, source = args.proxy_hours, ""
     measured = None

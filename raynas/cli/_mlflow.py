@@ -46,7 +46,7 @@ def _run_sync(args: argparse.Namespace) -> int:
     import json
 
     from raynas.config import SearchConfig
-    from raynas.tracking._mlflow_search import sync_search
+    from raynas.tracking import sync_search
 
     paths = find_experiment(args.experiment, args.workdir)
     config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
@@ -68,7 +68,7 @@ def ui_command(store_uri: str, artifacts: Path, host: str, port: int) -> list[st
 
 
 def _run_ui(args: argparse.Namespace) -> int:
-    from raynas.tracking._mlflow_sync import embedded_target, reachable, resolve_target
+    from raynas.tracking import embedded_target, reachable, resolve_target
 
     if not 0 < args.port < 65536:
         raise ConfigError("--port", args.port, "a TCP port between 1 and 65535")

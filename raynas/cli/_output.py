@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shlex
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from raynas._json import json_safe
+from raynas._text import print_table  # noqa: F401 - the CLI's table printer lives with the other text helpers
 
 
 def add_format_flag(parser: Any, choices: Sequence[str] = ("text", "json")) -> None:
@@ -20,17 +20,6 @@ def add_format_flag(parser: Any, choices: Sequence[str] = ("text", "json")) -> N
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
     print(json.dumps(json_safe(data), indent=2, sort_keys=False, default=str), file=stream or sys.stdout)
-
-
-def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: TextIO | None = None) -> None:
-    """A plain aligned table (no colour codes, so it reads fine in logs)."""
-    text = [[_cell(c) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
-    out = stream or sys.stdout
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), file=out)
-    print("  ".join("-" * w for w in widths), file=out)
-    for row in text:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
 
 
 def raynas_step(*words: str) -> str:
@@ -59,11 +48,3 @@ def print_next(steps: Sequence[tuple[str, str]], stream: TextIO | None = None) -
     """Print the next steps, one ``next: COMMAND  (what it does)`` line each (commands from :func:`raynas_step`)."""
     for command, what in steps:
         print(f"next: {command}  ({what})", file=stream or sys.stdout)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return "-" if not math.isfinite(value) else f"{value:.6g}"
-    return str(value)

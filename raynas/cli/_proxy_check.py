@@ -25,7 +25,7 @@ _FLAGS = {
 def add_parser(tools: argparse._SubParsersAction) -> None:
     """Add ``check`` to the ``raynas proxy`` tools."""
     from raynas.cli._proxy import add_target_args
-    from raynas.proxy._check import CheckSettings
+    from raynas.proxy import CheckSettings
 
     d = CheckSettings()
     parser = tools.add_parser(
@@ -63,7 +63,7 @@ def add_parser(tools: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     """The CheckSettings the flags describe (errors name the flag)."""
-    from raynas.proxy._check import CheckSettings
+    from raynas.proxy import CheckSettings
 
     try:
         return CheckSettings(max_trials=args.max_trials, trials_to_converge=args.trials_to_converge,
@@ -87,7 +87,7 @@ def _flag_words(text: str | None) -> str | None:
 
 def _run_check(args: argparse.Namespace) -> int:
     from raynas.cli._proxy import target_from_args
-    from raynas.proxy._check import proxy_check
+    from raynas.proxy import proxy_check
 
     settings = settings_from_args(args)
     report = proxy_check(target_from_args(args), settings)

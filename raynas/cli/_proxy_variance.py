@@ -53,7 +53,7 @@ def _fmt(value: float, digits: str = ".3g") -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raynas.proxy._variance import VarianceSettings, Verdict, proxy_variance
+    from raynas.proxy import VarianceSettings, Verdict, proxy_variance
 
     settings = VarianceSettings(repeats=args.repeats, candidate=args.candidate, model=args.model,
                                 pass_separation=args.pass_separation, fail_separation=args.fail_separation,

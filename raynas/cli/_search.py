@@ -33,8 +33,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_format_flag(resume)
     resume.set_defaults(handler=_run_resume)
 
-    validate = commands.add_parser("validate", help="check a search config without running it")
-    validate.add_argument("--config", required=True, help="search config (YAML)")
+    validate = commands.add_parser("validate", help="check a search config, a workflow or a task file without running it",
+                                   description="Check a file without running anything: a search config (`raynas "
+                                               "search --config`), a workflow (`raynas run`) or a task file "
+                                               "(proxy_tasks/*.yaml). The kind is told from the file's keys (or "
+                                               "given with --kind); every section is checked, then the space, the "
+                                               "controller, the trainer and the data are loaded.")
+    validate.add_argument("file", nargs="?", help="the YAML file to check")
+    validate.add_argument("--config", help="the file to check (the same as FILE)")
+    validate.add_argument("--kind", choices=KINDS, help="read the file as this kind (default: told from its keys)")
     add_format_flag(validate)
     validate.set_defaults(handler=_run_validate)
 
@@ -89,7 +96,9 @@ def _run_search(args: argparse.Namespace) -> int:
     what = f"task {config.task} ({config.variant})" if config.task else f"space {config.space}"
     print(f"[raynas] search {config.name!r}: {what}, controller {config.controller.name}, "
           f"{config.max_trials} trials, {config.max_concurrent} in parallel; experiment dir {config.experiment_dir}")
-    result = run_search(config, overwrite=args.overwrite)
+    from raynas.stage2 import inline_stage2_callbacks
+
+    result = run_search(config, overwrite=args.overwrite, callbacks=inline_stage2_callbacks(config))
     return _report(result, args.format)
 
 
@@ -99,7 +108,9 @@ def _run_resume(args: argparse.Namespace) -> int:
 
     paths = find_experiment(args.experiment, args.workdir)
     config = _with_tracking(SearchConfig.from_dict(paths.read_config(), source=str(paths.config)), args)
-    result = run_search(config, resume=True)
+    from raynas.stage2 import inline_stage2_callbacks
+
+    result = run_search(config, resume=True, callbacks=inline_stage2_callbacks(config))
     return _report(result, args.format)
 
 
@@ -123,13 +134,132 @@ def _next_steps(result) -> list[tuple[str, str]]:
     return []
 
 
+#: What `raynas validate` reads, and how it names each kind.
+KINDS = ("search", "workflow", "task")
+KIND_WORDS = {"search": "search config", "workflow": "workflow", "task": "task file"}
+
+
+def _kind_keys() -> dict[str, list[str]]:
+    """The top-level keys of each kind of file."""
+    from dataclasses import fields
+
+    from raynas.config import SearchConfig
+    from raynas.tasks import TaskConfig
+    from raynas.workflow import WorkflowConfig
+
+    search = [f.name for f in fields(SearchConfig) if f.name not in ("timeout_s", "max_total_time_s")]
+    return {"search": search + ["timeout", "max_total_time"],
+            "workflow": [f.name for f in fields(WorkflowConfig) if f.name != "source"],
+            "task": [f.name for f in fields(TaskConfig) if f.name != "source"]}
+
+
+def file_kind(data: object) -> str | None:
+    """The kind of file (``search``, ``workflow`` or ``task``) whose keys ``data``'s top-level keys match best (a
+    key counts when it is one of the kind's keys or close to one, so a typo does not change the kind); ties go to
+    the first of :data:`KINDS`. None when no key matches any kind."""
+    import difflib
+
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        return None
+    keys = [str(k) for k in data]
+    scores = {}
+    for kind, known in _kind_keys().items():
+        scores[kind] = sum(1 for k in keys if k in known or difflib.get_close_matches(k, known, n=1, cutoff=0.8))
+    best = max(KINDS, key=lambda kind: scores[kind])  # max keeps the first of equal scores
+    return best if scores[best] else None
+
+
+def _read_yaml(path: Path) -> object:
+    import yaml
+
+    from raynas.errors import ConfigError
+
+    if not path.is_file():
+        raise ConfigError("FILE", str(path), "an existing YAML file", "check the path")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file", source=str(path)) from None
+
+
 def _run_validate(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    from raynas.errors import ConfigError, RaynasError
+
+    if args.file and args.config and args.file != args.config:
+        raise ConfigError("--config", args.config, f"no --config with FILE ({args.file})", "give the file once")
+    name = args.file or args.config
+    if not name:
+        raise ConfigError("FILE", None, "a search config, a workflow or a task file to check",
+                          "e.g. raynas validate workflow.yaml")
+    path = Path(name)
+    kind = args.kind
+    if kind is None:
+        kind = file_kind(_read_yaml(path))
+        if kind is None:
+            raise ConfigError("FILE", str(path), "a search config, a workflow or a task file (none of their keys "
+                              f"found: {KIND_WORDS['search']} keys such as max_trials, workflow keys such as steps "
+                              "and search, task keys such as family and variants)",
+                              "check that it is the right file, or give --kind search|workflow|task")
+    try:
+        summary = _VALIDATORS[kind](path)
+    except RaynasError as exc:
+        if args.kind:
+            raise
+        raise RaynasError(f"{exc} [{path} was read as a {KIND_WORDS[kind]}; --kind reads it as another kind]") from None
+    if args.format == "json":
+        print_json({"valid": True, "kind": kind, **summary})
+    else:
+        print(f"{path}: valid {KIND_WORDS[kind]}")
+        print_table([[k, v] for k, v in summary["config"].items()], ["setting", "value"])
+    return 0
+
+
+def _validate_search(path: Path) -> dict:
+    from raynas.config import load_search_config
+
+    config = load_search_config(path)
     config.validate_deep()
     space = config.build_space()
-    if args.format == "json":
-        print_json({"valid": True, "config": config.to_dict(), "space_size": str(space.size)})
-    else:
-        print(f"{Path(args.config)}: valid")
-        print_table([[k, v] for k, v in config.to_dict().items()], ["setting", "value"])
-    return 0
+    return {"config": config.to_dict(), "space_size": str(space.size)}
+
+
+def _validate_workflow(path: Path) -> dict:
+    from raynas.workflow import load_workflow
+
+    workflow = load_workflow(path)  # every section, the search section as a SearchConfig
+    search = workflow.search_config()
+    search.validate_deep()
+    space = search.build_space()
+    config = {"name": workflow.name, "task": workflow.task, "steps": ", ".join(workflow.steps),
+              **workflow.resources.to_dict(), "search": _brief(search), "top_k": workflow.top_k,
+              "controls": workflow.controls, "seed": workflow.seed, "mlflow": workflow.tracking.enabled}
+    return {"config": config, "search": search.to_dict(), "space_size": str(space.size)}
+
+
+def _validate_task(path: Path) -> dict:
+    from raynas.config import SearchConfig
+    from raynas.tasks import load_task
+
+    task = load_task(path)
+    search = SearchConfig(name="validate", task=str(task.source), gpus_per_trial=0)  # the family, trainer and data
+    search.validate_deep()
+    space = search.build_space()
+    config = {"name": task.name, "family": task.family, "dataset": task.dataset, "trainer": task.trainer,
+              "proxy epochs": task.variant("proxy").epochs, "full epochs": task.variant("full").epochs,
+              "space size": str(space.size)}
+    return {"config": config, "space_size": str(space.size)}
+
+
+def _brief(search) -> str:
+    return (f"{search.max_trials} trials, controller {search.controller.name}, {search.max_concurrent} at once, "
+            f"scheduler {search.scheduler.name}")
+
+
+_VALIDATORS = {"search": _validate_search, "workflow": _validate_workflow, "task": _validate_task}

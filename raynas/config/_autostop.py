@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from raynas.config._parse import as_bool, as_float, as_int, as_mapping, reject_unknown
+from raynas._parse import as_bool, as_float, as_int, as_mapping, reject_unknown
 from raynas.errors import ConfigError
 
 

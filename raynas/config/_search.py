@@ -8,8 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
-from raynas.config._autostop import AutoStopConfig
-from raynas.config._parse import (
+from raynas._parse import (
     as_bool,
     as_duration,
     as_float,
@@ -18,6 +17,8 @@ from raynas.config._parse import (
     as_str,
     reject_unknown,
 )
+from raynas.config._autostop import AutoStopConfig
+from raynas.config._resources import Resources
 from raynas.config._tracking import TrackingConfig
 from raynas.errors import ConfigError, RaynasError, UnknownNameError
 
@@ -162,27 +163,16 @@ class SearchConfig:
                               "use `fixed:` to fix parts of the space, or set search_type: augmentation")
         if self.variant not in ("proxy", "full"):
             raise ConfigError("variant", self.variant, "'proxy' (stage-1 search) or 'full'")
-        if as_str("device", self.device) not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError("device", self.device, "auto, cpu, cuda or cuda:N")
         as_int("max_trials", self.max_trials, minimum=1)
-        if isinstance(self.max_concurrent, bool) or not isinstance(self.max_concurrent, int) or self.max_concurrent < 1:
-            raise ConfigError("max_concurrent", self.max_concurrent, "an integer >= 1 (trials run in parallel)",
-                              "set max_concurrent: 1 or more")
+        resources = self.resources  # the one validation of cpus/gpus_per_trial, max_concurrent and device
+        object.__setattr__(self, "max_concurrent", resources.max_concurrent)
         if self.max_failed is None:
             object.__setattr__(self, "max_failed", math.ceil(self.max_trials / 3))
-        as_int("max_failed", self.max_failed, minimum=1)
-        if self.max_failed > self.max_trials:
+        max_failed = as_int("max_failed", self.max_failed, minimum=1)
+        if max_failed > self.max_trials:
             raise ConfigError("max_failed", self.max_failed, f"at most max_trials ({self.max_trials})",
                               "lower max_failed or raise max_trials (default: a third of max_trials)")
         as_int("max_retries", self.max_retries, minimum=0)
-        as_float("gpus_per_trial", self.gpus_per_trial, minimum=0.0)
-        if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
-            raise ConfigError("gpus_per_trial", self.gpus_per_trial, "a fraction below 1 or a whole number",
-                              "Ray only shares single GPUs: use e.g. 0.25, 0.5, 1 or 2")
-        as_float("cpus_per_trial", self.cpus_per_trial, minimum=0.0)
-        if self.cpus_per_trial == 0 and self.gpus_per_trial == 0:
-            raise ConfigError("cpus_per_trial", 0, "a positive number when gpus_per_trial is 0",
-                              "give each trial some CPU, e.g. cpus_per_trial: 1")
         as_float("timeout_s", self.timeout_s, minimum=1e-9)
         as_str("metric", self.metric)
         try:
@@ -209,8 +199,7 @@ class SearchConfig:
         as_int("max_resumes", self.max_resumes, minimum=0)
         if self.max_total_time_s is None:
             object.__setattr__(self, "max_total_time_s", (self.max_resumes + 1) * float(self.timeout_s))
-        as_float("max_total_time", self.max_total_time_s, minimum=1e-9)
-        if self.max_total_time_s < self.timeout_s:
+        if as_float("max_total_time", self.max_total_time_s, minimum=1e-9) < self.timeout_s:
             raise ConfigError("max_total_time", self.max_total_time_s, f"at least timeout ({self.timeout_s:g} s)",
                               "max_total_time covers the first run and its resumes (default 28d: one resume)")
         from raynas.registry import BUILTIN_SPACES, TABULAR_SPACES
@@ -234,7 +223,7 @@ class SearchConfig:
                                   "declares", "set `space:` to the table's name, or leave `space:` out")
             return
         if self.space not in BUILTIN_SPACES:
-            raise UnknownNameError("search space", self.space, BUILTIN_SPACES, "List them with `raynas space list`.")
+            raise UnknownNameError("search space", str(self.space), BUILTIN_SPACES, "List them with `raynas space list`.")
         if self.benchmark:
             if self.space not in TABULAR_SPACES:
                 raise ConfigError("benchmark", dict(self.benchmark), f"no benchmark section for space {self.space!r}",
@@ -242,6 +231,12 @@ class SearchConfig:
             self.benchmark_settings()  # validates the section
 
     # --- derived ---------------------------------------------------------------------------------------
+    @property
+    def resources(self) -> Resources:
+        """What each trial holds and how many run at once (validated: see :mod:`raynas.config._resources`)."""
+        return Resources(cpus_per_trial=self.cpus_per_trial, gpus_per_trial=self.gpus_per_trial,
+                         max_concurrent=self.max_concurrent, device=self.device)
+
     @property
     def experiment_dir(self) -> Path:
         return Path(self.workdir).expanduser().resolve() / self.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from raynas.config._parse import as_bool, as_duration, as_mapping, as_str, reject_unknown
+from raynas._parse import as_bool, as_duration, as_mapping, as_str, reject_unknown
 from raynas.errors import ConfigError
 
 #: Tracking URI schemes MLflow understands that raynas has been used with.

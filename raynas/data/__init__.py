@@ -10,21 +10,6 @@ from raynas.data._registry import DATASET_KINDS, DATASETS, ENTRY_POINT_GROUP, da
 from raynas.data._source import DatasetSource, DatasetSpec, StreamedDataset
 from raynas.data._split import DataSplit, SplitCheck, check_split, make_split
 
-__all__ = [
-    "DATASETS",
-    "DATASET_KINDS",
-    "ENTRY_POINT_GROUP",
-    "ArrayDataset",
-    "DataSplit",
-    "DatasetSource",
-    "DatasetSpec",
-    "SplitCheck",
-    "StreamedDataset",
-    "check_split",
-    "dataset_kinds",
-    "dataset_spec",
-    "load_cifar10_dataset",
-    "load_dataset",
-    "load_digits_dataset",
-    "make_split",
-]
+__all__ = ["ArrayDataset", "DATASETS", "DATASET_KINDS", "DataSplit", "DatasetSource", "DatasetSpec",
+           "ENTRY_POINT_GROUP", "SplitCheck", "StreamedDataset", "check_split", "dataset_kinds", "dataset_spec",
+           "load_cifar10_dataset", "load_dataset", "load_digits_dataset", "make_split"]

@@ -26,7 +26,7 @@ REQUIRED = ("function",)
 
 
 def validate(spec: DatasetSpec) -> None:
-    from raynas.config._parse import as_int, as_mapping
+    from raynas._parse import as_int, as_mapping
 
     load_object(spec.field("function"), spec.option("function"), base_dir=spec.base_dir)
     as_mapping(spec.field("kwargs"), spec.option("kwargs"))
@@ -47,7 +47,7 @@ def labels_of(dataset: Any) -> np.ndarray:
 
 def load(spec: DatasetSpec) -> StreamedDataset:
     validate(spec)
-    from raynas.config._parse import as_int
+    from raynas._parse import as_int
 
     ref = spec.option("function")
     function = load_object(spec.field("function"), ref, base_dir=spec.base_dir)

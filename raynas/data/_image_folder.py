@@ -40,7 +40,7 @@ WHAT = "a folder with one sub-folder of images per class"
 
 def validate(spec: DatasetSpec) -> None:
     """Option types and that the folders exist (listing the images waits for the load)."""
-    from raynas.config._parse import as_int
+    from raynas._parse import as_int
 
     for option in ("path", "val_path"):
         path = spec.path(option, required=option == "path", what=WHAT)
@@ -107,7 +107,7 @@ def scan(root: Path, field_name: str, value: Any, classes: list[str] | None = No
 
 def load(spec: DatasetSpec) -> StreamedDataset:
     validate(spec)
-    from raynas.config._parse import as_int
+    from raynas._parse import as_int
 
     root = spec.path("path", what=WHAT)
     classes, files, labels = scan(root, spec.field("path"), spec.option("path"))

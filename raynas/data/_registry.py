@@ -97,7 +97,7 @@ def dataset_spec(value: Any, *, base_dir: str | Path | None = None, data_dir: st
     module = _module_of(loader)
     known = getattr(module, "OPTIONS", None)
     if known is not None:
-        from raynas.config._parse import reject_unknown
+        from raynas._parse import reject_unknown
 
         reject_unknown(spec.options, list(known), section="dataset")
         for option in getattr(module, "REQUIRED", ()):

@@ -202,7 +202,7 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int = HOLDOUT_
 
 def holdout_options(spec: DatasetSpec) -> tuple[float, int]:
     """``val_fraction`` (default 0.2) and ``val_seed`` of a kind that can hold out its real validation set."""
-    from raynas.config._parse import as_float, as_int
+    from raynas._parse import as_float, as_int
 
     fraction = as_float(spec.field("val_fraction"), spec.option("val_fraction", 0.2))
     if not 0 < fraction < 1:

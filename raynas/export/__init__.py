@@ -5,5 +5,5 @@ Torch, MLflow and ONNX are imported only when a model is loaded or exported."""
 from raynas.export._export import FORMATS, ExportResult, export_model, load_model, model_card, parse_formats
 from raynas.export._locate import ModelSource, locate_model
 
-__all__ = ["FORMATS", "ExportResult", "ModelSource", "export_model", "load_model", "locate_model", "model_card",
+__all__ = ["ExportResult", "FORMATS", "ModelSource", "export_model", "load_model", "locate_model", "model_card",
            "parse_formats"]

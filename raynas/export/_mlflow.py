@@ -40,7 +40,7 @@ def log_export(source: ModelSource, folder: Path, *, make_model: Callable[[], An
                 "another --tracking-uri?)")
         print(f"[raynas] {note}", file=out, flush=True)
         return {"note": note, "tracking_uri": target.uri}
-    from raynas.tracking._mlflow_sync import reachable
+    from raynas.tracking import reachable
 
     if not reachable(target):
         note = f"MLflow: nothing logged: {target.uri} does not answer; the export is in {folder}"
@@ -61,7 +61,7 @@ def log_export(source: ModelSource, folder: Path, *, make_model: Callable[[], An
 def _run_of(source: ModelSource, stage_dir: Path, uri: str) -> tuple[str | None, str]:
     """The MLflow run id of the model's stage-2 parent run or trial run, from the stage's run ledger."""
     from raynas.experiment import ExperimentPaths
-    from raynas.tracking._ledger import ledger_path, load_ledger
+    from raynas.tracking import ledger_path, load_ledger
 
     if not (stage_dir / "uid").is_file():
         return None, f"the {source.stage} of {source.experiment!r}"
@@ -76,7 +76,7 @@ def _run_of(source: ModelSource, stage_dir: Path, uri: str) -> tuple[str | None,
 def _log(target: Any, run_id: str, folder: Path, make_model: Any, example: Any, source: ModelSource) -> dict[str, Any]:
     from mlflow import MlflowClient
 
-    from raynas.tracking._mlflow_sync import limit_http_retries
+    from raynas.tracking import limit_http_retries
 
     if target.is_http:
         limit_http_retries()

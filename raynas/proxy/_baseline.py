@@ -15,9 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
-from raynas.proxy._common import cost_seconds, finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
+from raynas._files import write_json
+from raynas.proxy._common import missing_result, ray_session, run_tool_jobs
 from raynas.targets import Stage
-from raynas.tune._job import Job
+from raynas.tracking import finish_stage as finish_tool
+from raynas.trials import cost_seconds, metric
+from raynas.tune import Job
 
 if TYPE_CHECKING:
     from raynas.tracking import TrialRecord

@@ -23,11 +23,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from raynas.config._parse import as_float, as_int
+from raynas._files import write_json
+from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
 from raynas.proxy._baseline import baseline_path
-from raynas.proxy._common import finish_tool, write_json
 from raynas.proxy._variance import variance_path
+from raynas.tracking import finish_stage as finish_tool
 
 TOOL = "check"
 #: Decisions with more options than this get a warning (controllers learn slowly on very wide decisions).
@@ -418,7 +419,7 @@ def _check_cost(target: Any, inputs: _Inputs, settings: CheckSettings) -> CheckR
 
 def _probe_records(target: Any) -> list[Any]:
     """The latest record of every probe job (proxy search and variance runs) that finished."""
-    from raynas.tune._job import FINISHED, latest_records
+    from raynas.tune import FINISHED, latest_records
 
     records = []
     for tool in ("proxy-search", "variance"):

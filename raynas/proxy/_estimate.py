@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from raynas.config._parse import as_float, as_int
+from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError
 
 #: Placeholder proxy cost (hours per trial) while the real one is not measured.

@@ -15,12 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from raynas.config._parse import as_float, as_int
+from raynas._files import write_json
+from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
-from raynas.proxy._common import cost_seconds, finish_tool, metric, missing_result, run_tool_jobs, write_json
+from raynas.proxy._common import missing_result, run_tool_jobs
 from raynas.proxy._select import MIN_REFERENCES, ReferenceSet, references_path
 from raynas.proxy._stats import rank_agreement, whole_space_tau
-from raynas.tune._job import Job
+from raynas.tracking import finish_stage as finish_tool
+from raynas.trials import cost_seconds, metric
+from raynas.tune import Job
 
 TOOL = "proxy-search"
 

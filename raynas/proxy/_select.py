@@ -18,11 +18,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from raynas.config._parse import as_float, as_int
+from raynas._files import write_json
+from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
-from raynas.proxy._common import cost_seconds, finish_tool, metric, ray_session, run_tool_jobs, write_json
+from raynas.proxy._common import ray_session, run_tool_jobs
 from raynas.proxy._spread import prune_for_spread
-from raynas.tune._job import Job
+from raynas.tracking import finish_stage as finish_tool
+from raynas.trials import cost_seconds, metric
+from raynas.tune import Job
 
 TOOL = "select-models"
 #: A proxy's rank correlation needs at least this many valid reference models.

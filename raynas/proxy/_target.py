@@ -16,32 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raynas.config import TrackingConfig
+from raynas.config import Resources, TrackingConfig  # Resources: the one resources type, re-exported here
 from raynas.errors import ConfigError
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths
 from raynas.space import SearchSpace
+from raynas.targets import TABLE_BASELINE as TABULAR_BASELINE
+from raynas.targets import TABLE_CANDIDATE as TABULAR_CANDIDATE
 from raynas.targets import Stage
-from raynas.targets._table import TABLE_BASELINE as TABULAR_BASELINE
-from raynas.targets._table import TABLE_CANDIDATE as TABULAR_CANDIDATE
 
 __all__ = ["TABULAR_BASELINE", "TABULAR_CANDIDATE", "DesignTarget", "Resources"]
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What each job holds and how many run at once."""
-
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_concurrent: int = 4
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        from raynas.config._parse import as_float, as_int
-
-        as_float("cpus_per_trial", self.cpus_per_trial, minimum=0.0)
-        as_float("gpus_per_trial", self.gpus_per_trial, minimum=0.0)
-        as_int("max_concurrent", self.max_concurrent, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -64,10 +47,12 @@ class DesignTarget:
             raise ConfigError("--table", self.table, "no table with --task", "give --task or the tabular benchmark")
         if self.name is None:
             object.__setattr__(self, "name", f"{self.label}-proxy")
-        from raynas.config._parse import as_str
-        from raynas.config._search import NAME_PATTERN
+        from raynas._parse import as_str
+        from raynas.config import NAME_PATTERN
 
         as_str("name", self.name, pattern=NAME_PATTERN)
+        if not isinstance(self.resources, Resources):
+            raise ConfigError("resources", self.resources, "a raynas.config.Resources")
         if self.task is not None:
             self.task_config()  # a bad task file fails here
 
@@ -180,9 +165,7 @@ class DesignTarget:
         """How one tool's jobs log to MLflow (None when turned off): stage ``tool`` of experiment ``name``."""
         if not self.mlflow.enabled:
             return None
-        from raynas.tracking._mlflow_layout import TrialContext, config_params
-        from raynas.tracking._mlflow_search import SearchTracking
-        from raynas.tracking._mlflow_sync import resolve_target
+        from raynas.tracking import SearchTracking, TrialContext, config_params, resolve_target
 
         target = resolve_target(self.mlflow.tracking_uri, self.workdir)
         return SearchTracking(target=target, experiment_name=str(self.name), experiment_dir=str(root),

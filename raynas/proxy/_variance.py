@@ -56,12 +56,15 @@ from typing import Any, Sequence, TextIO
 
 import numpy as np
 
-from raynas.config._parse import as_float, as_int
+from raynas._files import write_json
+from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.proxy._baseline import curve_frame, curve_rows
-from raynas.proxy._common import finish_tool, metric, missing_result, ray_session, run_tool_jobs, write_json
+from raynas.proxy._common import missing_result, ray_session, run_tool_jobs
 from raynas.targets import Stage
-from raynas.tune._job import Job
+from raynas.tracking import finish_stage as finish_tool
+from raynas.trials import metric
+from raynas.tune import Job
 
 TOOL = "variance"
 TABULAR_NOTE = ("The tabular benchmark holds one training run per architecture, so every repeat reads the same "
@@ -473,7 +476,7 @@ def reference_values(target: Any, candidate: str) -> tuple[dict[str, float], dic
     """The reference models' proxy accuracies under ``candidate`` (from the proxy search's trial store) and their
     full-training accuracies (from ``raynas proxy select-models``), by model; empty when missing."""
     from raynas.proxy._select import ReferenceSet, references_path
-    from raynas.tune._job import latest_records
+    from raynas.tune import latest_records
 
     full: dict[str, float] = {}
     path = references_path(target)

@@ -21,19 +21,5 @@ from raynas.space._nodes import (
 )
 from raynas.space._space import DEFAULT_MAX_SIZE, SearchSpace, SpaceSummary, WideDecisionWarning
 
-__all__ = [
-    "DEFAULT_MAX_SIZE",
-    "Decision",
-    "FloatRange",
-    "Genotype",
-    "IntRange",
-    "OneOf",
-    "SearchSpace",
-    "SpaceSummary",
-    "SublistOf",
-    "WideDecisionWarning",
-    "float_range",
-    "int_range",
-    "one_of",
-    "sublist_of",
-]
+__all__ = ["DEFAULT_MAX_SIZE", "Decision", "FloatRange", "Genotype", "IntRange", "OneOf", "SearchSpace",
+           "SpaceSummary", "SublistOf", "WideDecisionWarning", "float_range", "int_range", "one_of", "sublist_of"]

@@ -2,6 +2,7 @@
 noise-aware verdict on their rank correlation with stage 1 (agree, bias or inconclusive) and the picked model.
 Ray, torch and MLflow are imported only when it runs."""
 
+from raynas.stage2._inline import InlineStage2, inline_stage2_callbacks
 from raynas.stage2._train import (
     DEFAULT_SUBDIR,
     SEARCH_BIAS_TAU,
@@ -11,23 +12,28 @@ from raynas.stage2._train import (
     Stage2Row,
     Stage2Settings,
     control_ranks,
+    full_training_evaluator,
     load_stage2,
     ranked_trials,
     stage2_verdict,
     top_trials,
     train_top_k,
+    validation_examples,
 )
 from raynas.stage2._verdict import (
     FullTrainingNoise,
     Stage2Judgement,
     Stage2Verdict,
     TauInterval,
+    binomial_sd,
     full_training_noise,
     judge,
+    kendall_tau_b,
     tau_interval,
 )
 
-__all__ = ["DEFAULT_SUBDIR", "SEARCH_BIAS_TAU", "STAGE", "FullTrainingNoise", "RowsVerdict", "Stage2Judgement",
-           "Stage2Result", "Stage2Row", "Stage2Settings", "Stage2Verdict", "TauInterval", "control_ranks",
-           "full_training_noise", "judge", "load_stage2", "ranked_trials", "stage2_verdict", "tau_interval",
-           "top_trials", "train_top_k"]
+__all__ = ["DEFAULT_SUBDIR", "FullTrainingNoise", "InlineStage2", "RowsVerdict", "SEARCH_BIAS_TAU", "STAGE",
+           "Stage2Judgement", "Stage2Result", "Stage2Row", "Stage2Settings", "Stage2Verdict", "TauInterval",
+           "binomial_sd", "control_ranks", "full_training_evaluator", "full_training_noise",
+           "inline_stage2_callbacks", "judge", "kendall_tau_b", "load_stage2", "ranked_trials", "stage2_verdict",
+           "tau_interval", "top_trials", "train_top_k", "validation_examples"]

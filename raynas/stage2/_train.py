@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
-from raynas.config._parse import as_float, as_int, as_str
+from raynas._files import write_json
+from raynas._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError, RaynasError
-from raynas.proxy._common import write_json
 from raynas.stage2._verdict import (
     BIAS_TAU,
     FullTrainingNoise,
@@ -39,7 +39,8 @@ from raynas.stage2._verdict import (
     full_training_noise,
     judge,
 )
-from raynas.tune._runner import ray_session
+from raynas.trials import ranked_trials, top_trials
+from raynas.tune import ray_session
 
 if TYPE_CHECKING:
     from raynas.config import SearchConfig
@@ -95,11 +96,17 @@ class Stage2Settings:
                               "or more (about 10 is usual)")
         if self.batch_size is not None:
             as_int("batch_size", self.batch_size, minimum=1)
+        from raynas.config import check_cpus, check_gpus, check_max_concurrent, check_pair
+
+        # the rules of raynas.config.Resources, for the values given (None: the search config's, see resources())
         if self.max_concurrent is not None:
-            as_int("max_concurrent", self.max_concurrent, minimum=1)
-        for name in ("cpus_per_trial", "gpus_per_trial"):
-            if getattr(self, name) is not None:
-                as_float(name, getattr(self, name), minimum=0.0)
+            object.__setattr__(self, "max_concurrent", check_max_concurrent(self.max_concurrent))
+        if self.cpus_per_trial is not None:
+            check_cpus(self.cpus_per_trial)
+        if self.gpus_per_trial is not None:
+            check_gpus(self.gpus_per_trial)
+        if self.cpus_per_trial is not None and self.gpus_per_trial is not None:
+            check_pair(self.cpus_per_trial, self.gpus_per_trial)
         as_int("seed", self.seed, minimum=0)
         if self.augmentation is not None:
             if not isinstance(self.augmentation, Mapping):
@@ -107,7 +114,7 @@ class Stage2Settings:
                                   "\"randaugment\", \"num_ops\": 2, \"magnitude\": 0.5}")
             object.__setattr__(self, "augmentation", dict(self.augmentation))
         if self.init is not None:
-            from raynas.training._pretrained import PretrainedWeights
+            from raynas.training import PretrainedWeights
 
             init = PretrainedWeights.from_value(self.init, base_dir=Path.cwd())  # a missing file fails here
             object.__setattr__(self, "init", init.checkpoint)
@@ -126,6 +133,13 @@ class Stage2Settings:
                                   "accuracy over seeds, in the accuracy's unit (points for percent)",
                                   "measure it by full-training one model with 3 or more seeds, or leave it out")
             object.__setattr__(self, "noise_sd", float(self.noise_sd))
+
+    def resources(self, search: Any) -> Any:
+        """The :class:`raynas.config.Resources` of each full training: the values given here over the search config
+        ``search``'s (validated again as a whole: ``cpus_per_trial=0`` needs GPUs). When ``max_concurrent`` is None
+        the result has the search's; :func:`train_top_k` then runs a whole batch at once."""
+        return search.resources.with_overrides(cpus_per_trial=self.cpus_per_trial, gpus_per_trial=self.gpus_per_trial,
+                                               max_concurrent=self.max_concurrent)
 
 
 @dataclass(frozen=True)
@@ -239,16 +253,6 @@ class Stage2Result:
                 f"Verdict {self.verdict.value}: {note}")
 
 
-def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max") -> tuple[list[TrialRecord], int]:
-    """The ``top_k`` best completed trials with distinct architectures (by genotype; the first trial of an
-    architecture found several times wins), best first, and how many distinct completed architectures there are.
-
-    ``mode`` ``max`` ranks the highest reward first, ``min`` the lowest; equal rewards keep trial-number order.
-    """
-    distinct = ranked_trials(records, mode=mode)
-    return distinct[:top_k], len(distinct)
-
-
 def control_ranks(available: int, top_k: int, controls: int) -> list[int]:
     """The stage-1 ranks (1-based, among ``available`` distinct completed trials) of ``controls`` control trials:
     spread evenly over the ranks below the top-k (the middles of ``controls`` equal slices of them; all of them
@@ -260,22 +264,6 @@ def control_ranks(available: int, top_k: int, controls: int) -> list[int]:
         return list(range(top_k + 1, available + 1))
     picks = sorted({top_k + 1 + min(rest - 1, int((j + 0.5) * rest / controls)) for j in range(controls)})
     return picks
-
-
-def ranked_trials(records: Sequence[TrialRecord], *, mode: str = "max") -> list[TrialRecord]:
-    """Every completed trial with a distinct architecture, best reward first (see :func:`top_trials`)."""
-    completed = [r for r in records
-                 if r.status == "completed" and r.reward is not None and math.isfinite(float(r.reward))]
-    sign = -1.0 if str(getattr(mode, "value", mode)) == "max" else 1.0
-    ordered = sorted(completed, key=lambda r: (sign * float(r.reward), r.number, r.trial_id))
-    seen: set[Any] = set()
-    distinct = []
-    for record in ordered:
-        key = tuple(record.genotype) if record.genotype else json.dumps(record.arch, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            distinct.append(record)
-    return distinct
 
 
 def load_stage2(experiment_dir: str | Path, *, subdir: str = DEFAULT_SUBDIR) -> dict[str, Any]:
@@ -411,13 +399,13 @@ def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings
         print(f"[raynas] data split warning: {warning}", file=stream, flush=True)
     init = None
     if settings.init is not None:
-        from raynas.training._pretrained import PretrainedWeights
+        from raynas.training import PretrainedWeights
 
         init = PretrainedWeights(settings.init, strict=False)  # the top-k differ: each loads the weights that fit
     evaluator = target.evaluator(variant="full", stage=Stage.STAGE2, experiment_dir=experiment_dir,
                                  device=config.device, augmentation=settings.augmentation, init=init)
     if config.search_type == "augmentation":
-        from raynas.training._evaluator import AugmentationEvaluator
+        from raynas.training import AugmentationEvaluator
 
         return AugmentationEvaluator(evaluator, config.arch)
     return evaluator
@@ -430,9 +418,7 @@ def _tracking(config: SearchConfig, root: Path, params: dict[str, Any], settings
     if not enabled:
         return None
     from raynas.experiment import ExperimentPaths
-    from raynas.tracking._mlflow_layout import TrialContext, config_params
-    from raynas.tracking._mlflow_search import SearchTracking, search_context
-    from raynas.tracking._mlflow_sync import resolve_target
+    from raynas.tracking import SearchTracking, TrialContext, config_params, resolve_target, search_context
 
     context = search_context(config)
     target = resolve_target(settings.tracking_uri or config.mlflow.tracking_uri, workdir)
@@ -447,8 +433,7 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
            picked: Sequence[TrialRecord], available: int, evaluator: Any, tracking: Any, *, label: str | None,
            note: str | None, stream: TextIO, controls: Mapping[int, TrialRecord] | None = None,
            validation: tuple[int | None, str] = (None, "the validation set")) -> Stage2Result:
-    from raynas.tune._job import Job, latest_records
-    from raynas.tune._jobs import run_jobs
+    from raynas.tune import Job, latest_records, run_jobs
 
     t0 = time.time()
     controls = dict(controls or {})
@@ -482,7 +467,7 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
     artifacts: list[Path] = [json_path, Path(result.table)]
     if result.best_dir is not None:
         artifacts.append(Path(result.best_dir) / "architecture.json")
-    from raynas.proxy._common import finish_tool
+    from raynas.tracking import finish_stage as finish_tool
 
     reason = result.summary()
     metrics = {"kendall_tau": result.kendall_tau, "spearman": result.spearman,
@@ -516,7 +501,7 @@ def _keep_checkpoints(root: Path, records: Mapping[int, TrialRecord]) -> dict[in
 
 
 def _row(rank: int, stage1: TrialRecord, record: TrialRecord | None, checkpoint: str | None) -> Stage2Row:
-    from raynas.proxy._common import cost_seconds, metric
+    from raynas.trials import cost_seconds, metric
 
     reward = math.nan
     if record is not None and record.status == "completed" and record.reward is not None:
@@ -534,7 +519,7 @@ def _row(rank: int, stage1: TrialRecord, record: TrialRecord | None, checkpoint:
 def _summarize(config: SearchConfig, experiment_dir: Path, root: Path, rows: tuple[Stage2Row, ...], available: int,
                settings: Stage2Settings, label: str | None, note: str | None, wall: float, *,
                validation: tuple[int | None, str] = (None, "the validation set")) -> Stage2Result:
-    from raynas.proxy._stats import rank_agreement
+    from raynas.proxy import rank_agreement
 
     sign = 1.0 if config.mode.value == "max" else -1.0  # a positive tau always means the rankings agree
     top = [row for row in rows if row.completed and not row.control]

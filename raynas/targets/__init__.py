@@ -1,4 +1,4 @@
-"""Targets: what a trial trains and how it reports, one protocol for every stage (see :mod:`raynas.targets._base`).
+"""Targets: what a trial trains and how it reports, one protocol for every stage (see :mod:`raynas.trials`).
 
 Kinds are found by name through :data:`TARGET_KINDS` (imported only when used), or as ``module:Class`` strings
 and ``raynas.targets`` entry points.
@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from raynas.targets._base import Evaluator, Stage, Target
-from raynas.targets._context import SplitIndices, TrainerContext, TrainerContractBroken, TrainerContractError
+from raynas.targets._context import CONTRACT_PREFIX, SplitIndices, TrainerContext, TrainerContractBroken, TrainerContractError
+from raynas.targets._table import TABLE_BASELINE, TABLE_CANDIDATE
+from raynas.trials import Evaluator, Stage, Target
 
 #: Target kind -> "module:Class" (imported on first use).
 TARGET_KINDS: Mapping[str, str] = {
@@ -29,7 +30,7 @@ def target_class(kind: str, *, base_dir: str | Path | None = None) -> type:
     cls = load_plugin("target kind", kind, TARGET_KINDS, group="raynas.targets", base_dir=base_dir)
     if not (isinstance(cls, type) and issubclass(cls, Target)):
         raise ConfigError("target", kind, "a subclass of raynas.targets.Target",
-                          "implement the protocol in raynas/targets/_base.py (space, evaluator, baseline_arch, ...)")
+                          "implement the protocol in raynas/trials.py (space, evaluator, baseline_arch, ...)")
     return cls
 
 
@@ -56,17 +57,6 @@ def table_target(settings: Any = None) -> Target:
     return target_class("table")(settings)
 
 
-__all__ = [
-    "TARGET_KINDS",
-    "Evaluator",
-    "SplitIndices",
-    "Stage",
-    "Target",
-    "TrainerContext",
-    "TrainerContractBroken",
-    "TrainerContractError",
-    "table_target",
-    "search_target",
-    "target_class",
-    "task_target",
-]
+__all__ = ["CONTRACT_PREFIX", "Evaluator", "SplitIndices", "Stage", "TABLE_BASELINE", "TABLE_CANDIDATE",
+           "TARGET_KINDS", "Target", "TrainerContext", "TrainerContractBroken", "TrainerContractError",
+           "search_target", "table_target", "target_class", "task_target"]

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from raynas.errors import ConfigError
-from raynas.targets._base import Evaluator, Stage
 from raynas.targets._task import TaskTarget
+from raynas.trials import Evaluator, Stage
 
 
 class BuiltinTrainerTarget(TaskTarget):
@@ -21,7 +21,7 @@ class BuiltinTrainerTarget(TaskTarget):
                   augmentation: dict[str, Any] | None = None, init: Any = None) -> Evaluator:
         from dataclasses import replace
 
-        from raynas.training._evaluator import TrainingEvaluator
+        from raynas.training import TrainingEvaluator
 
         task = self.task
         if augmentation is not None:

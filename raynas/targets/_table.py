@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas.errors import ConfigError
-from raynas.targets._base import Evaluator, Stage, Target
+from raynas.trials import Evaluator, Stage, Target
 
 #: NAS-Bench-201's ResNet-like cell, the bundled table's baseline (Dong & Yang, ICLR 2020; its declaration's
 #: ``baseline:``).
@@ -78,7 +78,7 @@ class TableTarget(Target):
 
     def candidates(self, raw: Any = None) -> list[Any]:
         from raynas.benchmarks import Variant, load_table
-        from raynas.proxy._candidates import ProxyCandidate
+        from raynas.tasks import ProxyCandidate
 
         name = self.declaration.candidate_name
         if raw not in (None, [name]):

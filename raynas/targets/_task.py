@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas.errors import ConfigError
-from raynas.targets._base import Target
+from raynas.trials import Target
 
 
 class TaskTarget(Target):
@@ -32,7 +32,7 @@ class TaskTarget(Target):
         """The task's split in ``<experiment_dir>/split.parquet`` (reused when the data and settings match)."""
         if self.task.dataset is None:
             return None
-        from raynas.training._evaluator import ensure_split
+        from raynas.training import ensure_split
 
         path = Path(experiment_dir) / "split.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,7 @@ class TaskTarget(Target):
         return arch
 
     def candidates(self, raw: Any = None) -> list[Any]:
-        from raynas.proxy._candidates import task_candidates
+        from raynas.tasks import task_candidates
 
         return task_candidates(self.task, raw)
 

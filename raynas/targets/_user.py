@@ -21,9 +21,9 @@ import numpy as np
 
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.references import absolute_reference, load_reference
-from raynas.targets._base import CHECKPOINT_KEY, Evaluator, Stage
 from raynas.targets._context import METRICS_FILE, SplitIndices, TrainerContext, TrainerContractError
 from raynas.targets._task import TaskTarget
+from raynas.trials import CHECKPOINT_KEY, Evaluator, Stage
 
 #: The metric a user trainer must report every epoch (what the task's reward is made from).
 USER_METRIC = "val_accuracy"

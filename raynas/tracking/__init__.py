@@ -3,9 +3,41 @@
 MLflow itself is imported only when a :class:`MlflowTracker` is created.
 """
 
-from raynas.tracking._mlflow_search import SyncReport, sync_search
-from raynas.tracking._mlflow_sync import MlflowTracker, TrackingTarget, resolve_target
-from raynas.tracking._store import SCHEMA, TrialRecord, TrialStore
+from raynas.tracking._ledger import RunLedger, TrialRun, ledger_path, load_ledger, save_ledger
+from raynas.tracking._mlflow_layout import (
+    TrialContext,
+    config_params,
+    flatten,
+    key_text,
+    summary_metrics,
+    trial_metric_points,
+    trial_params,
+    trial_tags,
+)
+from raynas.tracking._mlflow_search import (
+    SearchTracking,
+    SyncReport,
+    finish_stage,
+    search_context,
+    search_tracking,
+    sync_search,
+    tracking_target,
+)
+from raynas.tracking._mlflow_sync import (
+    MlflowTracker,
+    TrackingTarget,
+    embedded_target,
+    is_transient,
+    limit_http_retries,
+    reachable,
+    resolve_target,
+)
+from raynas.tracking._mlflow_worker import MlflowSyncProcess
+from raynas.tracking._store import SCHEMA, StoreReader, TrialRecord, TrialStore
 
-__all__ = ["SCHEMA", "MlflowTracker", "SyncReport", "TrackingTarget", "TrialRecord", "TrialStore", "resolve_target",
-           "sync_search"]
+__all__ = ["MlflowSyncProcess", "MlflowTracker", "RunLedger", "SCHEMA", "SearchTracking", "StoreReader",
+           "SyncReport", "TrackingTarget", "TrialContext", "TrialRecord", "TrialRun", "TrialStore", "config_params",
+           "embedded_target", "finish_stage", "flatten", "is_transient", "key_text", "ledger_path",
+           "limit_http_retries", "load_ledger", "reachable", "resolve_target", "save_ledger", "search_context",
+           "search_tracking", "summary_metrics", "sync_search", "tracking_target", "trial_metric_points",
+           "trial_params", "trial_tags"]

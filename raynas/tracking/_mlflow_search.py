@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas.experiment import ExperimentPaths
 from raynas.tracking._mlflow_layout import TAG_STOP_REASON, TrialContext, config_params, summary_metrics
@@ -205,3 +205,21 @@ def _close_parent(tracker: MlflowTracker, stage: str, records: list, status: Map
     if status.get("best_trial_id"):
         tags["raynas.best_trial_id"] = str(status["best_trial_id"])
     tracker.close_parent(stage, str(status.get("status", "completed")), tags, artifacts=status.get("artifacts") or ())
+
+
+def finish_stage(tracking: Any, *, status: str, reason: str, metrics: Mapping[str, float] | None = None,
+                artifacts: Sequence[str | Path] = (), stream: TextIO | None = None) -> dict[str, Any]:
+    """Send what MLflow has not received and close a stage's parent run (never fails the stage: results are on disk)."""
+    out = stream or sys.stderr
+    if tracking is None:
+        return {}
+    try:
+        report = sync_stage(tracking, status={"status": status, "reason": reason, "metrics": dict(metrics or {}),
+                                              "artifacts": [str(a) for a in artifacts]}, stream=out)
+    except Exception as exc:  # noqa: BLE001 - results are on disk whatever MLflow does
+        print(f"[raynas] MLflow: logging failed ({type(exc).__name__}: {exc}); results are in {tracking.experiment_dir}",
+              file=out, flush=True)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    for line in report.lines(tracking.experiment_dir):
+        print(f"[raynas] {line}", file=out, flush=True)
+    return report.to_dict()

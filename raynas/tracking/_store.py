@@ -4,20 +4,24 @@ Layout: ``<experiment>/trials/part-<seq>.parquet`` (one small file per trial, wr
 ``chunk-<seq>.parquet`` (parts merged by :meth:`TrialStore.compact`). Readers merge all files and keep the
 last record of each ``trial_id``, so a crash in the middle of a compaction or a re-recorded trial after a
 resume never yields duplicates.
+
+A chunk names the parts it merged (and their row counts) in its Parquet metadata, so that a
+:class:`StoreReader` (:meth:`TrialStore.reader`), which reads only the files written since its last call,
+skips the rows of a chunk it already read as parts.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from raynas.trials import TrialRecord
 
 SCHEMA = pa.schema([
     ("trial_id", pa.string()),
@@ -43,65 +47,8 @@ SCHEMA = pa.schema([
 
 #: Merge part files into one chunk once this many have accumulated.
 COMPACT_EVERY = 256
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One finished trial as stored. ``metrics`` holds the last reported values; ``history`` every report."""
-
-    trial_id: str
-    number: int
-    arch: Any
-    genotype: tuple[int, ...]
-    reward: float | None
-    status: str
-    failure_reason: str | None = None
-    start_time: float | None = None
-    end_time: float | None = None
-    iterations: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    resources: dict[str, float] = field(default_factory=dict)
-    seed: int | None = None
-    #: Directory of the trial's final checkpoint (full-training runs), None when it kept none.
-    checkpoint: str | None = None
-    #: What the trial is within a tool run, e.g. ``{"candidate": "e4", "model": "ref-03"}`` (proxy-design tools).
-    labels: dict[str, str] = field(default_factory=dict)
-    #: Ray node id of the node the trial (last) ran on.
-    node: str | None = None
-    #: How often the trial was started again after the infrastructure lost it (a node died, its actor was lost).
-    restarts: int = 0
-
-    def to_row(self) -> dict[str, Any]:
-        duration = None
-        if self.start_time is not None and self.end_time is not None:
-            duration = self.end_time - self.start_time
-        reward = self.reward if self.reward is not None and math.isfinite(self.reward) else None
-        return {
-            "trial_id": self.trial_id,
-            "number": int(self.number),
-            "arch": json.dumps(self.arch, sort_keys=True),
-            "genotype": [int(g) for g in self.genotype],
-            "reward": reward,
-            "status": self.status,
-            "failure_reason": self.failure_reason,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration_s": duration,
-            "iterations": int(self.iterations),
-            "metrics": _dumps(self.metrics),
-            "history": _dumps(self.history),
-            "resources": json.dumps(self.resources, sort_keys=True),
-            "seed": self.seed,
-            "checkpoint": self.checkpoint,
-            "labels": json.dumps(self.labels, sort_keys=True) if self.labels else None,
-            "node": self.node,
-            "restarts": int(self.restarts),
-        }
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, allow_nan=True)
+#: Parquet metadata key of a chunk: JSON list of ``[part file name, rows]`` it merged, in row order.
+PARTS_KEY = b"raynas.parts"
 
 
 class TrialStore:
@@ -153,7 +100,9 @@ class TrialStore:
         parts = self._files("part")
         if not parts:
             return
-        table = pa.concat_tables([_read_file(p) for p in parts])
+        tables = [_read_file(p) for p in parts]
+        merged = [[p.name, t.num_rows] for p, t in zip(parts, tables)]
+        table = pa.concat_tables(tables).replace_schema_metadata({PARTS_KEY: json.dumps(merged).encode()})
         self._write_atomic(table, "chunk")
         for part in parts:
             part.unlink(missing_ok=True)
@@ -185,23 +134,104 @@ class TrialStore:
         return self.read_table().num_rows
 
     def records(self) -> list[TrialRecord]:
-        out = []
-        for row in self.read_table().to_pylist():
-            out.append(TrialRecord(
-                trial_id=row["trial_id"], number=row["number"], arch=json.loads(row["arch"]),
-                genotype=tuple(row["genotype"]), reward=row["reward"], status=row["status"],
-                failure_reason=row["failure_reason"], start_time=row["start_time"], end_time=row["end_time"],
-                iterations=row["iterations"], metrics=json.loads(row["metrics"]), history=json.loads(row["history"]),
-                resources=json.loads(row["resources"]), seed=row["seed"], checkpoint=row["checkpoint"],
-                labels=json.loads(row["labels"]) if row["labels"] else {},
-                node=row["node"], restarts=row["restarts"] or 0,
-            ))
-        return out
+        """All records, one per trial id (the latest written wins), ordered by trial number."""
+        return _to_records(self.read_table())
+
+    def reader(self) -> "StoreReader":
+        """A cursor over this store: each :meth:`StoreReader.new_records` returns only what was written since."""
+        return StoreReader(self.directory)
+
+
+class StoreReader:
+    """Reads a trial store incrementally: each call returns the records written since the previous call.
+
+    The cost of a call is that of listing the directory and reading the files that are new to it (a chunk
+    merged from parts it already read costs one small read and returns nothing), not that of the whole store.
+    It works on a store that another process or another :class:`TrialStore` writes and compacts meanwhile.
+
+    Records come in the order they were written. A trial recorded again (its trial stopped and run again after a
+    resume) comes again: apply them in order and the last one wins, as in :meth:`TrialStore.read_table`.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._done: set[str] = set()  # names of the files (parts and chunks) whose rows were all returned
+
+    def new_table(self) -> pa.Table:
+        """The rows written since the previous call, as a table in the store's schema (empty when none)."""
+        tables: list[pa.Table] = []
+        for _ in range(3):  # a part compacted away between the listing and its read: its chunk is new next pass
+            vanished = False
+            for path in self._listing():
+                if path.name in self._done:
+                    continue
+                try:
+                    table = self._unread_rows(path)
+                except FileNotFoundError:
+                    vanished = True
+                    continue
+                self._done.add(path.name)
+                if table.num_rows:
+                    tables.append(table)
+            if not vanished:
+                break
+        return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+
+    def new_records(self) -> list[TrialRecord]:
+        """The records written since the previous call (all of them at the first call), in write order."""
+        return _to_records(self.new_table())
+
+    def _listing(self) -> list[Path]:
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        chunks = sorted(n for n in names if n.startswith("chunk-") and n.endswith(".parquet"))
+        parts = sorted(n for n in names if n.startswith("part-") and n.endswith(".parquet"))
+        return [self.directory / n for n in chunks + parts]  # the order of read_table: the last record wins
+
+    def _unread_rows(self, path: Path) -> pa.Table:
+        """The rows of ``path`` not yet returned: all of a part; of a chunk, those of the parts not read before."""
+        if not path.name.startswith("chunk-"):
+            return _read_file(path)
+        with pq.ParquetFile(path) as handle:
+            merged = json.loads((handle.schema_arrow.metadata or {}).get(PARTS_KEY, b"null"))
+            if merged is not None and all(name in self._done for name, _ in merged):
+                return SCHEMA.empty_table()  # read already, part by part: only its footer was read
+            table = _conform(handle.read())
+        if merged is None:  # a chunk written before chunks named their parts: all its rows count as new
+            return table
+        keep: list[pa.Table] = []
+        offset = 0
+        for name, rows in merged:
+            if name not in self._done:
+                keep.append(table.slice(offset, rows))
+                self._done.add(name)  # its part file, if a compaction left it behind, is not read again
+            offset += rows
+        return pa.concat_tables(keep) if keep else SCHEMA.empty_table()
+
+
+def _to_records(table: pa.Table) -> list[TrialRecord]:
+    out = []
+    for row in table.to_pylist():
+        out.append(TrialRecord(
+            trial_id=row["trial_id"], number=row["number"], arch=json.loads(row["arch"]),
+            genotype=tuple(row["genotype"]), reward=row["reward"], status=row["status"],
+            failure_reason=row["failure_reason"], start_time=row["start_time"], end_time=row["end_time"],
+            iterations=row["iterations"], metrics=json.loads(row["metrics"]), history=json.loads(row["history"]),
+            resources=json.loads(row["resources"]), seed=row["seed"], checkpoint=row["checkpoint"],
+            labels=json.loads(row["labels"]) if row["labels"] else {},
+            node=row["node"], restarts=row["restarts"] or 0,
+        ))
+    return out
 
 
 def _read_file(path: Path) -> pa.Table:
     """One store file in the current schema; columns added since the file was written read as nulls."""
-    table = pq.read_table(path)
+    return _conform(pq.read_table(path))
+
+
+def _conform(table: pa.Table) -> pa.Table:
     columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
                for f in SCHEMA]
     return pa.Table.from_arrays(columns, schema=SCHEMA)
@@ -217,4 +247,4 @@ def _next_seq(directory: Path, prefix: str) -> int:
     return highest + 1
 
 
-__all__ = ["SCHEMA", "TrialRecord", "TrialStore"]
+__all__ = ["SCHEMA", "StoreReader", "TrialRecord", "TrialStore"]

@@ -6,7 +6,7 @@ import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -14,10 +14,12 @@ from raynas.data import DatasetSource, DatasetSpec, DataSplit, load_dataset
 from raynas.errors import ConfigError, InvalidTrialError
 from raynas.families import ModelFamily, load_family
 from raynas.rewards import compute_reward
-from raynas.targets._base import CHECKPOINT_KEY
-from raynas.tasks import TaskConfig, Variant
 from raynas.training._shapes import family_input_kwargs, scaled_input_shape
 from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, train_and_evaluate, train_streamed
+from raynas.trials import CHECKPOINT_KEY
+
+if TYPE_CHECKING:
+    from raynas.tasks import TaskConfig, Variant
 
 
 @functools.lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from raynas.config._parse import as_bool, as_mapping, as_str, reject_unknown
+from raynas._parse import as_bool, as_mapping, as_str, reject_unknown
 from raynas.errors import ConfigError, RunStoppingError
 
 

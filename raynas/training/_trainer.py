@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raynas.config._parse import as_float, as_int, as_str
+from raynas._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError
 
 

@@ -2,7 +2,8 @@
 
 Like the failure budget, the callback keeps the outcomes (its state survives a restore, and is rebuilt from the
 trial store) and publishes a decision in ``<experiment>/auto_stop.json``; the stopper, restored separately by
-Ray Tune, reads that file.
+Ray Tune, reads that file. The outcomes are kept in a :class:`~raynas.analysis._convergence.RunningOutcomes`, so
+a trial end costs the same at trial 10,000 as at trial 100 (the rules are not re-run over every outcome).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
-from raynas.config._autostop import AutoStopConfig
+from raynas.config import AutoStopConfig
 from raynas.tune._outcome import classify
 
 
@@ -30,7 +31,23 @@ class AutoStop(Callback):
         self.mode_max = mode_max
         self.ledger_path = ledger_path
         self.store_dir = store_dir
-        self.outcomes: dict[int, tuple[str, float | None]] = {}
+        self._running: Any = None  # RunningOutcomes, made on first use (also for a callback pickled before it existed)
+
+    @property
+    def running(self) -> Any:
+        """The outcomes so far (a :class:`~raynas.analysis._convergence.RunningOutcomes`)."""
+        if getattr(self, "_running", None) is None:
+            from raynas.analysis import RunningOutcomes
+
+            self._running = RunningOutcomes(mode_max=self.mode_max)
+            for number, (status, value) in sorted(self.__dict__.pop("outcomes", {}).items()):
+                self._running.add(number, status, value)
+        return self._running
+
+    @property
+    def outcomes(self) -> dict[int, tuple[str, float | None]]:
+        """(status, reward) of every ended trial by trial number (the reward of completed trials only)."""
+        return self.running.outcomes
 
     def setup(self, **info: Any) -> None:
         if self.config_path and os.path.exists(self.config_path):
@@ -49,11 +66,9 @@ class AutoStop(Callback):
     def _add(self, trial: Any, status: str, value: float | None) -> None:
         if "number" not in trial.config or not self.config.enabled or os.path.exists(self.ledger_path):
             return
-        self.outcomes[int(trial.config["number"])] = (status, value if status == "completed" else None)
-        from raynas.analysis._convergence import auto_stop_decision
-
-        ordered = [self.outcomes[n] for n in sorted(self.outcomes)]
-        decision = auto_stop_decision(ordered, self.config, mode_max=self.mode_max)
+        running = self.running
+        running.add(int(trial.config["number"]), status, value if status == "completed" else None)
+        decision = running.decision(self.config)
         if decision is not None:
             tmp = f"{self.ledger_path}.tmp"
             with open(tmp, "w") as handle:
@@ -65,11 +80,15 @@ class AutoStop(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from the trial store (the truth), which also holds trials that ended after the saved state."""
+        from raynas.analysis import RunningOutcomes
         from raynas.tracking import TrialStore
 
-        self.outcomes = {int(k): (v[0], v[1]) for k, v in state.get("outcomes", {}).items()}
-        for record in TrialStore(self.store_dir).records():
-            self.outcomes[record.number] = (record.status, record.reward if record.status == "completed" else None)
+        outcomes = {int(k): (v[0], v[1]) for k, v in state.get("outcomes", {}).items()}
+        for record in TrialStore(self.store_dir).reader().new_records():  # write order: the last record wins
+            outcomes[record.number] = (record.status, record.reward if record.status == "completed" else None)
+        self._running = RunningOutcomes(mode_max=self.mode_max)
+        for number, (status, value) in sorted(outcomes.items()):
+            self._running.add(number, status, value)
 
 
 class AutoStopStopper(Stopper):

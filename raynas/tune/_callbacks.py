@@ -13,7 +13,7 @@ from ray.tune.stopper import Stopper
 
 from raynas._text import hms
 from raynas.controllers import TrialStatus
-from raynas.targets._context import CONTRACT_PREFIX, TrainerContractBroken
+from raynas.targets import CONTRACT_PREFIX, TrainerContractBroken
 from raynas.tracking import TrialRecord, TrialStore
 from raynas.tune._outcome import NODE_KEY, REASON_KEY, Outcome, classify, error_outcome, history_entry, user_metrics
 
@@ -99,8 +99,9 @@ class FailureBudget(Callback):
         """Restore the count; failures stored after the saved state was written count too (store is the truth)."""
         self.counted = set(state["counted"])
         if self.store_dir is not None:
-            self.counted |= {r.trial_id for r in TrialStore(self.store_dir).records()
-                             if TrialStatus(r.status).counts_as_failure()}
+            # write order: a trial recorded again counts by its last record, as in TrialStore.records()
+            latest = {r.trial_id: r.status for r in TrialStore(self.store_dir).reader().new_records()}
+            self.counted |= {tid for tid, status in latest.items() if TrialStatus(status).counts_as_failure()}
         self.failed = max(int(state["failed"]), len(self.counted))
         self._publish()
 
@@ -231,6 +232,13 @@ class TrialRecorder(Callback):
         self.recorded.add(trial.trial_id)
         prune_checkpoints(getattr(getattr(trial, "checkpoint", None), "path", None))
 
+    def get_state(self) -> dict[str, Any]:
+        return {"recorded": sorted(self.recorded)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Trials in the store are recorded, also those that ended after the saved state was written."""
+        self.recorded = set(state["recorded"]) | {r.trial_id for r in self.store.reader().new_records()}
+
 
 def prune_checkpoints(latest: str | None) -> None:
     """Remove a finished trial's older checkpoints (a trainer may keep one per epoch, to be resumed from): only
@@ -243,12 +251,6 @@ def prune_checkpoints(latest: str | None) -> None:
     for older in Path(latest).parent.glob("checkpoint_*"):
         if older.is_dir() and older.resolve() != Path(latest).resolve():
             shutil.rmtree(older, ignore_errors=True)
-
-    def get_state(self) -> dict[str, Any]:
-        return {"recorded": sorted(self.recorded)}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.recorded = set(state["recorded"]) | {r.trial_id for r in self.store.records()}
 
 
 def end_of_search_outcome(outcome: Outcome) -> Outcome:

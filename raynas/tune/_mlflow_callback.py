@@ -14,9 +14,7 @@ from typing import Any, Callable
 from ray.tune import Callback
 
 from raynas.controllers import TrialStatus
-from raynas.tracking._mlflow_layout import summary_metrics
-from raynas.tracking._mlflow_search import SearchTracking
-from raynas.tracking._mlflow_worker import MlflowSyncProcess
+from raynas.tracking import MlflowSyncProcess, SearchTracking, summary_metrics
 from raynas.tune._callbacks import build_record, end_of_search_outcome
 from raynas.tune._outcome import RUNNING, STATUS_KEY, classify, history_entry
 
@@ -69,7 +67,7 @@ class MlflowLogger(Callback):
         if self._worker is None:
             from raynas.config import SearchConfig
             from raynas.experiment import ExperimentPaths
-            from raynas.tracking._mlflow_search import search_tracking
+            from raynas.tracking import search_tracking
 
             paths = ExperimentPaths(Path(self.experiment_dir))
             config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))

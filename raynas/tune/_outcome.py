@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from raynas.controllers import TrialStatus
-from raynas.targets._base import CHECKPOINT_KEY  # noqa: F401 - re-exported: the engine reads it from final results
+from raynas.trials import CHECKPOINT_KEY  # noqa: F401 - re-exported: the engine reads it from final results
 
 STATUS_KEY = "raynas_status"
 REASON_KEY = "raynas_reason"

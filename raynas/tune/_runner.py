@@ -12,12 +12,15 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, TextIO
 
 from raynas.config import Mode, SearchConfig
 from raynas.errors import ConfigError, RaynasError
 from raynas.experiment import ExperimentPaths
 from raynas.tracking import TrialStore
+
+if TYPE_CHECKING:
+    from raynas.tune._hooks import CallbackFactory
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None, *,
     for warning in getattr(split, "warnings", []):
         print(f"[raynas] data split warning: {warning}", file=stream or sys.stderr)
     if config.search_type == "augmentation":
-        from raynas.training._evaluator import AugmentationEvaluator
+        from raynas.training import AugmentationEvaluator
 
         return AugmentationEvaluator(target.evaluator(variant=config.variant, stage=Stage.SEARCH,
                                                       experiment_dir=experiment_dir, device=config.device),
@@ -155,8 +158,13 @@ def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address
 
 
 def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = False,
-               stream: TextIO | None = None, progress_interval_s: float = 5.0) -> SearchResult:
+               stream: TextIO | None = None, progress_interval_s: float = 5.0,
+               callbacks: Sequence[CallbackFactory] = ()) -> SearchResult:
     """Run (or resume) a stage-1 search on Ray Tune and return how it ended.
+
+    ``callbacks`` are what other stages plug in (e.g. :func:`raynas.stage2.inline_stage2_callbacks`): factories
+    called once the experiment folder is ready, their callbacks added to the search's own (a resumed search gets
+    them back from Ray Tune's saved state). The engine knows nothing about what they do.
 
     Every finished trial is in the trial store (``<workdir>/<name>/trials``) as soon as it ends; the store,
     the resolved config and the final status stay on disk whatever happens. Unless the config turns it off,
@@ -196,7 +204,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     evaluator = build_evaluator(config, exp_dir)
     paths.config.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
     if config.mlflow.enabled:
-        from raynas.tracking._mlflow_search import tracking_target
+        from raynas.tracking import tracking_target
 
         print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
               file=stream or sys.stderr, flush=True)
@@ -230,7 +238,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             auto_stop = AutoStop(config.auto_stop, metric=config.metric, mode_max=config.mode is Mode.MAX,
                                  ledger_path=str(paths.auto_stop), store_dir=str(paths.trials),
                                  config_path=str(paths.config))
-            callbacks = [
+            tune_callbacks = [
                 budget,
                 auto_stop,
                 TrialRecorder(str(paths.trials), config.metric, resources),
@@ -241,14 +249,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                 MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
                              mode_max=config.mode is Mode.MAX),
             ]
-            if config.inline_stage2 is not None:
-                from raynas.stage2._train import Stage2Settings, full_training_evaluator
-                from raynas.tune._inline import InlineStage2
-
-                callbacks.append(InlineStage2(
-                    every=config.inline_stage2.every, top_k=config.inline_stage2.top_k, experiment_dir=str(exp_dir),
-                    metric=config.metric, mode_max=config.mode is Mode.MAX, resources=resources,
-                    evaluator=full_training_evaluator(config, exp_dir, Stage2Settings(), stream)))
+            tune_callbacks += [make() for make in callbacks]
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, scheduler=build_scheduler(config),
@@ -257,7 +258,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                                           stop=CombinedStopper(FailureBudgetStopper(budget),
                                                                AutoStopStopper(str(paths.auto_stop)),
                                                                DeadlineStopper(str(paths.runs)), ContractStopper()),
-                                          callbacks=callbacks,
+                                          callbacks=tune_callbacks,
                                           failure_config=tune.FailureConfig(max_failures=config.max_retries)),
             )
         with _tune_environment():
@@ -320,7 +321,7 @@ def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO)
 
     Never fails the search: the results are in the trial store whatever MLflow does.
     """
-    from raynas.tracking._mlflow_search import sync_search
+    from raynas.tracking import sync_search
 
     try:
         plot = ExperimentPaths(config.experiment_dir).search_plot

@@ -8,7 +8,7 @@ import time
 from typing import Any, Protocol
 
 from raynas.errors import InvalidTrialError, RunStoppingError
-from raynas.targets._context import CONTRACT_PREFIX, TrainerContractError
+from raynas.targets import CONTRACT_PREFIX, TrainerContractError
 from raynas.tune._outcome import CHECKPOINT_KEY, NODE_KEY, REASON_KEY, RUNNING, STATUS_KEY, TIME_KEY
 
 __all__ = ["Evaluator", "InvalidTrialError", "run_trial"]

@@ -37,18 +37,15 @@ class WorkflowResult:
 
 class _Workflow:
     def __init__(self, config: WorkflowConfig, stream: TextIO, progress_interval_s: float) -> None:
-        from raynas.config import TrackingConfig
-        from raynas.proxy import DesignTarget, Resources
+        from raynas.proxy import DesignTarget
 
         self.config = config
         self.out = stream
         self.progress_interval_s = progress_interval_s
-        self.tracking = TrackingConfig.from_value(config.mlflow)
+        self.tracking = config.tracking
         self.target = DesignTarget(
             task=config.task, name=f"{config.name}-proxy", workdir=str(config.root),
-            resources=Resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
-                                max_concurrent=config.max_concurrent, device=config.device),
-            mlflow=self.tracking)
+            resources=config.resources, mlflow=self.tracking)
         self.experiment_dir = config.root / config.name
 
     def say(self, text: str) -> None:
@@ -67,7 +64,7 @@ class _Workflow:
                 f"and the real validation set; {len(split.warnings)} warnings")
 
     def baseline(self) -> str:
-        from raynas.proxy._baseline import baseline, baseline_path
+        from raynas.proxy import baseline, baseline_path
 
         if _done(baseline_path(self.target)):
             return "done already"
@@ -75,31 +72,29 @@ class _Workflow:
         return result.summary()
 
     def proxy(self) -> str:
-        from raynas.proxy import ProxySearchSettings, SelectionSettings, VarianceSettings, proxy_search, proxy_variance
-        from raynas.proxy._search import result_path
-        from raynas.proxy._select import references_path, select_models
-        from raynas.proxy._variance import variance_path
+        from raynas.proxy import (
+            proxy_search,
+            proxy_variance,
+            references_path,
+            result_path,
+            select_models,
+            variance_path,
+        )
 
         done = []
         if not references_path(self.target).is_file():
-            settings = {"seed": self.config.seed, **self.config.select_models}
-            if "fractions" in settings:
-                settings["fractions"] = tuple(settings["fractions"])
-            select_models(self.target, SelectionSettings(**settings), stream=self.out,
+            select_models(self.target, self.config.selection_settings(), stream=self.out,
                           progress_interval_s=self.progress_interval_s)
         else:
             done.append("reference models")
         if not result_path(self.target).is_file():
-            settings = {"seed": self.config.seed, **self.config.proxy_search}
-            if "candidates" in settings:
-                settings["candidates"] = tuple(settings["candidates"])
-            result = proxy_search(self.target, ProxySearchSettings(**settings), stream=self.out,
+            result = proxy_search(self.target, self.config.proxy_search_settings(), stream=self.out,
                                   progress_interval_s=self.progress_interval_s)
             self.say(f"proxy search: {result.summary()}")
         else:
             done.append("proxy search")
         if not variance_path(self.target).is_file():
-            proxy_variance(self.target, VarianceSettings(repeats=self.config.variance_repeats, seed=self.config.seed),
+            proxy_variance(self.target, self.config.variance_settings(),
                            stream=self.out,
                            progress_interval_s=self.progress_interval_s)
         else:
@@ -115,7 +110,7 @@ class _Workflow:
         report = proxy_check(self.target, CheckSettings(
             max_trials=search["max_trials"], trials_to_converge=self._trials_to_converge(search),
             max_concurrent=search["max_concurrent"], gpus_per_trial=search["gpus_per_trial"]), stream=self.out)
-        from raynas.cli._output import print_table
+        from raynas._text import print_table
 
         print_table([[r.name, r.result.value, r.value, r.detail] for r in report.rows],
                     ["check", "result", "value", "detail"], stream=self.out)
@@ -125,7 +120,7 @@ class _Workflow:
         return report.summary()
 
     def estimate(self) -> str:
-        from raynas.proxy._estimate import DEFAULT_PROXY_HOURS, EstimateInputs, estimate, measured_by_proxy_search
+        from raynas.proxy import DEFAULT_PROXY_HOURS, EstimateInputs, estimate, measured_by_proxy_search
 
         search = self._search_settings()
         measured = measured_by_proxy_search(self.target.workspace, fallback=self._own_proxy_name())
@@ -136,7 +131,7 @@ class _Workflow:
             cpus_per_trial=search["cpus_per_trial"], device=search["device"],
             stage2_models=self.config.top_k, source=measured[2] if measured else "")
         result = estimate(inputs)
-        from raynas.cli._output import print_table
+        from raynas._text import print_table
 
         print_table(result.rows(), ["quantity", "value", "formula"], stream=self.out)
         for warning in result.warnings():
@@ -164,20 +159,21 @@ class _Workflow:
         resume = paths.config.is_file()
         if resume:
             config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
-        result = run_search(config, resume=resume, stream=self.out, progress_interval_s=self.progress_interval_s)
+        from raynas.stage2 import inline_stage2_callbacks
+
+        result = run_search(config, resume=resume, stream=self.out, progress_interval_s=self.progress_interval_s,
+                            callbacks=inline_stage2_callbacks(config, self.out))
         self.say(result.status_line())
         if result.status in ("interrupted", "timed_out"):
             raise WorkflowStopped(f"the search ended {result.status}: run the workflow again to resume it")
         return result.status_line()
 
     def stage2(self) -> str:
-        from raynas.stage2 import Stage2Settings, train_top_k
+        from raynas.stage2 import train_top_k
 
         if _done(self.experiment_dir / "stage2" / "stage2.json", key="kendall_tau"):
             return "done already"
-        result = train_top_k(self.experiment_dir, Stage2Settings(
-            top_k=self.config.top_k, controls=self.config.controls, max_concurrent=self.config.max_concurrent,
-            seed=self.config.seed, mlflow=None if self.tracking.enabled else False), stream=self.out)
+        result = train_top_k(self.experiment_dir, self.config.stage2_settings(), stream=self.out)
         return result.summary()
 
     def analyze(self) -> str:
@@ -201,7 +197,7 @@ class _Workflow:
 
     # --- helpers -------------------------------------------------------------------------------------------
     def _chosen(self) -> Any:
-        from raynas.proxy._search import load_result, result_path
+        from raynas.proxy import load_result, result_path
 
         if not result_path(self.target).is_file():
             return None
@@ -209,15 +205,7 @@ class _Workflow:
         return next((c for c in result.candidates if c.name == result.chosen), None)
 
     def _search_settings(self) -> dict[str, Any]:
-        data = {"max_trials": 100, "seed": self.config.seed, "max_concurrent": self.config.max_concurrent,
-                "cpus_per_trial": self.config.cpus_per_trial, "gpus_per_trial": self.config.gpus_per_trial,
-                "device": self.config.device, **dict(self.config.search)}
-        data["name"] = self.config.name
-        data["workdir"] = str(self.config.root)
-        data["mlflow"] = self.tracking.to_dict()
-        if self.config.task is not None:
-            data["task"] = self._task_with_chosen_proxy()
-        return data
+        return self.config.search_settings(task=self._task_with_chosen_proxy() if self.config.task is not None else None)
 
     def _task_with_chosen_proxy(self) -> str:
         """The task file, or a copy whose proxy variant is the chosen candidate (written next to the results)."""
@@ -258,7 +246,7 @@ class _Workflow:
     def _own_proxy_name(self) -> str | None:
         """The name proxy search gives the task's own proxy variant (what the search uses when no candidate
         passes); None for targets without a task."""
-        from raynas.proxy._candidates import candidate_name
+        from raynas.tasks import candidate_name
 
         if self.config.task is None:
             return None

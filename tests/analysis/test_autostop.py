@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from raynas.analysis._convergence import auto_stop_decision
-from raynas.config import SearchConfig
-from raynas.config._autostop import AutoStopConfig
+from raynas.analysis import auto_stop_decision
+from raynas.config import AutoStopConfig, SearchConfig
 from raynas.errors import ConfigError
 
 

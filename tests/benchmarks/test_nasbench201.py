@@ -16,9 +16,9 @@ from raynas.benchmarks import (
     arch_to_string,
     load_table,
     nasbench201_space,
+    simulate,
     string_to_arch,
 )
-from raynas.benchmarks._simulator import simulate
 from raynas.controllers import DEFAULT_CONTROLLER
 from raynas.errors import ConfigError
 

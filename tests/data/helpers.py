@@ -56,7 +56,7 @@ def check_split_of(data) -> None:
 
 def train_one_epoch(task, folder: Path, *, variant: str = "proxy", arch: Any = None) -> dict[str, Any]:
     """ensure_split then one epoch of the built-in trainer, in this process (no Ray)."""
-    from raynas.training._evaluator import TrainingEvaluator, ensure_split
+    from raynas.training import TrainingEvaluator, ensure_split
 
     split_path = str(folder / "split.parquet")
     ensure_split(task, split_path)

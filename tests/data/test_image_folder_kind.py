@@ -74,7 +74,7 @@ def test_a_task_checks_its_image_folder_when_it_is_loaded(tmp_path):
 
 
 def test_two_data_parallel_processes_each_stream_their_share(images, tmp_path):
-    from raynas.training._evaluator import TrainingEvaluator, ensure_split
+    from raynas.training import TrainingEvaluator, ensure_split
     from tests.data.helpers import FAMILIES, SMALL_CNN
 
     task = task_for(images.parent, {"kind": "image_folder", "path": "images", "image_size": 8, "workers": 0})

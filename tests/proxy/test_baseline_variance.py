@@ -14,10 +14,16 @@ import yaml
 from raynas.benchmarks import TabularEvaluator, TabularTrialSettings, string_to_arch
 from raynas.cli import main
 from raynas.errors import ConfigError
-from raynas.proxy import DesignTarget
-from raynas.proxy._baseline import curve_rows, load_baseline
-from raynas.proxy._target import TABULAR_BASELINE
-from raynas.proxy._variance import VarianceSettings, coefficient_of_variation, load_variance, smoothness
+from raynas.proxy import (
+    TABULAR_BASELINE,
+    DesignTarget,
+    VarianceSettings,
+    coefficient_of_variation,
+    curve_rows,
+    load_baseline,
+    load_variance,
+    smoothness,
+)
 from raynas.tracking import TrialRecord, TrialStore
 from tests.mlflow_helpers import search_runs
 
@@ -289,9 +295,16 @@ def test_a_failed_baseline_training_is_reported_with_its_reason(ray_cluster, tmp
 
 def test_variance_defaults_to_the_chosen_proxy_and_the_median_reference_model(tmp_path):
     from raynas.errors import UnknownNameError
-    from raynas.proxy._search import CandidateResult, ProxySearchResult, result_path
-    from raynas.proxy._select import ReferenceModel, ReferenceSet, references_path
-    from raynas.proxy._variance import _candidate, _model
+    from raynas.proxy import (
+        CandidateResult,
+        ProxySearchResult,
+        ReferenceModel,
+        ReferenceSet,
+        _candidate,
+        _model,
+        references_path,
+        result_path,
+    )
 
     target = DesignTarget(task=str(tiny_task(tmp_path)), workdir=str(tmp_path))
     assert _candidate(target, None).name == "e1"  # no proxy search yet: the first candidate

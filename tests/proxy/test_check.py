@@ -14,10 +14,19 @@ import pytest
 from raynas.cli import main
 from raynas.config import TrackingConfig
 from raynas.errors import ConfigError
-from raynas.proxy import DesignTarget
-from raynas.proxy._check import CheckReport, CheckResult, CheckRow, CheckSettings, check_path, proxy_check
-from raynas.proxy._common import write_json
-from raynas.proxy._search import CandidateResult, ProxySearchResult, load_result
+from raynas.proxy import (
+    CandidateResult,
+    CheckReport,
+    CheckResult,
+    CheckRow,
+    CheckSettings,
+    DesignTarget,
+    ProxySearchResult,
+    check_path,
+    load_result,
+    proxy_check,
+    write_json,
+)
 from raynas.space import SearchSpace, WideDecisionWarning, int_range, one_of
 from raynas.tracking import TrialRecord, TrialStore
 
@@ -357,7 +366,7 @@ def test_digits_split(tmp_path):
 
 
 def test_split_warnings(tmp_path, monkeypatch):
-    from raynas.data._split import SplitCheck
+    from raynas.data import SplitCheck
     from raynas.training import _evaluator
 
     real = _evaluator.ensure_split

@@ -10,7 +10,7 @@ import pytest
 
 from raynas.cli import main
 from raynas.errors import ConfigError
-from raynas.proxy._estimate import EstimateInputs, SearchEstimate, estimate, measured_proxy_cost
+from raynas.proxy import EstimateInputs, SearchEstimate, estimate, measured_proxy_cost
 from raynas.tracking import TrialRecord, TrialStore
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from raynas.cli import main
 from raynas.errors import ConfigError
-from raynas.proxy._estimate import EstimateInputs, duration_text, estimate
+from raynas.proxy import EstimateInputs, duration_text, estimate
 
 # the bundled workflow's shape: 60 trials, 2 at once, 1 CPU each; a proxy trial of 8 s, a full training of 60 s
 CPU = dict(trials_to_converge=60, max_trials=60, proxy_hours_per_trial=8 / 3600, full_training_hours=60 / 3600,

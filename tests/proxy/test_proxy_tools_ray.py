@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from raynas.cli import main
-from raynas.proxy import SelectionSettings
-from raynas.proxy._study import tabular_study
-from raynas.tune._job import latest_records
+from raynas.proxy import SelectionSettings, tabular_study
+from raynas.tune import latest_records
 from tests.mlflow_helpers import search_runs
 
 pytestmark = pytest.mark.ray

@@ -10,11 +10,18 @@ import yaml
 from scipy import stats
 
 from raynas.errors import ConfigError
-from raynas.proxy import SelectionSettings, prune_for_spread, rank_agreement, relative_cost, whole_space_tau
-from raynas.proxy._search import CandidatePolicy, ProxySearchSettings
-from raynas.proxy._study import tabular_study
+from raynas.proxy import (
+    CandidatePolicy,
+    ProxySearchSettings,
+    SelectionSettings,
+    prune_for_spread,
+    rank_agreement,
+    relative_cost,
+    tabular_study,
+    whole_space_tau,
+)
 from raynas.tasks import Variant, load_task
-from raynas.tune._job import Job
+from raynas.tune import Job
 
 
 def test_spread_pruning_keeps_the_extremes_and_drops_the_crowded_point():

@@ -11,23 +11,25 @@ import pytest
 
 from raynas.cli import main
 from raynas.errors import ConfigError
-from raynas.proxy import DesignTarget
-from raynas.proxy._common import write_json
-from raynas.proxy._select import ReferenceModel, ReferenceSet, references_path
-from raynas.proxy._variance import (
+from raynas.proxy import (
     TABULAR_NOTE,
+    DesignTarget,
+    ReferenceModel,
+    ReferenceSet,
     Separation,
     VarianceResult,
     VarianceSettings,
     Verdict,
-    _separation,
     better_half,
     judge_separation,
     load_variance,
     reference_values,
+    references_path,
     resolution,
     variance_path,
+    write_json,
 )
+from raynas.proxy._variance import _separation
 from raynas.tracking import TrialRecord, TrialStore
 from tests.proxy.test_baseline_variance import tiny_task
 

@@ -14,12 +14,13 @@ pytestmark = pytest.mark.ray
 
 
 def test_inline_snapshots_full_train_the_current_top_k(ray_cluster, tmp_path):
+    from raynas.stage2 import inline_stage2_callbacks
     from raynas.tune import run_search
 
     config = SearchConfig.from_dict({"name": "inline", "workdir": str(tmp_path), "max_trials": 30, "max_concurrent": 2,
                                      "gpus_per_trial": 0, "cpus_per_trial": 0.5, "controller": "random", "seed": 2,
                                      "mlflow": False, "inline_stage2": {"every": 10, "top_k": 3}})
-    result = run_search(config)
+    result = run_search(config, callbacks=inline_stage2_callbacks(config))
     assert result.status == "completed"
     table = load_table()
     full = table.column("val_acc_200ep")

@@ -18,8 +18,7 @@ from raynas.config import SearchConfig
 from raynas.errors import ConfigError
 from raynas.stage2 import Stage2Settings, top_trials, train_top_k
 from raynas.tracking import TrialStore
-from raynas.tune import run_search
-from raynas.tune._job import latest_records
+from raynas.tune import latest_records, run_search
 from tests.mlflow_helpers import search_runs
 
 pytestmark = pytest.mark.ray
@@ -40,7 +39,7 @@ def tabular_search(ray_cluster, tmp_path_factory):
 
 
 def _controller(name: str):
-    from raynas.config._search import ControllerConfig
+    from raynas.config import ControllerConfig
 
     return ControllerConfig(name)
 
@@ -196,7 +195,7 @@ def test_fewer_completed_trials_than_top_k_trains_what_there_is(ray_cluster, tmp
 
 def test_augmentation_override_reaches_full_training_and_is_validated(tmp_path):
     from raynas.errors import RaynasError
-    from raynas.stage2._train import full_training_evaluator
+    from raynas.stage2 import full_training_evaluator
 
     config = SearchConfig(name="s2-aug", task="proxy_tasks/digits.yaml", workdir=str(tmp_path), gpus_per_trial=0)
     policy = {"policy": "randaugment", "num_ops": 2, "magnitude": 0.5}

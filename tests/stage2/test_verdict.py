@@ -21,14 +21,16 @@ from raynas.stage2 import (
     Stage2Row,
     Stage2Settings,
     Stage2Verdict,
+    binomial_sd,
     control_ranks,
     full_training_noise,
     judge,
+    kendall_tau_b,
     stage2_verdict,
     tau_interval,
+    validation_examples,
 )
-from raynas.stage2._train import _params, _summarize, validation_examples
-from raynas.stage2._verdict import binomial_sd, kendall_tau_b
+from raynas.stage2._train import _params, _summarize
 
 NOISE = FullTrainingNoise(0.3, "test")
 

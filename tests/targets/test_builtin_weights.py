@@ -65,7 +65,7 @@ def test_a_backbone_that_does_not_fit_is_refused_with_its_shapes(task, tmp_path)
 
 
 def test_stage2_init_starts_full_training_from_given_weights(task, tmp_path):
-    from raynas.training._pretrained import PretrainedWeights
+    from raynas.training import PretrainedWeights
 
     task.write_text(task.read_text().replace(", freeze: true", ""))
     target = task_target(task)

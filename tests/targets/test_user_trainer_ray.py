@@ -30,7 +30,7 @@ def _config(project: Path, tmp_path: Path, **extra) -> SearchConfig:
 
 
 def test_search_and_stage2_run_the_users_trainer_and_log_every_run(ray_cluster, project, tmp_path):
-    from raynas.stage2._train import Stage2Settings, train_top_k
+    from raynas.stage2 import Stage2Settings, train_top_k
 
     config = _config(project, tmp_path)
     result = run_search(config)

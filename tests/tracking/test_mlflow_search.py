@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from raynas.config import SearchConfig
-from raynas.tracking import TrialStore
-from raynas.tracking._mlflow_layout import flatten, key_text
+from raynas.tracking import TrialStore, flatten, key_text
 from raynas.tune import run_search
 from tests.mlflow_helpers import MlflowServer, search_runs, trial_runs_by_id
 
@@ -188,7 +187,7 @@ def test_unreachable_server_at_the_end_is_reported_and_mlflow_sync_replays_it(ra
 
 
 def _report_lines(report: dict, experiment: str) -> list[str]:
-    from raynas.tracking._mlflow_search import SyncReport
+    from raynas.tracking import SyncReport
 
     return SyncReport(**report).lines(experiment)
 

@@ -8,17 +8,25 @@ import pytest
 
 from raynas.config import SearchConfig, TrackingConfig
 from raynas.errors import ConfigError
-from raynas.tracking import TrialRecord
-from raynas.tracking._ledger import RunLedger, TrialRun, ledger_path, load_ledger, save_ledger
-from raynas.tracking._mlflow_layout import (
+from raynas.tracking import (
+    MlflowTracker,
+    RunLedger,
+    TrackingTarget,
     TrialContext,
+    TrialRecord,
+    TrialRun,
     config_params,
+    embedded_target,
     flatten,
+    is_transient,
+    ledger_path,
+    load_ledger,
+    resolve_target,
+    save_ledger,
     trial_metric_points,
     trial_params,
     trial_tags,
 )
-from raynas.tracking._mlflow_sync import MlflowTracker, TrackingTarget, embedded_target, is_transient, resolve_target
 
 CONTEXT = TrialContext("search", "digits", "proxy", "surrogate")
 

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from raynas.tasks import load_task
-from raynas.training._evaluator import TrainingEvaluator, ensure_split
+from raynas.training import TrainingEvaluator, ensure_split
 
 ARCH = {"stages": [{"block": "conv", "kernel": 3, "width": 32}], "activation": "relu", "downsample": True}
 

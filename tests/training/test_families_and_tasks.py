@@ -10,8 +10,7 @@ import pytest
 from raynas.errors import ConfigError, InvalidTrialError, UnknownNameError
 from raynas.families import discover_families, load_family
 from raynas.tasks import load_task, task_from_dict
-from raynas.training import NonFiniteLossError, TrainingRecipe, train_and_evaluate
-from raynas.training._evaluator import TrainingEvaluator, ensure_split
+from raynas.training import NonFiniteLossError, TrainingEvaluator, TrainingRecipe, ensure_split, train_and_evaluate
 
 FAMILIES = sorted(discover_families())
 #: One example's shape per family (images (C, H, W) unless named here): what each family is built for.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from raynas.training import TrainingRecipe, train_and_evaluate
-from raynas.training._trainer import batches_per_epoch
+from raynas.training import TrainingRecipe, batches_per_epoch, train_and_evaluate
 
 
 @pytest.mark.parametrize("examples, batch, expected", [(65, 32, 2), (64, 32, 2), (66, 32, 3), (1, 32, 1), (33, 32, 1)])

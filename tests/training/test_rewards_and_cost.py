@@ -59,7 +59,7 @@ def test_latency_command_json_and_bad_arch():
 
 def test_trial_reports_every_reward_term_when_the_task_sets_targets(tmp_path):
     from raynas.tasks import task_from_dict
-    from raynas.training._evaluator import TrainingEvaluator, ensure_split
+    from raynas.training import TrainingEvaluator, ensure_split
 
     task = task_from_dict({"name": "t", "dataset": "digits", "family": "small_cnn", "recipe": {"epochs": 2},
                            "variants": {"full": {"epochs": 2}, "proxy": {"epochs": 2}},

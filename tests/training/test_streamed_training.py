@@ -8,8 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from raynas.training import NonFiniteLossError, TrainingRecipe
-from raynas.training._trainer import train_streamed
+from raynas.training import NonFiniteLossError, TrainingRecipe, train_streamed
 
 
 def _data(n: int, seed: int) -> TensorDataset:

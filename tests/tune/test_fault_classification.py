@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from raynas.controllers import TrialStatus
-from raynas.tune._outcome import error_outcome
+from raynas.tune import error_outcome
 
 
 def _task_error(cause: BaseException):

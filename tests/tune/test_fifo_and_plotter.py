@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 
 from raynas.config import SearchConfig
-from raynas.tune._fifo import LiveTrialsFIFOScheduler
-from raynas.tune._monitor import SearchPlotter
-from raynas.tune._runner import build_scheduler
+from raynas.tune import LiveTrialsFIFOScheduler, SearchPlotter, build_scheduler
 
 
 @dataclass(eq=False)
@@ -80,8 +79,11 @@ def test_plot_redraws_wait_longer_when_a_redraw_gets_expensive(monkeypatch, tmp_
         def __init__(self, path):
             pass
 
-        def records(self):
-            return list(range(len(drawn) + 1))  # one more record each time: every call redraws
+        def reader(self):
+            return self
+
+        def new_records(self):  # one more record each time: every call redraws
+            return [SimpleNamespace(trial_id=str(len(drawn)), number=len(drawn), reward=None, status="failed")]
 
     def slow_plot(records, path, **kwargs):
         time.sleep(draw_s)

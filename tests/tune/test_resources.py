@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from raynas.errors import ConfigError
-from raynas.tune._runner import check_resources
+from raynas.tune import check_resources
 
 pytestmark = pytest.mark.ray
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from raynas.errors import RaynasError
-from raynas.tune._runs import begin_run, deadline_reached, end_run, used_seconds
+from raynas.tune import begin_run, deadline_reached, end_run, used_seconds
 
 DAY = 86400.0
 

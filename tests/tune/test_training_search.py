@@ -8,7 +8,7 @@ import yaml
 from raynas.config import SearchConfig
 from raynas.tasks import load_task
 from raynas.tracking import TrialStore
-from raynas.training._evaluator import TrainingEvaluator
+from raynas.training import TrainingEvaluator
 from raynas.tune import run_search
 
 pytestmark = pytest.mark.ray

@@ -24,7 +24,7 @@ def test_the_bundled_workflow_is_the_mnist1d_task_on_the_seq1d_family():
     assert task.dataset == "mnist1d" and Path(task.family).stem == "seq1d"
     assert bundled.gpus_per_trial == 0 and bundled.device == "cpu" and bundled.top_k == 10
     assert bundled.controls >= 1 and bundled.steps[-3:] == ("stage2", "analyze", "export")
-    from raynas.proxy._candidates import task_candidates
+    from raynas.tasks import task_candidates
 
     # every proxy candidate costs at most a quarter of full training (the bar for the demo's proxy)
     assert all(c.relative_cost <= 0.25 for c in task_candidates(task))

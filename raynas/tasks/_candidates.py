@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from raynas.config._parse import as_mapping, reject_unknown
+from raynas._parse import as_mapping, reject_unknown
 from raynas.errors import ConfigError
-from raynas.tasks import BUILTIN_VARIANT_KEYS, TaskConfig, Variant
+from raynas.tasks._variant import BUILTIN_VARIANT_KEYS, Variant
+
+if TYPE_CHECKING:
+    from raynas.tasks._task import TaskConfig
 
 _SHORT = {"epochs": "e", "data_fraction": "d", "width_mult": "w", "depth_mult": "depth", "resolution_mult": "r"}
 

@@ -16,9 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ray.tune import Callback
-
-from raynas.tune._outcome import CHECKPOINT_KEY, classify
+from raynas.trials import CHECKPOINT_KEY, top_trials
+from raynas.tune import SearchCallback, classify
 
 
 def _full_train(evaluator: Any, arch: Any, seed: int) -> dict[str, Any]:
@@ -36,7 +35,7 @@ def _full_train(evaluator: Any, arch: Any, seed: int) -> dict[str, Any]:
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}}
 
 
-class InlineStage2(Callback):
+class InlineStage2(SearchCallback):
     """Full-trains the top ``top_k`` after every ``every`` completed trials (see the module docstring)."""
 
     def __init__(self, *, every: int, top_k: int, experiment_dir: str, metric: str, mode_max: bool,
@@ -83,7 +82,6 @@ class InlineStage2(Callback):
         self._collect(timeout=None)
 
     def _snapshot(self, at: int) -> None:
-        from raynas.stage2._train import top_trials
         from raynas.tracking import TrialStore
 
         records = TrialStore(Path(self.experiment_dir) / "trials").records()
@@ -125,7 +123,7 @@ class InlineStage2(Callback):
 
     def _write(self, at: int) -> None:
         from raynas._json import json_safe
-        from raynas.proxy._stats import rank_agreement
+        from raynas.proxy import rank_agreement
 
         rows = self.snapshots[at]["rows"]
         done = [r for r in rows if r["status"] == "completed"]
@@ -147,3 +145,22 @@ class InlineStage2(Callback):
         self.completed = state["completed"]
         self.next_at = state["next_at"]
         self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
+
+
+def inline_stage2_callbacks(config: Any, stream: Any = None) -> list[Any]:
+    """What a search plugs into :func:`raynas.tune.run_search` for its ``inline_stage2:`` section: one factory of
+    :class:`InlineStage2` (none when the section is absent). The factory builds the full-training evaluator once
+    the experiment folder is ready."""
+    if config.inline_stage2 is None:
+        return []
+    from raynas.config import Mode
+    from raynas.stage2._train import Stage2Settings, full_training_evaluator
+
+    def make() -> InlineStage2:
+        exp_dir = Path(config.experiment_dir)
+        return InlineStage2(every=config.inline_stage2.every, top_k=config.inline_stage2.top_k,
+                            experiment_dir=str(exp_dir), metric=config.metric, mode_max=config.mode is Mode.MAX,
+                            resources={"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial},
+                            evaluator=full_training_evaluator(config, exp_dir, Stage2Settings(), stream))
+
+    return [make]
