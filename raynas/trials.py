@@ -238,6 +238,12 @@ def cost_seconds(record: TrialRecord | None) -> float:
     """What a job cost: its reported ``train_seconds`` (tabular: the table's recorded time), else its wall time."""
     if record is None:
         return 0.0
+    value = record.metrics.get("train_seconds")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if record.start_time is not None and record.end_time is not None:
+        return max(0.0, record.end_time - record.start_time)
+    return 0.0
 
 
 def top_trials(records: Sequence[TrialRecord], top_k: int, *, mode: str = "max") -> tuple[list[TrialRecord], int]:
@@ -255,7 +261,7 @@ def ranked_trials(records: Sequence[TrialRecord], *, mode: str = "max") -> list[
     completed = [r for r in records
                  if r.status is TrialStatus.COMPLETED and r.reward is not None and math.isfinite(float(r.reward))]
     sign = -1.0 if str(getattr(mode, "value", mode)) == "max" else 1.0
-    ordered = sorted(completed, key=lambda r: (sign * float(r.reward), r.number, r.trial_id))
+    ordered = sorted(completed, key=lambda r: (sign * float(r.reward or 0.0), r.number, r.trial_id))
     seen: set[Any] = set()
     distinct = []
     for record in ordered:

@@ -13,9 +13,9 @@ from raynas.benchmarks._nasbench201 import (
     EDGES,
     OPERATIONS,
     InjectedFailure,
+    TableVariant,
     TabularEvaluator,
     TabularTrialSettings,
-    Variant,
     arch_to_string,
     edge_key,
     nasbench201_space,
@@ -25,6 +25,6 @@ from raynas.benchmarks._simulator import simulate
 from raynas.benchmarks._table import BenchmarkTable, load_table, read_declared_table
 
 __all__ = ["ArchColumns", "BUNDLED_TABLES", "BenchmarkTable", "EDGES", "InjectedFailure", "OPERATIONS",
-           "TableDeclaration", "TabularEvaluator", "TabularTrialSettings", "Variant", "arch_to_string", "edge_key",
+           "TableDeclaration", "TabularEvaluator", "TabularTrialSettings", "TableVariant", "arch_to_string", "edge_key",
            "load_declaration", "load_table", "nasbench201_space", "parse_declaration", "read_declared_table",
            "simulate", "string_to_arch"]

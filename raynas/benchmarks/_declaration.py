@@ -49,7 +49,7 @@ ARCH_FORMATS = ("json", "nasbench201")
 REQUIRED_KEYS = ("name", "table", "space", "arch", "proxy", "full", "proxy_cost", "full_cost")
 OPTIONAL_KEYS = ("title", "test", "baseline", "epochs", "validation_examples", "provenance")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
-_HELP = "see the README section 'Your own benchmark table'"
+_HELP = "see docs/benchmarks.md, section 'Your own benchmark table'"
 _WHAT = {
     "name": "the space's name (letters, digits, '.', '_', '-'), e.g. name: my-bench",
     "table": "the CSV or Parquet file holding the rows (relative to the declaration), e.g. table: results.csv",

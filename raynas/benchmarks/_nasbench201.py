@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
+from raynas.benchmarks._cell import EDGES, OPERATIONS, arch_to_string, edge_key, string_to_arch  # noqa: F401 - re-exported
 from raynas.benchmarks._declaration import (
     BUNDLED_TABLES,
     TableDeclaration,
@@ -21,39 +22,13 @@ from raynas.benchmarks._table import BenchmarkTable, load_table_cached
 from raynas.errors import ConfigError
 from raynas.space import SearchSpace
 
-OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-#: Edges of the cell in the benchmark's string order: (target node, source node).
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
-
-
-def edge_key(target: int, source: int) -> str:
-    return f"{source}->{target}"
-
 
 def nasbench201_space() -> SearchSpace:
     """The 5^6 = 15,625-cell NAS-Bench-201 space: one operation per cell edge (as the bundled table declares it)."""
     return load_declaration("nasbench201").space()
 
 
-def arch_to_string(arch: dict[str, Any]) -> str:
-    """The benchmark's cell string, e.g. ``|nor_conv_3x3~0|+|...~0|...~1|+|...|``."""
-    cell = arch["cell"]
-    nodes = []
-    for target in (1, 2, 3):
-        nodes.append("|" + "|".join(f"{cell[edge_key(target, s)]}~{s}" for s in range(target)) + "|")
-    return "+".join(nodes)
-
-
-def string_to_arch(text: str) -> dict[str, Any]:
-    cell = {}
-    for target, node in enumerate(text.split("+"), start=1):
-        for item in filter(None, node.split("|")):
-            op, source = item.split("~")
-            cell[edge_key(target, int(source))] = op
-    return {"cell": cell}
-
-
-class Variant(str, Enum):
+class TableVariant(str, Enum):
     """Which column a tabular trial reads: the proxy column (NAS-Bench-201: 12 epochs) or the full-training one
     (200 epochs)."""
 
@@ -75,7 +50,7 @@ class TabularTrialSettings:
     """
 
     table: str | None = None
-    variant: Variant = Variant.PROXY
+    variant: TableVariant = TableVariant.PROXY
     sleep_fraction: float = 0.0
     max_sleep_s: float = 60.0
     failure_rate: float = 0.0
@@ -104,9 +79,9 @@ class TabularTrialSettings:
         return load_declaration(self.table)
 
 
-def _variant(value: Any) -> Variant:
+def _variant(value: Any) -> TableVariant:
     try:
-        return Variant(value)
+        return TableVariant(value)
     except ValueError:
         raise ConfigError("benchmark.variant", value, "'proxy' (the table's proxy column, NAS-Bench-201: 12 epochs) "
                           "or 'full' (its full-training column, 200 epochs)") from None
@@ -142,7 +117,7 @@ class TabularEvaluator:
         if row is None:
             raise ConfigError("arch", arch, f"an architecture present in the table {table.source}")
         s = self.settings
-        full = s.variant is Variant.FULL
+        full = s.variant is TableVariant.FULL
         cost = float(table.full_cost()[row] if full else table.proxy_cost()[row])
         sleep_s = min(s.max_sleep_s, s.sleep_fraction * cost) if s.sleep_fraction > 0 else 0.0
         epochs = (declared.proxy_epochs, declared.full_epochs) if declared.full_epochs else None

@@ -136,7 +136,7 @@ def read_declared_table(declaration: TableDeclaration) -> BenchmarkTable:
         if column not in names:
             fix = f"the table's columns are {names}{suggest(column, names)}"
             if declaration.implied:
-                fix += ("; a table with other columns needs a declaration YAML naming them (see the README "
+                fix += ("; a table with other columns needs a declaration YAML naming them (see docs/benchmarks.md, "
                         "section 'Your own benchmark table')")
             raise declaration.error(field_name, column, f"a column of the table {source}", fix)
     if table.num_rows == 0:
@@ -193,7 +193,7 @@ def _decode_rows(declaration: TableDeclaration, table: Any, source: str) -> tupl
 
 
 def _cell_decoder() -> Any:
-    from raynas.benchmarks._nasbench201 import string_to_arch
+    from raynas.benchmarks._cell import string_to_arch
 
     return string_to_arch
 

@@ -9,7 +9,6 @@ import sys
 from typing import Sequence
 
 from raynas import __version__
-from raynas.cli._output import experiment_words, print_next
 from raynas.errors import RaynasError
 
 
@@ -86,4 +85,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
-__all__ = ["experiment_words", "print_next"]
+__all__ = ["build_parser", "main"]

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from raynas.cli._output import add_format_flag, print_json, print_table
-from raynas.cli._proxy import add_target_args, target_from_args
+from raynas.cli._proxy_target import add_target_args, target_from_args
 
 
 def register(commands: argparse._SubParsersAction) -> None:

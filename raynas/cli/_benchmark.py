@@ -18,8 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                              "architectures' full-training validation accuracy (NAS-Bench-201: "
                                              "200 epochs).")
     parser.add_argument("benchmark", metavar="TABLE",
-                        help="a bundled table (nasbench201) or a table's declaration YAML (see the README section "
-                             "'Your own benchmark table')")
+                        help="a bundled table (nasbench201) or a table's declaration YAML (see docs/benchmarks.md, "
+                             "section 'Your own benchmark table')")
     parser.add_argument("--controller", action="append",
                         help="controller name (repeat to compare several; default: random, evolution, rl and "
                              "the default controller)")

@@ -24,7 +24,7 @@ _FLAGS = {
 
 def add_parser(tools: argparse._SubParsersAction) -> None:
     """Add ``check`` to the ``raynas proxy`` tools."""
-    from raynas.cli._proxy import add_target_args
+    from raynas.cli._proxy_target import add_target_args
     from raynas.proxy import CheckSettings
 
     d = CheckSettings()
@@ -86,7 +86,7 @@ def _flag_words(text: str | None) -> str | None:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from raynas.cli._proxy import target_from_args
+    from raynas.cli._proxy_target import target_from_args
     from raynas.proxy import proxy_check
 
     settings = settings_from_args(args)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from raynas.cli._output import add_format_flag, print_json, print_table
-from raynas.cli._proxy import add_target_args, target_from_args
+from raynas.cli._proxy_target import add_target_args, target_from_args
 
 
 def add_parser(tools: argparse._SubParsersAction) -> None:

@@ -20,11 +20,11 @@ def run_ranks(payload: Any, *, world_size: int, on_report: Callable[[dict[str, A
     ``world_size`` processes; re-raise the first error a rank hit."""
     import torch.multiprocessing as mp
 
-    from raynas.training._distributed import _free_port
+    from raynas.training import free_port
 
     ctx = mp.get_context("spawn")
     messages = ctx.Queue()
-    port = _free_port()
+    port = free_port()
     workers = [ctx.Process(target=_rank_main, args=(payload, rank, world_size, port, messages), daemon=True)
                for rank in range(world_size)]
     for worker in workers:

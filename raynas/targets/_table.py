@@ -77,7 +77,7 @@ class TableTarget(Target):
         return copy.deepcopy(declared.baseline)
 
     def candidates(self, raw: Any = None) -> list[Any]:
-        from raynas.benchmarks import Variant, load_table
+        from raynas.benchmarks import TableVariant, load_table
         from raynas.tasks import ProxyCandidate
 
         name = self.declaration.candidate_name
@@ -86,7 +86,7 @@ class TableTarget(Target):
                               f"the table only has one proxy column ({name}; its full column is full training)")
         table = load_table(self.settings.table)
         ratio = float((table.proxy_cost() / table.full_cost()).mean())
-        return [ProxyCandidate(name, Variant.PROXY, ratio)]
+        return [ProxyCandidate(name, TableVariant.PROXY, ratio)]
 
     def fraction_spec(self, fraction: float) -> Any:
         return self.declaration.candidate_name  # the only cheaper training the table knows

@@ -117,9 +117,9 @@ class UserTrainerEvaluator:
     weights: tuple[Any, ...] = ()
 
     def evaluate(self, arch: Any, *, seed: int, report: Callable[..., None] | None = None) -> dict[str, Any]:
-        from raynas.training._evaluator import _gpus_held_by_this_trial
+        from raynas.training import gpus_held_by_this_trial
 
-        world = self.workers if self.workers is not None else _gpus_held_by_this_trial()
+        world = self.workers if self.workers is not None else gpus_held_by_this_trial()
         restored = getattr(report, "restored_checkpoint", lambda: None)()
         final: dict[str, Any] = {}
         model_dirs: list[str] = []

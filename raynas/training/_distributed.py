@@ -18,7 +18,7 @@ import numpy as np
 from raynas.training._trainer import NonFiniteLossError, TrainingRecipe, _optimizer, evaluate_accuracy, train_step
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -38,7 +38,7 @@ def train_data_parallel(build: Callable[[], Any], *, world_size: int, train_x: n
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    port = _free_port()
+    port = free_port()
     stream = None if train_data is None else (train_data, val_data, loader_workers)
     workers = [ctx.Process(target=_worker, args=(rank, world_size, port, build, train_x, train_y, val_x, val_y,
                                                  recipe, seed, use_cuda, queue, augmentation, stream), daemon=True)

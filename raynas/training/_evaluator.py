@@ -145,7 +145,7 @@ class TrainingEvaluator:
             if report is not None:  # schedulers compare trials on the reward of every epoch
                 report(with_reward(metrics))
 
-        workers = self.workers if self.workers is not None else _gpus_held_by_this_trial()
+        workers = self.workers if self.workers is not None else gpus_held_by_this_trial()
         on_gpu = torch.cuda.is_available() and self.device != "cpu"
         if on_gpu:
             torch.cuda.reset_peak_memory_stats()
@@ -228,7 +228,7 @@ def build_family_model(family_ref: str, arch: Any, build_kwargs: dict[str, Any],
     return model
 
 
-def _gpus_held_by_this_trial() -> int:
+def gpus_held_by_this_trial() -> int:
     """GPUs Ray gave this trial's actor (each becomes a data-parallel worker); 1 outside Ray or below 2."""
     try:
         import ray

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from raynas._command import raynas_command, shell_path
-from raynas.cli import experiment_words, print_next, raynas_step
+from raynas.cli._output import experiment_words, print_next, raynas_step
 
 PLAIN_PATH = "/usr/bin:/bin"  # a fresh shell's PATH, without any virtualenv's bin directory
 VENV_BIN = Path(sys.executable).parent  # not resolved: a venv's python is a symlink to another installation

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from raynas._files import write_json
 from raynas.cli import main
 from raynas.config import TrackingConfig
 from raynas.errors import ConfigError
@@ -25,7 +26,6 @@ from raynas.proxy import (
     check_path,
     load_result,
     proxy_check,
-    write_json,
 )
 from raynas.space import SearchSpace, WideDecisionWarning, int_range, one_of
 from raynas.tracking import TrialRecord, TrialStore

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from raynas._files import write_json
 from raynas.cli import main
 from raynas.errors import ConfigError
 from raynas.proxy import (
@@ -27,7 +28,6 @@ from raynas.proxy import (
     references_path,
     resolution,
     variance_path,
-    write_json,
 )
 from raynas.proxy._variance import _separation
 from raynas.tracking import TrialRecord, TrialStore
