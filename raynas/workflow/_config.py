@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from raynas._parse import as_int, as_mapping, as_str, reject_unknown
-from raynas.config._resources import Resources
-from raynas.config._search import NAME_PATTERN
+from raynas.config import NAME_PATTERN, Resources
 from raynas.errors import ConfigError
 
 #: The workflow `raynas run` runs without a file (`make demo`): MNIST-1D on CPU, in raynas/examples/.
