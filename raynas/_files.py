@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from raynas._json import json_safe
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to (with any writer: ``torch.save``, ``pq.write_table``,
+    ``np.savez``...); renamed onto ``path`` in one step when the block ends, removed when it raises.
+
+    The temporary name is hidden, unique per call (several processes may write the same file at once: the last
+    rename wins, every reader sees one whole version) and keeps ``path``'s suffix (writers that look at it).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write(path: str | Path, data: str | bytes, *, durable: bool = False) -> Path:
@@ -18,20 +36,13 @@ def atomic_write(path: str | Path, data: str | bytes, *, durable: bool = False) 
     store). A temporary name unique per call lets several processes write the same file at once; the last rename
     wins and every reader sees one whole version.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     mode = "wb" if isinstance(data, bytes) else "w"
-    try:
-        with open(tmp, mode) as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp, open(tmp, mode) as handle:
+        handle.write(data)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(path)
 
 
 def write_json(path: str | Path, data: Any, *, indent: int | None = 2, sort_keys: bool = False,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raynas._files import atomic_write
 from raynas.errors import UnknownNameError
 
 DEFAULT_WORKDIR = "raynas-work"
@@ -75,9 +75,7 @@ class ExperimentPaths:
         """The experiment's id, created on first use."""
         if not self.uid_file.is_file():
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self.root / ".uid.tmp"
-            tmp.write_text(uuid.uuid4().hex)
-            os.replace(tmp, self.uid_file)
+            atomic_write(self.uid_file, uuid.uuid4().hex)
         return self.uid_file.read_text().strip()
 
     @property

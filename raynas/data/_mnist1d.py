@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from raynas._files import atomic_path
 from raynas.data._datasets import ArrayDataset
 from raynas.data._source import DatasetSpec, fingerprint_of
 
@@ -79,8 +80,6 @@ def load(spec: DatasetSpec) -> ArrayDataset:
     if arrays is None:
         arrays = generate()
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".tmp-{os.getpid()}-{path.name}"
-        with open(tmp, "wb") as handle:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # trials generating it at once each write a whole file
             np.savez(handle, content_hash=np.asarray(_content_hash(arrays)), **arrays)
-        os.replace(tmp, path)  # atomic: trials generating it at once each write a whole file
     return ArrayDataset("mnist1d", arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"], 10)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from raynas._files import atomic_path
 from raynas.errors import ConfigError
 
 #: Below this many stage-1 training examples per class an architecture search is not recommended.
@@ -92,9 +93,8 @@ class DataSplit:
                 "checks": [{"name": c.name, "passed": c.passed, "value": c.value, "message": c.message}
                            for c in self.checks]}
         table = table.replace_schema_metadata({b"raynas.split": json.dumps(meta).encode()})
-        tmp = path.with_name(f".tmp-{path.name}")
-        pq.write_table(table, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
         return path
 
     @classmethod

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TextIO
 
+from raynas._files import atomic_path, write_json
 from raynas._json import json_safe
 from raynas.errors import ConfigError, RaynasError
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths
@@ -204,9 +205,8 @@ def _example(input_shape: Sequence[int]) -> Any:
 def _save_state_dict(model: Any, path: Path) -> None:
     import torch
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
 
 
 def _load_exported_from(path: Path, source: ModelSource) -> Any:
@@ -252,15 +252,13 @@ def _to_onnx(model: Any, example: Any, path: Path) -> None:
 
     import torch
 
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    with _quiet(), torch.no_grad():
+    with atomic_path(path) as tmp, _quiet(), torch.no_grad():
         if "dynamo" in inspect.signature(torch.onnx.export).parameters:
             torch.onnx.export(model, (example,), str(tmp), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
                               dynamic_shapes=({0: "batch"},), dynamo=True, external_data=False, verbose=False)
         else:  # PyTorch before 2.5: the TorchScript-based exporter
             torch.onnx.export(model, (example,), str(tmp), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
                               dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}})
-    tmp.replace(path)
 
 
 def _check(model: Any, other: Any, example: Any) -> float:
@@ -288,9 +286,7 @@ def _check_onnx(model: Any, path: Path, example: Any, notes: list[str]) -> float
 
 # --- what goes beside the model -------------------------------------------------------------------------------
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(json_safe(data), indent=2, sort_keys=False, default=str))
-    tmp.replace(path)
+    write_json(path, data)
 
 
 def _architecture(source: ModelSource) -> dict[str, Any]:

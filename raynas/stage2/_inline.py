@@ -9,13 +9,12 @@ stage-1 vs stage-2 Kendall tau) as soon as its trainings end; the search waits f
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from raynas._files import write_json
 from raynas.trials import CHECKPOINT_KEY, top_trials
 from raynas.tune import SearchCallback, classify
 
@@ -122,7 +121,6 @@ class InlineStage2(SearchCallback):
             self._write(at)
 
     def _write(self, at: int) -> None:
-        from raynas._json import json_safe
         from raynas.proxy import rank_agreement
 
         rows = self.snapshots[at]["rows"]
@@ -133,10 +131,7 @@ class InlineStage2(SearchCallback):
                 "kendall_tau": agreement.kendall_tau, "spearman": agreement.spearman,
                 "picked_trial_id": None if best is None else best["trial_id"]}
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"after-{at}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(json_safe(data), indent=2, default=str))
-        os.replace(tmp, path)
+        write_json(self.directory / f"after-{at}.json", data)
 
     def get_state(self) -> dict[str, Any]:
         return {"completed": self.completed, "next_at": self.next_at, "snapshots": self.snapshots}

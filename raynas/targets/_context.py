@@ -22,7 +22,6 @@ DistributedSampler. Only rank 0's reports, checkpoints and model count; the othe
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from raynas._files import atomic_path
 from raynas.errors import RaynasError
 
 #: File names inside a trainer checkpoint directory.
@@ -258,9 +258,8 @@ class TrainerContext:
 
         folder = Path(tempfile.mkdtemp(prefix="raynas-model-"))
         state = {k: v.detach().cpu() for k, v in self.unwrap(model).state_dict().items()}
-        tmp = folder / f"{MODEL_FILE}.tmp"
-        torch.save({"model": state, "epoch": self._last_epoch, "metrics": {}}, tmp)
-        os.replace(tmp, folder / MODEL_FILE)
+        with atomic_path(folder / MODEL_FILE) as tmp:
+            torch.save({"model": state, "epoch": self._last_epoch, "metrics": {}}, tmp)
         if input_shape is not None:  # one example's shape, when the model was not trained on ctx.datasets()
             self._built["input_shape"] = tuple(int(n) for n in input_shape)
         if self._describe_model is not None and "build_kwargs" in self._built and self._built.get("input_shape"):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from raynas._files import atomic_write
 
 
 @dataclass
@@ -89,6 +90,4 @@ def save_ledger(path: str | Path, ledger: RunLedger) -> None:
     """Write atomically (temporary file + rename), so a killed process leaves the previous version."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(ledger.to_dict(), separators=(",", ":")))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(ledger.to_dict(), separators=(",", ":")))

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from raynas._files import atomic_write
 from raynas.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -64,11 +65,7 @@ class ModelSpec:
                               "input_shape, dataset and num_classes", str(exc)) from None
 
     def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str))
-        tmp.replace(path)
-        return path
+        return atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str))
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelSpec":

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from raynas._files import atomic_path
 from raynas._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError
 
@@ -207,14 +208,11 @@ def train_step(model: Any, optimizer: Any, schedule: Any, loss_fn: Any, xs: Any,
 
 def save_checkpoint(path: str, *, model: Any, optimizer: Any, epoch: int, metrics: dict[str, Any]) -> None:
     """Model and optimizer state, epoch and metrics, written to a temporary file then renamed."""
-    import os
-
     import torch
 
-    tmp = f"{path}.tmp"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                "metrics": dict(metrics)}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    "metrics": dict(metrics)}, tmp)
 
 
 def evaluate_accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 512, cuda: bool = False) -> float:

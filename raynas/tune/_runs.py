@@ -10,13 +10,13 @@ search gets the new run's deadline.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ray.tune.stopper import Stopper
 
+from raynas._files import atomic_write
 from raynas.errors import RaynasError
 
 
@@ -28,9 +28,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def _write(path: Path, runs: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(runs, indent=2))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(runs, indent=2))
 
 
 def used_seconds(runs: list[dict[str, Any]], store_end: float | None = None) -> float:
