@@ -2,7 +2,7 @@
 noise-aware verdict on their rank correlation with stage 1 (agree, bias or inconclusive) and the picked model.
 Ray, torch and MLflow are imported only when it runs."""
 
-from raynas.stage2._inline import InlineStage2, inline_stage2_callbacks
+from raynas.stage2._plug import inline_stage2_callbacks
 from raynas.stage2._train import (
     DEFAULT_SUBDIR,
     SEARCH_BIAS_TAU,
@@ -37,3 +37,11 @@ __all__ = ["DEFAULT_SUBDIR", "FullTrainingNoise", "InlineStage2", "RowsVerdict",
            "binomial_sd", "control_ranks", "full_training_evaluator", "full_training_noise",
            "inline_stage2_callbacks", "judge", "kendall_tau_b", "load_stage2", "ranked_trials", "stage2_verdict",
            "tau_interval", "top_trials", "train_top_k", "validation_examples"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "InlineStage2":  # a Ray Tune callback: Ray is imported only when it is asked for
+        from raynas.stage2._inline import InlineStage2
+
+        return InlineStage2
+    raise AttributeError(f"module 'raynas.stage2' has no attribute {name!r}")
