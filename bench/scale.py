@@ -1,7 +1,7 @@
 """A 10,000-trial tabular search at 50 concurrent trials: overhead vs plain Ray Tune, driver memory, store sizes,
-controller cost at that scale (issue 7).
+controller cost at that scale (issue 7), and whether the driver's cost per trial grows with the trials (issue 15).
 
-Three parts, each can run alone (``--parts``):
+Four parts, each can run alone (``--parts``):
 
 ``compare``
     Per-trial overhead of ``run_search`` vs plain Ray Tune, measured on the same local Ray instance in the same
@@ -17,9 +17,10 @@ Three parts, each can run alone (``--parts``):
     ``raynas search --config`` (the CLI's own entry point) on ``--trials`` such trials, MLflow on, in a separate
     Python process that prints its own ``getrusage(RUSAGE_SELF).ru_maxrss`` at the end: the driver's peak
     memory (Ray's worker processes and the MLflow sender are other processes). This script samples the
-    process tree meanwhile (``/proc``): the MLflow sender's peak (VmHWM), the whole tree's RSS, and the
-    driver's CPU time per finished trial in each tenth of the search (does the driver's cost per trial grow with
-    the number of trials?). Afterwards it checks the trial store (exactly N records, numbers 1..N once each,
+    process tree meanwhile (psutil): the MLflow sender's peak (largest RSS sampled), the whole tree's RSS, and the
+    driver's CPU time per finished trial in each tenth of the search and in two windows, around trial n/10 and
+    just before trial n (750-1,250 and 9,400-9,900 of 10,000), with their ratio (issue 15: at most 1.2).
+    Afterwards it checks the trial store (exactly N records, numbers 1..N once each,
     unique trial ids over all Parquet files, statuses) and the MLflow store (SQL on the SQLite file: N child
     runs of the parent run, the same trial ids), and reports the sizes on disk. ``--py-spy DIR`` also profiles
     the driver with py-spy in windows of ``--py-spy-window`` seconds (collapsed stacks, one file per window,
@@ -29,13 +30,22 @@ Three parts, each can run alone (``--parts``):
     ``propose()`` + ``observe()`` of every controller on a 10^20-size space (20 decisions x 10 options, as
     bench/controller_speed.py) for ``--trials`` proposals: mean us/proposal, first and last 1,000, ratio to
     ``space.sample_genotype`` in the same run.
+``driver``
+    raynas' own driver work per trial without Ray Tune, in this process: the searcher (controller included),
+    failure budget, auto stop (every rule evaluated, none firing), trial recorder (the real Parquet store),
+    progress line and search plot get the calls Ray Tune makes for ``--trials`` trials, ``--concurrent`` in
+    flight, evaluated by table look-up (not timed). ``time.process_time`` around each call: CPU per trial by
+    component in both windows and their ratio (acceptance: at most 1.2 outside ``--smoke``).
 
-Exits 1 when an acceptance check fails (scale: no lost trials, every trial in MLflow, driver peak < 2 GB).
+Exits 1 when an acceptance check fails (scale: no lost trials, every trial in MLflow, driver peak < 2 GB;
+driver: every trial stored, CPU per trial near trial n at most 1.2x that near trial n/10).
 
     python bench/scale.py                                  # all parts: 1,000-trial comparison, 10,000-trial run
     python bench/scale.py --parts scale --trials 10000 --keep /tmp/scale-work
     python bench/scale.py --compare-trials 100 --trials 500  # a quick look (~20 min on 2 cores)
     python bench/scale.py --parts scale --trials 2000 --py-spy /tmp/scale-profile
+    python bench/scale.py --parts driver                   # raynas' own driver work at 10,000 trials (~2 min)
+    python bench/scale.py --smoke                          # CI: the driver part on 400 trials (~10 s)
 """
 
 from __future__ import annotations
@@ -227,69 +237,51 @@ print("SCALE-DRIVER " + json.dumps({"rc": rc, "wall_s": wall, "maxrss_kb": me.ru
 sys.exit(rc)
 """
 
-TICKS = os.sysconf("SC_CLK_TCK")
+def _descendants(root: Any) -> list[Any]:
+    """``root`` (a psutil.Process) and every process below it."""
+    import psutil
 
-
-def _status_kb(pid: int) -> dict[str, int]:
-    out = {}
     try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    key, value = line.split(":", 1)
-                    out[key] = int(value.split()[0])
-    except OSError:
-        pass
-    return out
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
-def _cpu_s(pid: int) -> float | None:
+def _cmdline(proc: Any) -> str:
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
         return ""
+
+
+def _usage(proc: Any) -> tuple[int, float] | None:
+    """RSS in kB and CPU time (user + system) in seconds of a process, None once it is gone."""
+    import psutil
+
+    try:
+        with proc.oneshot():
+            cpu = proc.cpu_times()
+            return proc.memory_info().rss // 1024, cpu.user + cpu.system
+    except psutil.Error:
+        return None
 
 
 class TreeWatcher(threading.Thread):
     """Samples the driver's process tree: driver RSS and CPU, MLflow sender peak, the tree's total RSS."""
 
     def __init__(self, pid: int, progress_path: Path, interval_s: float) -> None:
+        import psutil
+
         super().__init__(daemon=True)
         self.pid = pid
+        self.root = psutil.Process(pid)
         self.progress_path = progress_path
         self.interval_s = interval_s
         self.halt = threading.Event()
         self.samples: list[tuple[float, int, int, float, int]] = []  # time, done, driver RSS kB, CPU s, tree kB
-        self.sender_hwm_kb = 0
+        self.sender_hwm_kb = 0  # the largest RSS sampled (psutil has no VmHWM)
         self.tree_peak_kb = 0
         self.tree_peak_procs = 0
         self._senders: set[int] = set()
@@ -304,12 +296,12 @@ class TreeWatcher(threading.Thread):
     def sender_cpu_s(self) -> float:
         return sum(cpu for pid, (_, cpu) in self.cpu_by_pid.items() if pid in self._senders)
 
-    def _kind(self, pid: int) -> str:
-        if pid == self.pid:
+    def _kind(self, proc: Any) -> str:
+        if proc.pid == self.pid:
             return "driver"
-        if pid in self._senders:
+        if proc.pid in self._senders:
             return "MLflow sender"
-        cmd = _cmdline(pid)
+        cmd = _cmdline(proc)
         if "default_worker.py" in cmd or cmd.startswith("ray::"):
             return "Ray worker processes"
         for name in ("raylet", "gcs_server"):
@@ -334,25 +326,55 @@ class TreeWatcher(threading.Thread):
             return self.samples[-1][1] if self.samples else 0
 
     def sample(self) -> None:
-        pids = _descendants(self.pid)
+        procs = _descendants(self.root)
         tree = 0
-        for pid in pids:
-            status = _status_kb(pid)
-            tree += status.get("VmRSS", 0)
-            if pid not in self._senders and "raynas.tracking._mlflow_worker" in _cmdline(pid):
+        driver: tuple[int, float] | None = None
+        for proc in procs:
+            usage = _usage(proc)
+            if usage is None:
+                continue
+            rss_kb, cpu = usage
+            tree += rss_kb
+            pid = proc.pid
+            if pid == self.pid:
+                driver = usage
+            if pid not in self._senders and "raynas.tracking._mlflow_worker" in _cmdline(proc):
                 self._senders.add(pid)
             if pid in self._senders:
-                self.sender_hwm_kb = max(self.sender_hwm_kb, status.get("VmHWM", 0))
-            cpu = _cpu_s(pid)
-            if cpu is not None:
-                known = self.cpu_by_pid.get(pid)
-                kind = "MLflow sender" if pid in self._senders else known[0] if known else self._kind(pid)
-                self.cpu_by_pid[pid] = (kind, cpu)
+                self.sender_hwm_kb = max(self.sender_hwm_kb, rss_kb)
+            known = self.cpu_by_pid.get(pid)
+            kind = "MLflow sender" if pid in self._senders else known[0] if known else self._kind(proc)
+            self.cpu_by_pid[pid] = (kind, cpu)
         if tree > self.tree_peak_kb:
-            self.tree_peak_kb, self.tree_peak_procs = tree, len(pids)
-        cpu = _cpu_s(self.pid)
-        if cpu is not None:
-            self.samples.append((time.time(), self._done(), _status_kb(self.pid).get("VmRSS", 0), cpu, tree))
+            self.tree_peak_kb, self.tree_peak_procs = tree, len(procs)
+        if driver is not None:
+            self.samples.append((time.time(), self._done(), driver[0], driver[1], tree))
+
+
+def windows(n: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The two windows of trials whose driver CPU per trial is compared: around trial n/10 and just before trial n
+    (750-1,250 and 9,400-9,900 of 10,000; the last trials also pay for the end of the search, so they are left out)."""
+    w = max(10, n // 20)
+    return (max(1, n // 10 - w // 2), n // 10 + w // 2), (n - w - w // 5, n - w // 5)
+
+
+def growth_ratio_lines(label: str, early: tuple[tuple[int, int], float], late: tuple[tuple[int, int], float],
+                       limit: float = 1.2) -> tuple[list[str], float]:
+    """Lines reporting CPU per trial in both windows and their ratio (the acceptance of issue 15: <= ``limit``)."""
+    (e, e_ms), (t, t_ms) = early, late
+    ratio = t_ms / e_ms if e_ms > 0 else float("inf")
+    return [f"  {label}: {e_ms:.2f} ms per trial over trials {e[0]:,}-{e[1]:,}, {t_ms:.2f} ms over trials "
+            f"{t[0]:,}-{t[1]:,}: ratio {ratio:.3f} ({'within' if ratio <= limit else 'ABOVE'} {limit:g})"], ratio
+
+
+def _sampled_window(samples: list[tuple[float, int, int, float, int]], lo: int, hi: int) -> tuple[tuple[int, int], float] | None:
+    """Driver CPU ms per trial between the first samples that had ``lo`` and ``hi`` trials done (the window as
+    sampled: the progress file that counts them is written every 5 s)."""
+    a = next((s for s in samples if s[1] >= lo), None)
+    b = next((s for s in samples if s[1] >= hi), None)
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return (a[1], b[1]), 1000 * (b[3] - a[3]) / (b[1] - a[1])
 
 
 def _growth_lines(samples: list[tuple[float, int, int, float, int]], trials: int) -> list[str]:
@@ -392,7 +414,7 @@ class SpyWindows(threading.Thread):
             say("py-spy not found: no profile")
             return
         index = 0
-        while not self.halt.is_set() and os.path.exists(f"/proc/{self.pid}"):
+        while not self.halt.is_set() and self.watcher.root.is_running():
             path = self.out_dir / f"window-{index:03d}.txt"
             t0, d0 = time.time(), self.watcher._done()
             subprocess.run([self.py_spy, "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw",
@@ -571,7 +593,7 @@ def scale(args: argparse.Namespace) -> tuple[list[str], list[str]]:
              f"driver: peak RSS {driver_mb:.0f} MB (getrusage in the driver; limit {DRIVER_LIMIT_MB} MB), "
              f"CPU {driver.get('cpu_s', 0):.1f} s = {1000 * driver.get('cpu_s', 0) / n:.1f} ms per trial",
              f"MLflow sender ({len(watcher._senders)} process(es) seen): peak RSS {watcher.sender_hwm_kb / 1024:.0f} MB "
-             "(VmHWM, sampled), "
+             "(largest RSS sampled), "
              f"CPU {watcher.sender_cpu_s:.1f} s = {1000 * watcher.sender_cpu_s / n:.1f} ms per trial (last sample)",
              f"whole process tree (driver, Ray, trial workers, sender): peak RSS sum {watcher.tree_peak_kb / 1024:.0f} MB "
              f"over {watcher.tree_peak_procs} processes (shared pages counted in each)"]
@@ -605,6 +627,12 @@ def scale(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     lines.append("driver cost per trial through the search (sampled every "
                  f"{args.sample_s:g} s; progress file every 5 s):")
     lines += _growth_lines(watcher.samples, n) or ["  (too few samples)"]
+    (e0, e1), (l0, l1) = windows(n)
+    early, late = _sampled_window(watcher.samples, e0, e1), _sampled_window(watcher.samples, l0, l1)
+    if early is None or late is None:
+        lines.append("  driver CPU per trial near trial n/10 and near trial n: too few samples")
+    else:
+        lines += growth_ratio_lines("driver process CPU (psutil)", early, late)[0]
     if spy is not None:
         lines.append(f"py-spy profile of the driver (collapsed stacks per window, flamegraph-ready): {args.py_spy}")
         lines += spy.lines(args.py_spy_top)
@@ -612,6 +640,131 @@ def scale(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         shutil.rmtree(workdir, ignore_errors=True)
     else:
         lines.append(f"kept: {workdir}")
+    return lines, failed
+
+
+# --- part 4: raynas' own driver work per trial, without Ray Tune ------------------------------------------
+class SimTrial:
+    """What raynas' callbacks read of a Ray Tune trial."""
+
+    def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
+        self.trial_id, self.config = trial_id, config
+        self.status = "RUNNING"
+        self.last_result: dict[str, Any] = {}
+        self.checkpoint = None
+        self.run_metadata = None
+
+    def get_error(self) -> None:
+        return None
+
+
+def driver(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """raynas' driver-side work per trial (searcher and controller, failure budget, auto stop, trial store,
+    progress line, search plot) in this process, with trials evaluated by table look-up and no Ray Tune: its CPU
+    time per trial near trial n/10 and near trial n, by component."""
+    from raynas.config import SearchConfig
+    from raynas.experiment import ExperimentPaths
+    from raynas.tracking import TrialStore
+    from raynas.tune._autostop import AutoStop
+    from raynas.tune._callbacks import FailureBudget, ProgressPrinter, TrialRecorder
+    from raynas.tune._monitor import SearchPlotter
+    from raynas.tune._runner import build_evaluator
+    from raynas.tune._searcher import ControllerSearcher
+
+    n, c = args.trials, args.concurrent
+    workdir = Path(tempfile.mkdtemp(prefix="raynas-driver-"))
+    data = search_config(name="driver", workdir=str(workdir), trials=n, concurrent=c, cpus=args.cpus_per_trial,
+                         trial_seconds=0, mlflow=False, controller=args.controller)
+    # every rule evaluated at every trial end, none firing (a rule that fired would stop evaluating)
+    data["auto_stop"] = {"patience": 10**9, "no_convergence_after": None}
+    config = SearchConfig.from_dict(data)
+    paths = ExperimentPaths(config.experiment_dir)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    evaluator = build_evaluator(config, paths.root)
+    space = config.build_space()
+    mode_max = config.mode.value == "max"
+    searcher = ControllerSearcher(config.build_controller(space), max_trials=n, metric=config.metric,
+                                  mode=config.mode, seed=config.seed, store_dir=str(paths.trials))
+    resources = {"cpu": config.cpus_per_trial, "gpu": 0.0}
+    parts: dict[str, Any] = {
+        "failure budget": FailureBudget(config.max_failed, config.metric, str(paths.budget), str(paths.trials)),
+        "auto stop": AutoStop(config.auto_stop, metric=config.metric, mode_max=mode_max,
+                              ledger_path=str(paths.auto_stop), store_dir=str(paths.trials)),
+        "trial store": TrialRecorder(str(paths.trials), config.metric, resources),
+        "progress line": ProgressPrinter(n, config.metric, mode_max=mode_max, interval_s=5.0,
+                                         stream=open(os.devnull, "w"), live_path=str(paths.live)),
+        # redrawn every second (a real search: every 30 s; trials end ~100x faster here) or 50x its last duration
+        "search plot": SearchPlotter(str(paths.trials), str(paths.search_plot), mode_max=mode_max, interval_s=1.0),
+    }
+    names = ["searcher", *parts]
+    cost = {name: [0.0] * (n + 1) for name in names}  # CPU seconds by component and by trial (1-based, end order)
+    clock = time.process_time
+    trials: list[SimTrial] = []
+    running: list[SimTrial] = []
+    rng = random.Random(0)
+    done = 0
+    say(f"== driver: {n} trials, {c} in flight, controller {args.controller or 'default'}; raynas' callbacks and "
+        f"searcher in this process, no Ray Tune; work dir {workdir}")
+    start = time.perf_counter()
+    while done < n:
+        while len(running) < c and len(trials) < n:  # Tune asks the searcher for trials while slots are free
+            t0 = clock()
+            suggestion = searcher.suggest(f"sim{len(trials):06d}")
+            spent = clock() - t0
+            trial = SimTrial(f"sim{len(trials):06d}", suggestion)
+            trials.append(trial)
+            running.append(trial)
+            for name, cb in parts.items():
+                t1 = clock()
+                cb.on_trial_start(0, trials, trial)
+                cost[name][done + 1] += clock() - t1
+            cost["searcher"][done + 1] += spent
+        trial = running.pop(rng.randrange(min(len(running), 4)))  # trials end roughly in launch order
+        metrics = evaluator.evaluate(trial.config["arch"], seed=int(trial.config["seed"]))  # the trial's work
+        trial.last_result = {**metrics, "raynas_status": "completed", "raynas_time": time.time(),
+                             "training_iteration": 1, "trial_id": trial.trial_id}
+        trial.status = "TERMINATED"
+        done += 1
+        for name, cb in parts.items():
+            t1 = clock()
+            cb.on_trial_result(0, trials, trial, trial.last_result)
+            cost[name][done] += clock() - t1
+        t1 = clock()
+        searcher.on_trial_complete(trial.trial_id, trial.last_result)
+        cost["searcher"][done] += clock() - t1
+        for name, cb in parts.items():
+            t1 = clock()
+            cb.on_trial_complete(0, trials, trial)
+            cost[name][done] += clock() - t1
+    wall = time.perf_counter() - start
+    for cb in parts.values():
+        cb.on_experiment_end(trials)
+    recorded = len(TrialStore(paths.trials))
+    (e0, e1), (l0, l1) = windows(n)
+
+    def per_trial(name: str | None, lo: int, hi: int) -> float:
+        picked = names if name is None else [name]
+        return 1000 * sum(sum(cost[k][lo + 1:hi + 1]) for k in picked) / (hi - lo)
+
+    total = sum(sum(v) for v in cost.values())
+    lines = [f"{n} trials, {c} in flight, controller {args.controller or 'default'}: {wall:.1f} s, raynas' driver "
+             f"work {1000 * total / n:.2f} ms CPU per trial (time.process_time around each call; the trials' table "
+             f"look-ups excluded); trial store holds {recorded} records",
+             f"  {'component':16s} {'all':>9s} {f'{e0:,}-{e1:,}':>13s} {f'{l0:,}-{l1:,}':>13s}  ratio (ms CPU per trial)"]
+    for name in names:
+        early, late = per_trial(name, e0, e1), per_trial(name, l0, l1)
+        lines.append(f"  {name:16s} {1000 * sum(cost[name]) / n:9.3f} {early:13.3f} {late:13.3f}  "
+                     f"{late / early if early > 0 else float('nan'):.2f}")
+    growth, ratio = growth_ratio_lines("raynas' driver work", ((e0, e1), per_trial(None, e0, e1)),
+                                       ((l0, l1), per_trial(None, l0, l1)))
+    lines += growth
+    failed = []
+    if recorded != n:
+        failed.append(f"driver: the trial store holds {recorded} records, expected {n}")
+    if ratio > 1.2 and not args.smoke:
+        failed.append(f"driver: CPU per trial near trial {n:,} is {ratio:.2f}x that near trial {n // 10:,} (> 1.2)")
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     return lines, failed
 
 
@@ -666,8 +819,10 @@ def controllers(args: argparse.Namespace) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="compare,scale,controllers",
-                        help="comma-separated: compare, scale, controllers (default: all three)")
+    parser.add_argument("--parts", default="compare,scale,controllers,driver",
+                        help="comma-separated: compare, scale, controllers, driver (default: all four)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a quick check that the bench runs (CI): the driver part on 400 trials, no acceptance")
     parser.add_argument("--trials", type=int, default=10_000, help="trials of the big run and proposals per controller")
     parser.add_argument("--compare-trials", type=int, default=1000, help="trials per arm of the comparison")
     parser.add_argument("--concurrent", type=int, default=50)
@@ -678,19 +833,22 @@ def main() -> None:
     parser.add_argument("--arms", default="plain,plain-lean,raynas,raynas-nomlflow",
                         help=f"comparison arms (comma-separated): {', '.join(ARMS)}")
     parser.add_argument("--controller", default=None, help="controller of the raynas searches (default: raynas's)")
-    parser.add_argument("--keep", metavar="DIR", help="run the big search in DIR (new or empty) and keep it")
+    parser.add_argument("--keep", metavar="DIR", help="run the big search in DIR (new or empty) and keep it "
+                        "(the driver part then keeps its temporary work directory too)")
     parser.add_argument("--sample-s", type=float, default=2.0, help="how often the process tree is sampled")
     parser.add_argument("--py-spy", metavar="DIR", help="profile the big run's driver with py-spy, in windows, into DIR")
     parser.add_argument("--py-spy-window", type=float, default=60.0, help="seconds per py-spy window")
     parser.add_argument("--py-spy-rate", type=int, default=100, help="py-spy samples per second")
     parser.add_argument("--py-spy-top", type=int, default=25, help="functions shown in the profile summary")
     args = parser.parse_args()
+    if args.smoke:
+        args.parts, args.trials = "driver", min(args.trials, 400)
     if args.cpus_per_trial is None:
         args.cpus_per_trial = round((os.cpu_count() or 1) / args.concurrent, 4)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    bad = [p for p in parts if p not in ("compare", "scale", "controllers")]
+    bad = [p for p in parts if p not in ("compare", "scale", "controllers", "driver")]
     if bad:
-        raise SystemExit(f"unknown --parts {bad}; choose from compare, scale, controllers")
+        raise SystemExit(f"unknown --parts {bad}; choose from compare, scale, controllers, driver")
 
     report: list[str] = []
     failed: list[str] = []
@@ -702,6 +860,10 @@ def main() -> None:
         failed += bad_checks
     if "controllers" in parts:
         report += ["", "controller cost per proposal:", *controllers(args)]
+    if "driver" in parts:
+        lines, bad_checks = driver(args)
+        report += ["", "raynas' own driver work per trial (in process, no Ray Tune):", *lines]
+        failed += bad_checks
     for line in report:
         say(line)
     say()
