@@ -23,6 +23,11 @@ the key ``raynas.table``)::
 
 Reading a declaration reads no table; :func:`raynas.benchmarks.load_table` reads the table and checks it
 against the declaration.
+
+Tables are also found by name (:data:`TABLE_REGISTRY`): the bundled ones, declarations registered with
+``@TABLE_REGISTRY.register("my-bench")``, and ``raynas.benchmarks`` entry points of installed packages. A name
+stands for a :class:`TableDeclaration`, the path of a declaration YAML (or of a CSV/Parquet file), or a function
+returning either.
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from raynas.errors import ConfigError, SpaceError, UnknownNameError, suggest
+from raynas.errors import ConfigError, SpaceError, suggest
+from raynas.plugins import Registry
 
 #: Bundled tables: name -> declaration file in raynas/benchmarks/data.
 BUNDLED_TABLES: Mapping[str, str] = {"nasbench201": "nasbench201.yaml"}
@@ -165,8 +172,8 @@ def load_declaration(ref: str | Path | None = None) -> TableDeclaration:
         raise ConfigError("table", ref, "a bundled table name, a declaration YAML or a CSV/Parquet file",
                           f"bundled: {', '.join(BUNDLED_TABLES)}")
     text = str(ref)
-    if text in BUNDLED_TABLES:
-        return bundled_declaration(text)
+    if text in BUNDLED_TABLES or text in TABLE_REGISTRY.registered:
+        return table_declaration(text)
     path = expand(text)
     if is_declaration_file(path):
         if not path.is_file():
@@ -178,8 +185,7 @@ def load_declaration(ref: str | Path | None = None) -> TableDeclaration:
         if declared is not None:
             return declared
     if path.suffix.lower() not in (".csv", ".parquet", ".pq") and not path.exists() and "/" not in text:
-        raise UnknownNameError("benchmark table", text, BUNDLED_TABLES,
-                               "Give a bundled name, a declaration YAML (.yaml) or a CSV/Parquet file.")
+        return table_declaration(text)
     return replace(bundled_declaration(DEFAULT_TABLE).with_table(path), implied=True)
 
 
@@ -188,6 +194,42 @@ def bundled_declaration(name: str) -> TableDeclaration:
     ref = resources.files("raynas.benchmarks") / "data" / BUNDLED_TABLES[name]
     data = _read_yaml(ref.read_text(encoding="utf-8"), f"bundled:{BUNDLED_TABLES[name]}")
     return parse_declaration(data, source=f"bundled:{BUNDLED_TABLES[name]}", base_dir=None)
+
+
+def _check_table(name: str, value: object) -> None:
+    if not (isinstance(value, (TableDeclaration, str, os.PathLike)) or callable(value)):
+        raise ConfigError("table", name, "a benchmark table plug-in: a TableDeclaration, the path of its declaration "
+                          "YAML (or of a CSV/Parquet file), or a function returning one",
+                          f"it names a {type(value).__name__}")
+
+
+#: Benchmark tables by name: the bundled ones (:data:`BUNDLED_TABLES`), registered ones and ``raynas.benchmarks``
+#: entry points; each stands for a declaration (see the module docstring).
+TABLE_REGISTRY: Registry[Any] = Registry(
+    "benchmark table", group="raynas.benchmarks", check=_check_table,
+    fix="Give a bundled name, a declaration YAML (.yaml) or a CSV/Parquet file, or install a package declaring a "
+        "'raynas.benchmarks' entry point.",
+    builtins={name: functools.partial(bundled_declaration, name) for name in BUNDLED_TABLES})
+
+
+def table_declaration(name: str) -> TableDeclaration:
+    """The declaration of the table :data:`TABLE_REGISTRY` knows as ``name`` (UnknownNameError naming the close
+    names otherwise)."""
+    if name in BUNDLED_TABLES:
+        return bundled_declaration(name)
+    value = TABLE_REGISTRY.get(name)
+    if callable(value) and not isinstance(value, TableDeclaration):
+        value = value()
+    if isinstance(value, TableDeclaration):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        path = expand(value)
+        if path.is_file():
+            return load_declaration(path.resolve())
+        raise ConfigError("table", name, f"an existing declaration or table file (looked for {path})",
+                          "fix the path the plug-in gives")
+    raise ConfigError("table", name, "a plug-in returning a TableDeclaration or the path of a declaration YAML",
+                      f"it returned a {type(value).__name__}")
 
 
 @functools.lru_cache(maxsize=16)

@@ -61,7 +61,8 @@ class TabularTrialSettings:
             if not isinstance(self.table, str) or not self.table.strip():
                 raise ConfigError("benchmark.table", self.table, "a bundled table name, a declaration YAML or a "
                                   "CSV/Parquet file", f"bundled: {', '.join(BUNDLED_TABLES)}")
-            if self.table not in BUNDLED_TABLES and (is_declaration_file(self.table) or Path(self.table).suffix):
+            if (self.table not in BUNDLED_TABLES and ":" not in self.table  # module:attr names a table plug-in
+                    and (is_declaration_file(self.table) or Path(self.table).suffix)):
                 object.__setattr__(self, "table", str(expand(self.table).absolute()))
         object.__setattr__(self, "variant", _variant(self.variant))
         for name in ("sleep_fraction", "failure_rate", "nan_rate"):

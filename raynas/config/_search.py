@@ -21,6 +21,7 @@ from raynas.config._autostop import AutoStopConfig
 from raynas.config._resources import Resources
 from raynas.config._tracking import TrackingConfig
 from raynas.errors import ConfigError, RaynasError, UnknownNameError
+from raynas.plugins import Registry
 
 DEFAULT_TIMEOUT_S = 14 * 86400.0
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -57,6 +58,23 @@ SCHEDULERS: Mapping[str, tuple[str, ...]] = {
     "hyperband": ("max_t", "reduction_factor"),
     "median": ("grace_period", "min_samples_required"),
 }
+_RAY = "ray.tune.schedulers"
+#: Scheduler classes by name (imported on first use): raynas's own (:data:`SCHEDULERS`), Ray Tune's by Ray's own
+#: names (as in ``ray.tune.schedulers.create_scheduler``), ``@SCHEDULER_REGISTRY.register("mine")`` classes,
+#: ``raynas.schedulers`` entry points, and ``module:Class`` / ``./file.py:Class`` (a Ray Tune TrialScheduler).
+SCHEDULER_REGISTRY: Registry[Any] = Registry(
+    "scheduler", group="raynas.schedulers",
+    fix="Set `scheduler:` to one of them, or to module:Class (a Ray Tune TrialScheduler), or install a package "
+        "declaring a 'raynas.schedulers' entry point.",
+    builtins={
+        "fifo": "raynas.tune:LiveTrialsFIFOScheduler", "asha": f"{_RAY}:ASHAScheduler",
+        "hyperband": f"{_RAY}:HyperBandScheduler", "median": f"{_RAY}:MedianStoppingRule",
+        "async_hyperband": f"{_RAY}:AsyncHyperBandScheduler", "asynchyperband": f"{_RAY}:AsyncHyperBandScheduler",
+        "median_stopping_rule": f"{_RAY}:MedianStoppingRule", "medianstopping": f"{_RAY}:MedianStoppingRule",
+        "hb_bohb": f"{_RAY}:HyperBandForBOHB", "pbt": f"{_RAY}:PopulationBasedTraining",
+        "pbt_replay": f"{_RAY}:PopulationBasedTrainingReplay", "pb2": f"{_RAY}.pb2:PB2",
+        "resource_changing": f"{_RAY}:ResourceChangingScheduler",
+    })
 
 
 @dataclass(frozen=True)
@@ -75,16 +93,8 @@ class SchedulerConfig:
             return
         if not isinstance(self.name, str):
             raise UnknownNameError("scheduler", str(self.name), SCHEDULERS, "Set `scheduler:` to one of them.")
-        if ":" in self.name:  # a scheduler class of the user's: module:Class or ./file.py:Class
-            from raynas.references import load_reference
-
-            load_reference("scheduler", self.name)
-            return
-        from ray.tune.schedulers import SCHEDULER_IMPORT  # Ray Tune's own names, e.g. pbt, bohb, async_hyperband
-
-        if self.name not in SCHEDULER_IMPORT:
-            raise UnknownNameError("scheduler", self.name, sorted(set(SCHEDULERS) | set(SCHEDULER_IMPORT)),
-                                   "Set `scheduler:` to one of them, or to module:Class (a Ray Tune TrialScheduler).")
+        if self.name not in SCHEDULER_REGISTRY:  # Ray Tune's own names (pbt, async_hyperband...) need no import
+            SCHEDULER_REGISTRY.get(self.name)  # a user's module:Class is imported; an unknown name is refused
 
 
 @dataclass(frozen=True)

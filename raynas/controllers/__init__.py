@@ -11,6 +11,7 @@ from raynas.controllers._grid import GridController
 from raynas.controllers._policy_gradient import PolicyGradient, default_exploration_trials
 from raynas.controllers._random import RandomController
 from raynas.controllers._registry import (
+    CONTROLLER_REGISTRY,
     CONTROLLERS,
     DEFAULT_CONTROLLER,
     controller_class,
@@ -20,7 +21,7 @@ from raynas.controllers._registry import (
 )
 from raynas.controllers._surrogate import SurrogateSearch
 
-__all__ = ["CONTROLLERS", "Controller", "DEFAULT_CONTROLLER", "GridController", "Observation", "PastTrial",
+__all__ = ["CONTROLLERS", "CONTROLLER_REGISTRY", "Controller", "DEFAULT_CONTROLLER", "GridController", "Observation", "PastTrial",
            "PolicyGradient", "RandomController", "RegularizedEvolution", "SurrogateSearch", "TrialStatus",
            "controller_class", "controller_names", "controller_options", "default_exploration_trials",
            "make_controller"]

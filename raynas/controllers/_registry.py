@@ -1,4 +1,4 @@
-"""Controllers by name, and construction with validated options."""
+"""Controllers by name (:data:`CONTROLLER_REGISTRY`), and construction with validated options."""
 
 from __future__ import annotations
 
@@ -12,22 +12,33 @@ from raynas.controllers._policy_gradient import PolicyGradient
 from raynas.controllers._random import RandomController
 from raynas.controllers._surrogate import SurrogateSearch
 from raynas.errors import ConfigError, UnknownNameError, suggest
+from raynas.plugins import Registry
 from raynas.space import SearchSpace
 
-CONTROLLERS: Mapping[str, type[Controller]] = {
-    cls.name: cls
-    for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch)
-}
+
+def _check_controller(name: str, cls: object) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Controller)):
+        raise ConfigError("controller", name, "a subclass of raynas.controllers.Controller",
+                          "implement propose/observe (see raynas/controllers/_base.py) in a Controller subclass")
+
+
+#: Controllers by name: the built-in ones, ``@CONTROLLER_REGISTRY.register("mine")`` classes, ``raynas.controllers``
+#: entry points, and ``module:Class`` / ``./file.py:Class``.
+CONTROLLER_REGISTRY: Registry[type[Controller]] = Registry(
+    "controller", group="raynas.controllers", check=_check_controller,
+    builtins={cls.name: cls
+              for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch)})
+#: The built-in controllers (name -> class).
+CONTROLLERS: Mapping[str, type[Controller]] = CONTROLLER_REGISTRY.builtins
 #: The controller used when a config names none.
 DEFAULT_CONTROLLER = "surrogate"
 _COMMON = {"space", "seed", "max_trials"}
 
 
 def controller_names() -> list[str]:
-    """Built-in controllers and those installed packages declare (``raynas.controllers`` entry points)."""
-    from raynas.plugins import plugin_names
-
-    return plugin_names(CONTROLLERS, group="raynas.controllers")
+    """Built-in controllers, registered ones and those installed packages declare (``raynas.controllers`` entry
+    points)."""
+    return CONTROLLER_REGISTRY.names()
 
 
 def controller_class(name: str) -> type[Controller]:
@@ -66,13 +77,7 @@ def make_controller(name: str, space: SearchSpace, *, seed: int = 0, max_trials:
 
 
 def _lookup(name: str) -> type[Controller]:
-    """A built-in controller, a ``raynas.controllers`` entry point, or ``module:Class`` / ``./file.py:Class``."""
-    from raynas.plugins import load_plugin
-
+    """A controller class by name (see :data:`CONTROLLER_REGISTRY`)."""
     if not isinstance(name, str):
         raise UnknownNameError("controller", str(name), CONTROLLERS, "Set `controller: {name: ...}` to one of them.")
-    cls = load_plugin("controller", name, CONTROLLERS, group="raynas.controllers")
-    if not (isinstance(cls, type) and issubclass(cls, Controller)):
-        raise ConfigError("controller", name, "a subclass of raynas.controllers.Controller",
-                          "implement propose/observe (see raynas/controllers/_base.py) in a Controller subclass")
-    return cls
+    return CONTROLLER_REGISTRY.get(name)

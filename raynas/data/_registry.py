@@ -5,6 +5,7 @@
 
 * a built-in one: a name in :data:`DATASET_KINDS`, mapped to the ``"module:function"`` of its loader and imported only
   when a task uses it (one small module per kind);
+* a loader registered in this process (``@DATASET_REGISTRY.register("my_kind")`` on the function);
 * a plug-in registered by an installed package under the entry-point group ``raynas.datasets``
   (``[project.entry-points."raynas.datasets"] my_kind = "my_pkg.data:load"``);
 * or a loader given directly as ``package.module:function`` or ``./file.py:function``.
@@ -23,27 +24,37 @@ from typing import Any, Callable, Mapping
 
 from raynas.data._source import DatasetSource, DatasetSpec
 from raynas.errors import ConfigError, UnknownNameError, suggest
+from raynas.plugins import Registry
 
-#: Built-in kinds: name -> "module:function" of the loader (imported on first use).
-DATASET_KINDS: Mapping[str, str] = {
-    "digits": "raynas.data._digits:load",
-    "cifar10": "raynas.data._cifar10:load",
-    "mnist1d": "raynas.data._mnist1d:load",
-    "image_folder": "raynas.data._image_folder:load",
-    "arrays": "raynas.data._arrays:load",
-    "table": "raynas.data._table:load",
-    "callable": "raynas.data._callable:load",
-}
-#: Kinds a task may name with a plain string (they need no options).
-DATASETS = ("digits", "cifar10", "mnist1d")
 ENTRY_POINT_GROUP = "raynas.datasets"
 
 
-def dataset_kinds() -> list[str]:
-    """Every known kind: the built-in ones and those installed packages register (entry points)."""
-    from raynas.plugins import plugin_names
+def _check_loader(kind: str, loader: object) -> None:
+    if not callable(loader):
+        raise ConfigError("dataset.kind", kind, "a loader function load(spec) -> DatasetSource",
+                          f"it names a {type(loader).__name__}")
 
-    return plugin_names(DATASET_KINDS, group=ENTRY_POINT_GROUP)
+
+#: Dataset kinds by name -> loader; built-in kinds are "module:function" strings imported on first use.
+DATASET_REGISTRY: Registry[Callable[[DatasetSpec], DatasetSource]] = Registry(
+    "dataset kind", group=ENTRY_POINT_GROUP, check=_check_loader, builtins={
+        "digits": "raynas.data._digits:load",
+        "cifar10": "raynas.data._cifar10:load",
+        "mnist1d": "raynas.data._mnist1d:load",
+        "image_folder": "raynas.data._image_folder:load",
+        "arrays": "raynas.data._arrays:load",
+        "table": "raynas.data._table:load",
+        "callable": "raynas.data._callable:load",
+    })
+#: Built-in kinds: name -> "module:function" of the loader (imported on first use).
+DATASET_KINDS: Mapping[str, str] = DATASET_REGISTRY.builtins
+#: Kinds a task may name with a plain string (they need no options).
+DATASETS = ("digits", "cifar10", "mnist1d")
+
+
+def dataset_kinds() -> list[str]:
+    """Every known kind: the built-in ones, registered ones and those installed packages declare (entry points)."""
+    return DATASET_REGISTRY.names()
 
 
 def _unknown(field: str, kind: Any) -> ConfigError:
@@ -56,10 +67,8 @@ def _unknown(field: str, kind: Any) -> ConfigError:
 
 def _loader(spec: DatasetSpec, field: str = "dataset.kind") -> Callable[[DatasetSpec], DatasetSource]:
     """The kind's loader: built-in, then entry points, then a ``module:function`` (``./file.py:function``)."""
-    from raynas.plugins import load_plugin
-
     try:
-        return load_plugin(field, spec.kind, DATASET_KINDS, group=ENTRY_POINT_GROUP, base_dir=spec.base_dir)
+        return DATASET_REGISTRY.get(spec.kind, base_dir=spec.base_dir, field=field)
     except UnknownNameError:
         raise _unknown(field, spec.kind) from None
 

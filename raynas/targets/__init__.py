@@ -1,7 +1,8 @@
 """Targets: what a trial trains and how it reports, one protocol for every stage (see :mod:`raynas.trials`).
 
-Kinds are found by name through :data:`TARGET_KINDS` (imported only when used), or as ``module:Class`` strings
-and ``raynas.targets`` entry points.
+Kinds are found by name through :data:`TARGET_REGISTRY`: the built-in :data:`TARGET_KINDS` (imported only when
+used), classes registered with ``@TARGET_REGISTRY.register("mine")``, ``raynas.targets`` entry points, or
+``module:Class`` strings.
 """
 
 from __future__ import annotations
@@ -9,29 +10,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from raynas.errors import ConfigError
+from raynas.plugins import Registry
 from raynas.targets._context import CONTRACT_PREFIX, SplitIndices, TrainerContext, TrainerContractBroken, TrainerContractError
-from raynas.targets._table import TABLE_BASELINE, TABLE_CANDIDATE
+from raynas.targets._table import TABLE_BASELINE, TABLE_CANDIDATE, TableTarget
 from raynas.trials import Evaluator, Stage, Target
 
-#: Target kind -> "module:Class" (imported on first use).
-TARGET_KINDS: Mapping[str, str] = {
-    "builtin": "raynas.targets._builtin:BuiltinTrainerTarget",
-    "user": "raynas.targets._user:UserTrainerTarget",
-    "table": "raynas.targets._table:TableTarget",
-}
 
-
-def target_class(kind: str, *, base_dir: str | Path | None = None) -> type:
-    """The class of a target kind: a name in :data:`TARGET_KINDS`, an entry point of the ``raynas.targets``
-    group, or ``module:Class`` (``./file.py:Class`` relative to ``base_dir``); a subclass of :class:`Target`."""
-    from raynas.errors import ConfigError
-    from raynas.plugins import load_plugin
-
-    cls = load_plugin("target kind", kind, TARGET_KINDS, group="raynas.targets", base_dir=base_dir)
+def _check_target(kind: str, cls: object) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Target)):
         raise ConfigError("target", kind, "a subclass of raynas.targets.Target",
                           "implement the protocol in raynas/trials.py (space, evaluator, baseline_arch, ...)")
-    return cls
+
+
+#: Target kinds by name -> class; the built-in ones are "module:Class" strings imported on first use.
+TARGET_REGISTRY: Registry[type] = Registry("target kind", group="raynas.targets", check=_check_target, builtins={
+    "builtin": "raynas.targets._builtin:BuiltinTrainerTarget",
+    "user": "raynas.targets._user:UserTrainerTarget",
+    "table": "raynas.targets._table:TableTarget",
+})
+#: Built-in target kind -> "module:Class" (imported on first use).
+TARGET_KINDS: Mapping[str, str] = TARGET_REGISTRY.builtins
+
+
+def target_class(kind: str, *, base_dir: str | Path | None = None) -> type:
+    """The class of a target kind: a name in :data:`TARGET_KINDS`, a registered one, an entry point of the
+    ``raynas.targets`` group, or ``module:Class`` (``./file.py:Class`` relative to ``base_dir``); a subclass of
+    :class:`Target`."""
+    return TARGET_REGISTRY.get(kind, base_dir=base_dir)
 
 
 def task_target(task: Any) -> Target:
@@ -58,5 +64,5 @@ def table_target(settings: Any = None) -> Target:
 
 
 __all__ = ["CONTRACT_PREFIX", "Evaluator", "SplitIndices", "Stage", "TABLE_BASELINE", "TABLE_CANDIDATE",
-           "TARGET_KINDS", "Target", "TrainerContext", "TrainerContractBroken", "TrainerContractError",
-           "search_target", "table_target", "target_class", "task_target"]
+           "TARGET_KINDS", "TARGET_REGISTRY", "TableTarget", "Target", "TrainerContext", "TrainerContractBroken",
+           "TrainerContractError", "search_target", "table_target", "target_class", "task_target"]

@@ -77,34 +77,40 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None, *,
 
 
 def build_scheduler(config: SearchConfig) -> Any:
-    """The Ray Tune scheduler of the config, over the per-epoch reports (fifo: one whose cost per step does not
-    grow with the number of finished trials)."""
-    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule
-
-    from raynas.tune._fifo import LiveTrialsFIFOScheduler
+    """The Ray Tune scheduler of the config, over the per-epoch reports (a class of
+    :data:`raynas.config.SCHEDULER_REGISTRY`; fifo: one whose cost per step does not grow with the number of
+    finished trials). The search's metric and mode, and for raynas's own schedulers the epoch count as
+    ``time_attr``, are passed to a scheduler whose constructor takes them; the config's options as they are."""
+    from raynas.config import SCHEDULER_REGISTRY, SCHEDULERS
 
     name, options = config.scheduler.name, dict(config.scheduler.options)
-    if name == "fifo":
-        return LiveTrialsFIFOScheduler()
-    common = {"time_attr": "training_iteration", "metric": config.metric, "mode": config.mode.value}
+    cls = SCHEDULER_REGISTRY.get(name)
+    common = {"metric": config.metric, "mode": config.mode.value}
+    if name in SCHEDULERS:
+        common["time_attr"] = "training_iteration"
     if name in ("asha", "hyperband"):
         from raynas.targets import search_target
 
         options.setdefault("max_t", search_target(config).max_epochs(config.variant))
-    if name == "asha":
-        return ASHAScheduler(**common, **options)
-    if name == "hyperband":
-        return HyperBandScheduler(**common, **options)
-    if name == "median":
-        return MedianStoppingRule(**common, **options)
-    # a user's scheduler class, or one of Ray Tune's by its own name (metric and mode are the search's)
-    if ":" in name:
-        from raynas.references import load_reference
+    try:
+        return cls(**_accepted(cls, common), **options)
+    except TypeError as exc:  # an option the scheduler does not take
+        raise ConfigError(f"scheduler ({name})", options, f"options {getattr(cls, '__name__', name)} takes",
+                          str(exc)) from None
 
-        return load_reference("scheduler", name)(**{"metric": config.metric, "mode": config.mode.value, **options})
-    from ray.tune.schedulers import create_scheduler
 
-    return create_scheduler(name, **{"metric": config.metric, "mode": config.mode.value, **options})
+def _accepted(cls: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Those of ``kwargs`` the constructor of ``cls`` takes (all of them when it takes ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: pass everything
+        return kwargs
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return kwargs
+    names = {p.name for p in params}
+    return {k: v for k, v in kwargs.items() if k in names}
 
 
 def ensure_ray(address: str | None = None) -> bool:
