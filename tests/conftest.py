@@ -19,6 +19,11 @@ def session_mlflow_store(tmp_path_factory):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
+    # create the database once, here: processes of a search creating it at the same moment race on its schema
+    # (sqlite3.OperationalError: duplicate column name) with MLflow 3.17 / SQLAlchemy 2.1
+    from mlflow import MlflowClient
+
+    MlflowClient(uri).search_experiments()
     yield uri
     if saved is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -300,11 +300,10 @@ def test_variance_defaults_to_the_chosen_proxy_and_the_median_reference_model(tm
         ProxySearchResult,
         ReferenceModel,
         ReferenceSet,
-        _candidate,
-        _model,
         references_path,
         result_path,
     )
+    from raynas.proxy._variance import _candidate, _model
 
     target = DesignTarget(task=str(tiny_task(tmp_path)), workdir=str(tmp_path))
     assert _candidate(target, None).name == "e1"  # no proxy search yet: the first candidate

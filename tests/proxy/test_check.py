@@ -376,6 +376,7 @@ def test_split_warnings(tmp_path, monkeypatch):
         return replace(split, checks=(SplitCheck("examples_per_class", False, 3.0, "too few examples per class"),))
 
     monkeypatch.setattr(_evaluator, "ensure_split", small)
+    monkeypatch.setattr("raynas.training.ensure_split", small)  # the public name the target calls
     row = run(make_target(tmp_path, task="digits")).row("data split")
     assert row.result is WARN and row.detail == "too few examples per class"
 
