@@ -5,22 +5,29 @@ Baseline in the same run: drawing one random genotype with ``space.sample_genoty
 proposal). Prints microseconds per proposal and the ratio to the baseline.
 
     python bench/controller_speed.py [--proposals 2000]
+    python bench/controller_speed.py --smoke     # CI: 50 proposals per controller (every code path, no figure)
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 import warnings
 
 from raynas.controllers import CONTROLLERS, TrialStatus, make_controller
 from raynas.space import SearchSpace, WideDecisionWarning, one_of
 
+SMOKE = {"proposals": 50}  # --smoke: the smallest sizes that run every code path
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--proposals", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WideDecisionWarning)

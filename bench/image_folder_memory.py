@@ -12,6 +12,7 @@ the whole process tree (training process + workers, proportional set sizes summe
 from ``/proc`` every 50 ms.
 
     python bench/image_folder_memory.py [--small 2000] [--large 20000] [--size 32] [--workers 2] [--width 0.5]
+    python bench/image_folder_memory.py --smoke     # CI: 50 and 100 images (every code path, no figure)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 CLASSES = 10
 ACCEPTANCE = 1.3
+SMOKE = {"small": 50, "large": 100}  # --smoke: the smallest sizes that run every code path
 
 
 def write_images(folder: Path, count: int, size: int, seed: int = 0) -> None:
@@ -54,7 +56,7 @@ def child(args: argparse.Namespace) -> None:
 
     from raynas.families import load_family
     from raynas.tasks import task_from_dict
-    from raynas.training._evaluator import TrainingEvaluator, ensure_split
+    from raynas.training import TrainingEvaluator, ensure_split
 
     folder = Path(args.child)
     family = ROOT / "search_spaces" / "small_cnn.py"
@@ -141,6 +143,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (default 2)")
     parser.add_argument("--width", type=float, default=0.5, help="small_cnn width_mult (default 0.5)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     if args.child:
         child(args)

@@ -10,7 +10,10 @@ Each trial duration in ``--trial-seconds`` is measured (default: 0, trials that 
 nothing but framework overhead with every core busy; and 0.5 s; real proxy trials take minutes). Runs alternate
 (off, on, on, off, ...) so that drift hits both sides; medians are compared.
 
+Auto stop is off (``auto_stop: false``): every search runs exactly ``--trials`` trials.
+
     python bench/mlflow_overhead.py [--trials 1000] [--concurrency 4] [--trial-seconds 0 0.5] [--repeats 2]
+    python bench/mlflow_overhead.py --smoke     # CI: 6 instant trials, 2 concurrent, 1 run (every code path, no figure)
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+SMOKE = {"trials": 6, "concurrency": 2, "trial_seconds": [0.0], "repeats": 1}  # --smoke: the smallest sizes
 
 
 def search(workdir: str, name: str, *, trials: int, concurrency: int, trial_seconds: float, mlflow: bool) -> float:
@@ -32,7 +38,7 @@ def search(workdir: str, name: str, *, trials: int, concurrency: int, trial_seco
     benchmark = {"sleep_fraction": 1.0, "max_sleep_s": trial_seconds} if trial_seconds > 0 else {}
     config = SearchConfig.from_dict({
         "name": name, "workdir": workdir, "max_trials": trials, "max_concurrent": concurrency, "gpus_per_trial": 0,
-        "cpus_per_trial": 0.5, "benchmark": benchmark, "mlflow": {"enabled": mlflow},
+        "cpus_per_trial": 0.5, "benchmark": benchmark, "auto_stop": False, "mlflow": {"enabled": mlflow},
     })
     start = time.perf_counter()
     result = run_search(config, progress_interval_s=1e9)
@@ -51,6 +57,9 @@ def main() -> None:
     parser.add_argument("--trial-seconds", type=float, nargs="+", default=[0.0, 0.5],
                         help="trial durations to measure (0: trials return at once)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # measure the embedded default store
 

@@ -7,17 +7,20 @@ cells. Prints the mean of each, their errors and the ratio of the estimate's err
 often the 90% interval holds the true value. Table look-ups only (no Ray): the same code paths as the tools.
 
     python bench/proxy_estimate.py [--seeds 300] [--initial 30] [--keep 10]
+    python bench/proxy_estimate.py --smoke     # CI: 3 seeds (every code path, no figure)
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
 
-from raynas.proxy import SelectionSettings
-from raynas.proxy._study import tabular_study
+from raynas.proxy import SelectionSettings, tabular_study
+
+SMOKE = {"seeds": 3}  # --smoke: the smallest sizes that run every code path
 
 
 def main() -> None:
@@ -25,6 +28,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--initial", type=int, default=30)
     parser.add_argument("--keep", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     settings = SelectionSettings(initial=args.initial, keep=args.keep)
     start = time.perf_counter()

@@ -22,6 +22,7 @@ times, the ratio baseline/raynas, the training time inside the jobs and every ca
 outcome in each arm. With ``--repeats`` > 1 the arm order alternates and medians are reported.
 
     python bench/proxy_search_parallel.py [--max-concurrent 2] [--repeats 1]
+    python bench/proxy_search_parallel.py --smoke     # CI: 1 candidate, 5 models of 2 epochs (no figure)
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ ROOT = Path(__file__).resolve().parent.parent
 RAY_CPUS = 2
 CANDIDATES = [{"name": "e1", "epochs": 1}, {"name": "e2", "epochs": 2},
               {"name": "e4-all-data", "epochs": 4, "data_fraction": 1.0}]
+# --smoke: the smallest sizes that run every code path of the bench (one candidate: both arms are one Tune run)
+SMOKE = {"full_epochs": 2, "initial": 5, "candidates": 1}
 
 
-def write_task(directory: Path) -> Path:
+def write_task(directory: Path, *, full_epochs: int = 6, candidates: int = len(CANDIDATES)) -> Path:
     task = yaml.safe_load((ROOT / "proxy_tasks" / "digits.yaml").read_text())
-    task["recipe"]["epochs"] = 6
-    task["variants"] = {"full": {"epochs": 6, "data_fraction": 1.0, "width_mult": 1.0},
+    task["recipe"]["epochs"] = full_epochs
+    task["variants"] = {"full": {"epochs": full_epochs, "data_fraction": 1.0, "width_mult": 1.0},
                         "proxy": {"epochs": 2, "data_fraction": 0.5, "width_mult": 0.5}}
-    task["proxy_candidates"] = CANDIDATES
+    task["proxy_candidates"] = CANDIDATES[:candidates]
     path = directory / "digits-bench.yaml"
     path.write_text(yaml.safe_dump(task, sort_keys=False))
     return path
@@ -62,6 +65,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-concurrent", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--full-epochs", type=int, default=6, help="epochs of full training (the digits task cut to 6)")
+    parser.add_argument("--initial", type=int, default=8, help="models sampled by select_models (5 kept)")
+    parser.add_argument("--candidates", type=int, default=len(CANDIDATES), choices=range(1, len(CANDIDATES) + 1),
+                        help="the first N of the proxy candidates e1, e2, e4-all-data")
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
 
     import ray
@@ -71,7 +81,7 @@ def main() -> None:
 
     ray.init(num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
-        task = str(write_task(Path(tmp)))
+        task = str(write_task(Path(tmp), full_epochs=args.full_epochs, candidates=args.candidates))
         # Up to max_concurrent jobs at once on Ray's CPUs (one CPU each while they fit).
         resources = Resources(cpus_per_trial=min(1.0, RAY_CPUS / args.max_concurrent),
                               max_concurrent=args.max_concurrent, device="cpu")
@@ -83,7 +93,7 @@ def main() -> None:
         shared = target("raynas")
         names = [c.name for c in shared.candidates()]
         start = time.perf_counter()
-        selection = select_models(shared, SelectionSettings(initial=8, keep=5, fractions=(0.5,)),
+        selection = select_models(shared, SelectionSettings(initial=args.initial, keep=5, fractions=(0.5,)),
                                   stream=io.StringIO(), progress_interval_s=1e9)
         print(f"select_models: {len(selection.references)} reference models full-trained "
               f"({time.perf_counter() - start:.1f} s, shared by both arms, not counted)", flush=True)

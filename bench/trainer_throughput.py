@@ -5,7 +5,8 @@ data on the device and evaluate once at the end of the epoch. Prints images/s of
 (target: >= 0.9 on CPU, >= 0.95 on GPU). On a GPU it also reports the plain fp32 loop (what bf16 autocast and
 channels_last buy) and the total throughput of 4 trials packed on the GPU (4 processes) vs 1.
 
-    python bench/trainer_throughput.py [--images 2048] [--batch 64] [--width 0.25] [--repeats 3]
+    python bench/trainer_throughput.py [--images 2048] [--batch 64] [--width 0.25] [--repeats 5]
+    python bench/trainer_throughput.py --smoke     # CI: 128 images, 1 run (every code path, no figure)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+SMOKE = {"images": 128, "repeats": 1}  # --smoke: the smallest sizes that run every code path
 ALL_CONV3X3 = {"cell": {k: "nor_conv_3x3" for k in ("0->1", "0->2", "1->2", "0->3", "1->3", "2->3")}}
 
 
@@ -108,6 +110,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--width", type=float, default=0.25, help="width_mult of the cell network (1.0 on GPU)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     import torch
 

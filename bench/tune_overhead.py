@@ -6,9 +6,11 @@ constant (once with Tune's default per-trial loggers, once without them, since r
 its trial store); raynas runs its whole search (controller via its Searcher, failure-budget callback, a Parquet
 trial-store write per trial, progress lines, table look-up trials) with MLflow logging off, which
 bench/mlflow_overhead.py measures on its own. Runs alternate (plain, raynas, ...) and
-the median of each is reported.
+the median of each is reported. Auto stop is off in the raynas arm (``auto_stop: false``): both arms run exactly
+N trials, and the bench measures the engine's overhead, not when a search would stop on its own.
 
     python bench/tune_overhead.py [--trials 300] [--concurrency 4] [--repeats 2]
+    python bench/tune_overhead.py --smoke     # CI: 8 trials, 2 concurrent, 1 run (every code path, no figure)
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+SMOKE = {"trials": 8, "concurrency": 2, "repeats": 1}  # --smoke: the smallest sizes that run every code path
 
 
 def plain_tune(trials: int, concurrency: int, cpus: float, storage: str, *, loggers: bool, run: int) -> float:
@@ -50,10 +55,11 @@ def raynas_search(trials: int, concurrency: int, cpus: float, storage: str, run:
     from raynas.config import SearchConfig
     from raynas.tune import run_search
 
-    # MLflow logging off: its cost is measured on its own by bench/mlflow_overhead.py
+    # MLflow logging off: its cost is measured on its own by bench/mlflow_overhead.py. Auto stop off: the plain
+    # arm runs exactly `trials` trials, so must this one (auto stop, on by default, ended it at 214 of 300).
     config = SearchConfig.from_dict({"name": f"bench-{run}", "workdir": storage, "max_trials": trials,
                                      "max_concurrent": concurrency, "gpus_per_trial": 0, "cpus_per_trial": cpus,
-                                     "mlflow": {"enabled": False}})
+                                     "auto_stop": False, "mlflow": {"enabled": False}})
     start = time.perf_counter()
     result = run_search(config, progress_interval_s=1e9)
     elapsed = time.perf_counter() - start
@@ -67,6 +73,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--cpus-per-trial", type=float, default=0.5)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
 
     import ray

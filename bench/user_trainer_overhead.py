@@ -21,6 +21,7 @@ trials per second of wall time (``run_search`` for raynas, ``Tuner(...)`` + ``fi
 Acceptance: throughput raynas / plain Ray Tune >= 0.95.
 
     python bench/user_trainer_overhead.py [--trials 24] [--concurrent 2] [--repeats 3] [--epochs 15]
+    python bench/user_trainer_overhead.py --smoke     # CI: 2 trials of 1 epoch, 1 run per arm (no figure)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_PROJECT = ROOT / "tests" / "targets" / "user_project"
 ACCEPT = 0.95
 BASELINE = "plain Ray Tune function trainable"
+SMOKE = {"trials": 2, "epochs": 1, "repeats": 1}  # --smoke: the smallest sizes that run every code path
 
 # The user's model family with a wider space than the test project's 12 architectures (grid search never repeats
 # one): 5 widths x 3 depths x 2 activations; build() is the test project's.
@@ -223,7 +226,7 @@ def plain_tune(project: Path, archs: list[dict], *, epochs: int, concurrent: int
                name: str) -> tuple[float, float]:
     from ray import tune
 
-    from raynas.tune._searcher import trial_seed
+    from raynas.tune import trial_seed
 
     seeds = {repr(sorted(a.items())): trial_seed(seed, number) for number, a in enumerate(archs, start=1)}
     start = time.perf_counter()
@@ -292,6 +295,9 @@ def main() -> None:
     parser.add_argument("--fresh-store", action="store_true",
                         help="a new MLflow SQLite store per raynas run (a workdir's first search: MLflow creates its "
                              "tables, ~8 s here); default: one store made before timing, as every later search finds it")
+    parser.add_argument("--smoke", action="store_true", help=f"CI smoke run, sizes {SMOKE} unless given")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # the embedded SQLite store under the temp work dir
 
