@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas._files import write_json
-from raynas.proxy._common import missing_result, ray_session, run_tool_jobs
+from raynas.proxy._common import finish_tool, missing_result, ray_session, run_tool_jobs
 from raynas.targets import Stage
-from raynas.tracking import finish_stage as finish_tool
-from raynas.trials import cost_seconds, metric
+from raynas.trials import TrialStatus, cost_seconds, metric
 from raynas.tune import Job
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ class BaselineResult:
     @property
     def completed(self) -> bool:
         """Whether full training completed (a failed one has ``reason``)."""
-        return self.status == "completed"
+        return self.status == TrialStatus.COMPLETED
 
     def to_dict(self) -> dict[str, Any]:
         """What ``baseline.json`` holds."""
@@ -99,7 +98,7 @@ def curve_rows(record: TrialRecord | None, *, final_epoch: int | None = None) ->
 
     for report in record.history:
         add(report, report.get("epoch"))
-    if record.status == "completed" and record.metrics:
+    if record.status is TrialStatus.COMPLETED and record.metrics:
         final = record.metrics
         epoch = final.get("epoch")
         if not _is_number(epoch):

@@ -27,8 +27,9 @@ from raynas._files import write_json
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
 from raynas.proxy._baseline import baseline_path
+from raynas.proxy._common import finish_tool
 from raynas.proxy._variance import variance_path
-from raynas.tracking import finish_stage as finish_tool
+from raynas.trials import TrialStatus
 
 TOOL = "check"
 #: Decisions with more options than this get a warning (controllers learn slowly on very wide decisions).
@@ -258,7 +259,7 @@ def _check_baseline(target: Any, inputs: _Inputs) -> CheckRow:
         return CheckRow(name, CheckResult.FAIL, "missing", str(inputs.baseline_error))
     status = str(data.get("status"))
     accuracy = _number(data.get("accuracy"))
-    if status != "completed":
+    if status != TrialStatus.COMPLETED.value:
         return CheckRow(name, CheckResult.FAIL, status,
                         f"baseline full training {status}: fix it and run {_command(target, 'baseline')} again")
     if not math.isfinite(accuracy):
@@ -435,7 +436,7 @@ def _check_failures(target: Any, records: list[Any], settings: CheckSettings) ->
         return CheckRow(name, CheckResult.WARN, "no runs",
                         f"no finished probe runs: run {_command(target, 'proxy search')} and "
                         f"{_command(target, 'proxy variance')}")
-    bad = [r for r in records if r.status in ("failed", "invalid")]
+    bad = [r for r in records if r.status.counts_as_failure()]
     rate = len(bad) / len(records)
     value = f"{rate:.1%} ({len(bad)}/{len(records)})"
     if rate < settings.warn_failure_rate:

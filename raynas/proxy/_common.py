@@ -39,3 +39,10 @@ def missing_result(what: str, path: Path, command: str, target: Any) -> ConfigEr
     command = command + (f" --task {target.task}" if getattr(target, "task", None) else "")
     return ConfigError(what, str(path), f"a finished `{command}` run",
                        f"run `{command}` first (with the same --name and --workdir)")
+
+
+def finish_tool(tracking: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`raynas.tracking.finish_stage` (MLflow and pyarrow are imported only when a tool finishes)."""
+    from raynas.tracking import finish_stage
+
+    return finish_stage(tracking, **kwargs)

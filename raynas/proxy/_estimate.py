@@ -27,6 +27,7 @@ from typing import Any
 
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError
+from raynas.trials import TrialStatus
 
 #: Placeholder proxy cost (hours per trial) while the real one is not measured.
 DEFAULT_PROXY_HOURS = 2.0
@@ -415,7 +416,7 @@ def measured_proxy_cost(experiment_dir: str | Path) -> tuple[float, int, str] | 
     seconds: list[float] = []
     from_metric = 0
     for record in TrialStore(paths.trials).records():
-        if record.status != "completed":
+        if record.status is not TrialStatus.COMPLETED:
             continue
         metric = record.metrics.get("train_seconds") if isinstance(record.metrics, dict) else None
         if isinstance(metric, (int, float)) and not isinstance(metric, bool) and math.isfinite(metric) and metric >= 0:

@@ -18,11 +18,10 @@ from typing import Any, Mapping, TextIO
 from raynas._files import write_json
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
-from raynas.proxy._common import missing_result, run_tool_jobs
+from raynas.proxy._common import finish_tool, missing_result, run_tool_jobs
 from raynas.proxy._select import MIN_REFERENCES, ReferenceSet, references_path
 from raynas.proxy._stats import rank_agreement, whole_space_tau
-from raynas.tracking import finish_stage as finish_tool
-from raynas.trials import cost_seconds, metric
+from raynas.trials import TrialStatus, cost_seconds, metric
 from raynas.tune import Job
 
 TOOL = "proxy-search"
@@ -94,7 +93,7 @@ class CandidatePolicy:
     def observe(self, job: Job, status: str, metrics: Mapping[str, Any]) -> None:
         progress = self.progress.setdefault(job.group, _Progress())
         accuracy = metrics.get(self.accuracy_key)
-        accuracy = float(accuracy) if status == "completed" and isinstance(accuracy, (int, float)) else math.nan
+        accuracy = float(accuracy) if status == TrialStatus.COMPLETED and isinstance(accuracy, (int, float)) else math.nan
         cost = metrics.get("train_seconds")
         cost = float(cost) if isinstance(cost, (int, float)) and math.isfinite(cost) else 0.0
         progress.results[job.labels["model"]] = (status, accuracy, math.nan, cost)
@@ -274,7 +273,8 @@ def _candidate_result(cand: Any, records: Mapping[str, Any], refs: list, setting
     full = [m.full_accuracy for m in refs]
     agreement = rank_agreement(proxy, full, top_k=settings.top_k)
     valid = sum(1 for p in proxy if math.isfinite(p))
-    ran = [r for r in records.values() if r is not None and r.status in ("completed", "failed", "invalid")]
+    finished = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.INVALID)
+    ran = [r for r in records.values() if r is not None and r.status in finished]
     costs = [cost_seconds(r) for r in ran]
     cost = sum(costs) / len(costs) if costs else math.nan
     latency_tau = None

@@ -21,10 +21,9 @@ import numpy as np
 from raynas._files import write_json
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
-from raynas.proxy._common import ray_session, run_tool_jobs
+from raynas.proxy._common import finish_tool, ray_session, run_tool_jobs
 from raynas.proxy._spread import prune_for_spread
-from raynas.tracking import finish_stage as finish_tool
-from raynas.trials import cost_seconds, metric
+from raynas.trials import TrialStatus, cost_seconds, metric
 from raynas.tune import Job
 
 TOOL = "select-models"
@@ -95,7 +94,7 @@ class ReferenceSet:
     @property
     def references(self) -> list[ReferenceModel]:
         """Survivors whose full training completed."""
-        return [m for m in self.models if m.full_status == "completed" and math.isfinite(m.full_accuracy)]
+        return [m for m in self.models if m.full_status == TrialStatus.COMPLETED and math.isfinite(m.full_accuracy)]
 
     def covariates(self) -> tuple[np.ndarray, list[str]]:
         """First-round accuracy and latency of every sampled model with both (the selection covariates)."""

@@ -60,10 +60,9 @@ from raynas._files import write_json
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.proxy._baseline import curve_frame, curve_rows
-from raynas.proxy._common import missing_result, ray_session, run_tool_jobs
+from raynas.proxy._common import finish_tool, missing_result, ray_session, run_tool_jobs
 from raynas.targets import Stage
-from raynas.tracking import finish_stage as finish_tool
-from raynas.trials import metric
+from raynas.trials import TrialStatus, metric
 from raynas.tune import Job
 
 TOOL = "variance"
@@ -285,7 +284,7 @@ class VarianceResult:
     @property
     def failed(self) -> int:
         """Repeats that did not complete (failed, invalid or missing)."""
-        return sum(1 for s in self.statuses if s != "completed")
+        return sum(1 for s in self.statuses if s != TrialStatus.COMPLETED)
 
     def to_dict(self) -> dict[str, Any]:
         """What ``variance.json`` holds."""
