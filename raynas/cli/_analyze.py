@@ -6,6 +6,7 @@ import argparse
 
 from raynas.cli._output import add_format_flag, print_json
 from raynas.experiment import DEFAULT_WORKDIR, find_experiment
+from raynas.trials import TrialStatus
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -32,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return 0
     counts = report.status_counts
-    parts = [f"{counts.get(s, 0)} {s}" for s in ("completed", "failed", "invalid", "stopped") if counts.get(s)]
+    parts = [f"{counts.get(s, 0)} {s}" for s in TrialStatus if counts.get(s)]
     best = report.best
     best_text = f"; best reward {best['reward']:.6g} (trial #{best['number']}, {best['trial_id']})" if best else ""
     print(f"analysed {report.n_trials} trials of {report.name!r} ({', '.join(parts) or 'none finished'}){best_text}")

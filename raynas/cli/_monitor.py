@@ -12,6 +12,7 @@ from typing import Any
 from raynas._text import hms
 from raynas.cli._output import add_format_flag, experiment_words, print_json, raynas_step
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment
+from raynas.trials import TrialStatus
 
 #: A progress file older than this means the search is not running any more (or its driver died).
 STALE_S = 120.0
@@ -42,7 +43,7 @@ def snapshot(paths: ExperimentPaths) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for record in records:
         counts[record.status] = counts.get(record.status, 0) + 1
-    rewards = [r.reward for r in records if r.status == "completed" and r.reward is not None]
+    rewards = [r.reward for r in records if r.status is TrialStatus.COMPLETED and r.reward is not None]
     best = (max if config.mode is Mode.MAX else min)(rewards) if rewards else None
     live = _read_json(paths.live)
     status = _read_json(paths.status)

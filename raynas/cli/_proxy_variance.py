@@ -7,6 +7,7 @@ import argparse
 
 from raynas.cli._output import add_format_flag, print_json, print_table
 from raynas.cli._proxy_target import add_target_args, target_from_args
+from raynas.trials import TrialStatus
 
 
 def add_parser(tools: argparse._SubParsersAction) -> None:
@@ -81,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"proxy {result.candidate}, model {result.model}, {result.repeats} repeats")
     print_table(rows, ["quantity", "value", "bars", "result"])
     failures = [f"repeat {i}: {s} ({r})" for i, (s, r) in enumerate(zip(result.statuses, result.reasons))
-                if s != "completed"]
+                if s != TrialStatus.COMPLETED]
     if failures:
         print()
         print("failed repeats: " + "; ".join(failures))

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from raynas.errors import ConfigError, RaynasError, UnknownNameError
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment
+from raynas.trials import TrialStatus
 
 CHECKPOINT_FILE = "model.pt"
 #: Files of an export directory that :func:`raynas.load_model` reads back.
@@ -167,7 +168,7 @@ def _stage1_trial(paths: ExperimentPaths, config: Any, stage2: Mapping[str, Any]
                                f"{paths.root.name}` (with --workdir {paths.root.parent}); the known ones listed kept a "
                                "checkpoint.")
     if not record.checkpoint or not (Path(record.checkpoint) / CHECKPOINT_FILE).is_file():
-        why = ("stage-1 trials train the proxy variant and keep no checkpoint" if record.status == "completed"
+        why = ("stage-1 trials train the proxy variant and keep no checkpoint" if record.status is TrialStatus.COMPLETED
                else f"it is {record.status}")
         raise RaynasError(f"trial {trial} of {config.name!r} has no checkpoint ({why}); {_with_checkpoints(stage2, kept)}"
                           + ("" if stage2 is not None else f", or full-train the top trials with `{_train_command(paths)}`"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas._files import write_json
-from raynas.trials import CHECKPOINT_KEY, top_trials
+from raynas.trials import CHECKPOINT_KEY, TrialStatus, top_trials
 from raynas.tune import SearchCallback, classify
 
 
@@ -60,7 +60,7 @@ class InlineStage2(SearchCallback):
         return Path(self.experiment_dir) / "stage2-inline"
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        if classify(trial.last_result, metric=self.metric).status.value == "completed":
+        if classify(trial.last_result, metric=self.metric).status is TrialStatus.COMPLETED:
             self.completed += 1
         if self.completed >= self.next_at:
             self._snapshot(self.next_at)
@@ -124,7 +124,7 @@ class InlineStage2(SearchCallback):
         from raynas.proxy import rank_agreement
 
         rows = self.snapshots[at]["rows"]
-        done = [r for r in rows if r["status"] == "completed"]
+        done = [r for r in rows if r["status"] == TrialStatus.COMPLETED.value]
         agreement = rank_agreement([r["stage1_reward"] for r in done], [r["full_accuracy"] for r in done])
         best = max(done, key=lambda r: r["full_accuracy"], default=None)
         data = {"after_trials": at, "top_k": self.top_k, "done": self.snapshots[at]["done"], "rows": rows,

@@ -39,7 +39,7 @@ from raynas.stage2._verdict import (
     full_training_noise,
     judge,
 )
-from raynas.trials import ranked_trials, top_trials
+from raynas.trials import TrialStatus, ranked_trials, top_trials
 from raynas.tune import ray_session
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class Stage2Row:
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed" and math.isfinite(self.full_accuracy)
+        return self.status == TrialStatus.COMPLETED and math.isfinite(self.full_accuracy)
 
 
 @dataclass(frozen=True)
@@ -489,13 +489,14 @@ def _keep_checkpoints(root: Path, records: Mapping[int, TrialRecord]) -> dict[in
     kept: dict[int, str] = {}
     for number, record in records.items():
         target = root / "checkpoints" / f"rank-{number:02d}"
-        if record.status == "completed" and not target.is_dir() and record.checkpoint and Path(record.checkpoint).is_dir():
+        if (record.status is TrialStatus.COMPLETED and not target.is_dir() and record.checkpoint
+                and Path(record.checkpoint).is_dir()):
             tmp = target.with_name(target.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(record.checkpoint, tmp)
             tmp.replace(target)
-        if record.status == "completed" and target.is_dir():
+        if record.status is TrialStatus.COMPLETED and target.is_dir():
             kept[number] = str(target)
     return kept
 
@@ -504,7 +505,7 @@ def _row(rank: int, stage1: TrialRecord, record: TrialRecord | None, checkpoint:
     from raynas.trials import cost_seconds, metric
 
     reward = math.nan
-    if record is not None and record.status == "completed" and record.reward is not None:
+    if record is not None and record.status is TrialStatus.COMPLETED and record.reward is not None:
         reward = float(record.reward)
     return Stage2Row(
         rank=rank, trial_id=stage1.trial_id, arch=stage1.arch, stage1_reward=float(stage1.reward),

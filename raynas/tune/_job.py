@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
+from raynas.trials import TrialStatus
+
 if TYPE_CHECKING:
     from raynas.tracking import TrialRecord
 
 #: Trial statuses that finish a job (a stopped job runs again when the job list is resumed).
-FINISHED = frozenset({"completed", "failed", "invalid"})
+FINISHED = frozenset({TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.INVALID})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from raynas.errors import RaynasError
+from raynas.trials import TrialStatus
 from raynas.workflow._config import WorkflowConfig
 
 
@@ -293,4 +294,4 @@ def _done(path: Path, key: str = "status") -> bool:
     data = _read(path)
     if data is None:
         return False
-    return data.get(key) is not None and (key != "status" or data.get("status") == "completed")
+    return data.get(key) is not None and (key != "status" or data.get("status") == TrialStatus.COMPLETED.value)
