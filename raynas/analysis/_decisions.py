@@ -14,8 +14,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from raynas.analysis._search_plot import COMPLETED, _pyplot, save_figure
+from raynas.analysis._search_plot import _pyplot, save_figure
 from raynas.errors import ConfigError
+from raynas.trials import TrialStatus
 
 OPTION_COLUMNS = ("decision", "path", "option", "label", "n", "mean", "std", "ci_low", "ci_high", "top_count",
                   "top_share", "top_rate")
@@ -61,7 +62,7 @@ def _completed_genotypes(records: Iterable[Any], space: Any) -> tuple[list[tuple
     sizes = space.options_per_decision
     for record in records:
         reward = record.reward
-        if record.status != COMPLETED or reward is None or not math.isfinite(float(reward)):
+        if record.status is not TrialStatus.COMPLETED or reward is None or not math.isfinite(float(reward)):
             continue
         genotype = tuple(int(g) for g in (record.genotype or ()))
         if len(genotype) != len(sizes) or any(not 0 <= g < s for g, s in zip(genotype, sizes)):
@@ -197,35 +198,38 @@ def _label(decision: Any, option: int) -> str:
 
 
 def _anova_p(part: Any, tried: int) -> float:
-    """p-value of the one-way ANOVA F test of reward between the options (NaN when undefined)."""
+    """p-value of the one-way ANOVA F test of reward between the options (NaN when undefined).
+
+    NaN with fewer than two options tried or no more trials than options; when every option's rewards are constant,
+    0.0 if the options differ and NaN if all rewards are equal (scipy's ``f_oneway``, its warning about it silenced).
+    """
+    import warnings
+
     from scipy import stats as st
 
-    n = len(part)
-    if tried < 2 or n <= tried:
+    if tried < 2 or len(part) <= tried:
         return math.nan
-    grand = part["reward"].mean()
-    g = part.groupby("option")["reward"].agg(["count", "mean"])
-    between = float((g["count"] * (g["mean"] - grand) ** 2).sum())
-    within = float(((part["reward"] - part.groupby("option")["reward"].transform("mean")) ** 2).sum())
-    if within <= 0:
-        return 0.0 if between > 0 else math.nan
-    f = (between / (tried - 1)) / (within / (n - tried))
-    return float(st.f.sf(f, tried - 1, n - tried))
+    groups = [g.to_numpy(dtype=float) for _, g in part.groupby("option")["reward"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", st.ConstantInputWarning)
+        warnings.simplefilter("ignore", st.DegenerateDataWarning)
+        return float(st.f_oneway(*groups).pvalue)
 
 
 def forest_importance(genotypes: Sequence[Sequence[int]], rewards: Sequence[float], space: Any, *, seed: int = 0,
                       n_estimators: int = 100, n_repeats: int = 5) -> list[float]:
-    """Random-forest permutation importance of each decision (scikit-learn forest, seeded).
+    """Random-forest permutation importance of each decision (scikit-learn, seeded with ``seed``).
 
-    The forest is trained on the one-hot genotype (an inactive conditional decision is its own category) of 75%
-    of the trials; each decision's genotype column is then shuffled as a whole on the other 25% (``n_repeats``
-    times) and the mean drop in R^2 is its importance (the copies of one decision are predicted in one batch).
+    A pipeline of a one-hot encoder and a random forest is trained on the integer-coded genotype (one column per
+    decision; an inactive conditional decision is its own category) of 75% of the trials; scikit-learn's
+    ``permutation_importance`` then shuffles each decision's column as a whole on the other 25% (``n_repeats``
+    times) and the mean drop in R^2 is its importance.
     """
     import numpy as np
     from sklearn.ensemble import RandomForestRegressor
-    from sklearn.metrics import r2_score
+    from sklearn.inspection import permutation_importance
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
     decisions = space.decisions
@@ -238,23 +242,15 @@ def forest_importance(genotypes: Sequence[Sequence[int]], rewards: Sequence[floa
                     x[row, d] = -1
     y = np.asarray(rewards, dtype=float)
     categories = [list(range(-1, d.num_options)) for d in decisions]
-    model = make_pipeline(OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False),
-                          RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2, random_state=seed,
-                                                n_jobs=1))
+    model = Pipeline([
+        ("onehot", OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)),
+        ("forest", RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2, random_state=seed, n_jobs=1)),
+    ])
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=seed)
     model.fit(x_train, y_train)
-    rng = np.random.default_rng(seed)
-    baseline = r2_score(y_test, model.predict(x_test))
-    out = []
-    for d in range(len(decisions)):
-        copies = []
-        for _ in range(n_repeats):
-            shuffled = x_test.copy()
-            shuffled[:, d] = rng.permutation(shuffled[:, d])
-            copies.append(shuffled)
-        predicted = model.predict(np.vstack(copies)).reshape(n_repeats, len(x_test))
-        out.append(float(np.mean([baseline - r2_score(y_test, p) for p in predicted])))
-    return out
+    result = permutation_importance(model, x_test, y_test, scoring="r2", n_repeats=n_repeats, random_state=seed,
+                                    n_jobs=1)
+    return [float(v) for v in result.importances_mean]
 
 
 # --- suggestions: one verdict per option, consistent by construction ----------------------------------------------

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from raynas.analysis._search_plot import COMPLETED, _pyplot, save_figure
+from raynas.analysis._search_plot import _pyplot, save_figure
+from raynas.trials import TrialStatus
 
 #: Cost metrics a trial may report (lower is better), in the order the report shows them.
 COST_METRICS = ("latency_ms", "memory_mb", "flops", "params")
@@ -63,7 +64,7 @@ def pareto_front(records: Iterable[Any], cost: str, *, mode_max: bool = True) ->
     rows = []
     for r in records:
         value = (r.metrics or {}).get(cost)
-        if r.status != COMPLETED or r.reward is None or not _finite(r.reward) or not _finite(value):
+        if r.status is not TrialStatus.COMPLETED or r.reward is None or not _finite(r.reward) or not _finite(value):
             continue
         rows.append((int(r.number), str(r.trial_id), float(r.reward), float(value)))
     points = pd.DataFrame(rows, columns=list(POINT_COLUMNS[:-1]))
@@ -77,7 +78,7 @@ def cost_metrics_present(records: Iterable[Any], candidates: Sequence[str] = COS
     """The cost metrics that at least two completed records measured (finite values), in ``candidates`` order."""
     counts = {name: 0 for name in candidates}
     for r in records:
-        if r.status != COMPLETED:
+        if r.status is not TrialStatus.COMPLETED:
             continue
         metrics = r.metrics or {}
         for name in candidates:

@@ -19,9 +19,10 @@ from typing import Any, Sequence
 
 from raynas.analysis._decisions import ALPHA, TARGET_POWER, advise, decision_stats, importance_plot, options_plot
 from raynas.analysis._pareto import COST_METRICS, pareto_fronts, pareto_plot
-from raynas.analysis._search_plot import COMPLETED, FAILURE_STATUSES, _pyplot, save_figure, search_curve, search_plot
+from raynas.analysis._search_plot import _pyplot, save_figure, search_curve, search_plot
 from raynas.errors import ConfigError
 from raynas.experiment import ExperimentPaths, find_experiment
+from raynas.trials import TrialStatus
 
 #: Metrics shown next to the reward in the top-k table, when the trials reported them.
 KEY_METRICS = ("val_accuracy", "accuracy", "test_accuracy", "latency_ms", "memory_mb", "flops", "params",
@@ -116,7 +117,7 @@ def analyze(experiment_dir: str | Path | ExperimentPaths, *, top_k: int = 10, ou
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
-    completed = [r for r in records if r.status == COMPLETED and _finite(r.reward)]
+    completed = [r for r in records if r.status is TrialStatus.COMPLETED and _finite(r.reward)]
     best = _best(completed, ctx.mode_max)
     flags: list[str] = []
     plots: list[Path] = []
@@ -197,11 +198,9 @@ def _summary_section(ctx: _Context, paths: ExperimentPaths, records: Sequence[An
     import pandas as pd
 
     n = len(records)
-    bad = sum(counts.get(s, 0) for s in FAILURE_STATUSES)
+    bad = sum(counts.get(s, 0) for s in TrialStatus if s.counts_as_failure())
     rows = [("trials", n)]
-    rows += [(status, counts.get(status, 0)) for status in ("completed", "failed", "invalid", "stopped")]
-    rows += [(status, c) for status, c in sorted(counts.items()) if status not in ("completed", "failed", "invalid",
-                                                                                     "stopped")]
+    rows += [(status.value, counts.get(status, 0)) for status in TrialStatus]
     if n:
         rows.append(("failed + invalid share", f"{bad / n:.1%}"))
     rows.append(("metric", f"{ctx.metric} ({ctx.better} is better)"))
@@ -235,7 +234,7 @@ def _progress_section(ctx: _Context, records: Sequence[Any], out_dir: Path, plot
     plots.append(path)
     section.blocks.append(_Image(path, "reward per trial, running best and rolling mean"))
     curve = search_curve(records, mode_max=ctx.mode_max)
-    done = curve[curve["status"] == COMPLETED].dropna(subset=["reward"])
+    done = curve[curve["status"] == TrialStatus.COMPLETED.value].dropna(subset=["reward"])
     if len(done) >= 2:
         values = done["reward"]
         best_value = values.max() if ctx.mode_max else values.min()
@@ -343,7 +342,7 @@ def _pareto_section(ctx: _Context, records: Sequence[Any], out_dir: Path,
     section = _Section("Pareto fronts: reward vs cost", "pareto")
     fronts = pareto_fronts(records, mode_max=ctx.mode_max)
     if not fronts:
-        measured = sorted({k for r in records if r.status == COMPLETED for k, v in (r.metrics or {}).items()
+        measured = sorted({k for r in records if r.status is TrialStatus.COMPLETED for k, v in (r.metrics or {}).items()
                            if _finite(v)} - {ctx.metric})
         section.blocks.append(_Text(
             f"No cost metric ({', '.join(COST_METRICS)}) was measured by the completed trials, so there is no Pareto "
@@ -369,7 +368,7 @@ def _failures_section(records: Sequence[Any]) -> _Section:
     section = _Section("Failures", "failures")
     groups: dict[tuple[str, str], list[int]] = {}
     for r in records:
-        if r.status == COMPLETED:
+        if r.status is TrialStatus.COMPLETED:
             continue
         reason = re.sub(r"\s+", " ", str(r.failure_reason or "(no reason recorded)")).strip()
         if len(reason) > REASON_CHARS:

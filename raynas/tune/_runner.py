@@ -18,6 +18,7 @@ from raynas.config import Mode, SearchConfig
 from raynas.errors import ConfigError, RaynasError
 from raynas.experiment import ExperimentPaths
 from raynas.tracking import TrialStore
+from raynas.trials import TrialStatus
 
 if TYPE_CHECKING:
     from raynas.tune._hooks import CallbackFactory
@@ -389,7 +390,7 @@ def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
     failures = counts["failed"] + counts["invalid"]
-    completed = [r for r in records if r.status == "completed" and r.reward is not None]
+    completed = [r for r in records if r.status is TrialStatus.COMPLETED and r.reward is not None]
     best = None
     if completed:
         pick = max if config.mode is Mode.MAX else min
