@@ -14,7 +14,6 @@ Example::
     search_plot(records, "search.png", mode_max=True)     # the same as a PNG
 """
 
-from raynas.analysis._convergence import RunningOutcomes, auto_stop_decision
 from raynas.analysis._decisions import (
     ALPHA,
     TARGET_POWER,
@@ -48,7 +47,7 @@ from raynas.analysis._pareto import (
     pareto_plot,
 )
 from raynas.analysis._report import LOW_TAU, Report, analyze
-from raynas.analysis._search_plot import CURVE_COLUMNS, default_window, search_curve, search_plot
+from raynas.tune import CURVE_COLUMNS, RunningOutcomes, auto_stop_decision, default_window, search_curve, search_plot
 
 __all__ = ["ALPHA", "Advice", "COST_METRICS", "CURVE_COLUMNS", "DecisionAdvice", "DecisionStats", "Importance",
            "LOW_TAU", "OptionAdvice", "ParetoFront", "Report", "RunningOutcomes", "Suggestion", "SuggestionKind",

@@ -14,7 +14,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from raynas.analysis._search_plot import _pyplot, save_figure
+from raynas._plotting import pyplot as _pyplot
+from raynas._plotting import save_figure
 from raynas.errors import ConfigError
 from raynas.trials import TrialStatus
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from raynas.analysis._search_plot import _pyplot, save_figure
+from raynas._plotting import pyplot as _pyplot
+from raynas._plotting import save_figure
 from raynas.trials import TrialStatus
 
 #: Cost metrics a trial may report (lower is better), in the order the report shows them.

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from raynas._plotting import pyplot as _pyplot
+from raynas._plotting import save_figure
 from raynas.analysis._decisions import ALPHA, TARGET_POWER, advise, decision_stats, importance_plot, options_plot
 from raynas.analysis._pareto import COST_METRICS, pareto_fronts, pareto_plot
-from raynas.analysis._search_plot import _pyplot, save_figure, search_curve, search_plot
 from raynas.errors import ConfigError
 from raynas.experiment import ExperimentPaths, find_experiment
 from raynas.trials import TrialStatus
+from raynas.tune import search_curve, search_plot
 
 #: Metrics shown next to the reward in the top-k table, when the trials reported them.
 KEY_METRICS = ("val_accuracy", "accuracy", "test_accuracy", "latency_ms", "memory_mb", "flops", "params",

@@ -10,6 +10,12 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "CURVE_COLUMNS": "raynas.tune._search_plot",
+    "default_window": "raynas.tune._search_plot",
+    "search_curve": "raynas.tune._search_plot",
+    "search_plot": "raynas.tune._search_plot",
+    "RunningOutcomes": "raynas.tune._convergence",
+    "auto_stop_decision": "raynas.tune._convergence",
     "AutoStop": "raynas.tune._autostop",
     "FINISHED": "raynas.tune._job",
     "Job": "raynas.tune._job",

@@ -1,8 +1,8 @@
-"""The auto-stop rules of a search as a Ray Tune callback and stopper (see :mod:`raynas.analysis._convergence`).
+"""The auto-stop rules of a search as a Ray Tune callback and stopper (see :mod:`raynas.tune._convergence`).
 
 Like the failure budget, the callback keeps the outcomes (its state survives a restore, and is rebuilt from the
 trial store) and publishes a decision in ``<experiment>/auto_stop.json``; the stopper, restored separately by
-Ray Tune, reads that file. The outcomes are kept in a :class:`~raynas.analysis._convergence.RunningOutcomes`, so
+Ray Tune, reads that file. The outcomes are kept in a :class:`~raynas.tune._convergence.RunningOutcomes`, so
 a trial end costs the same at trial 10,000 as at trial 100 (the rules are not re-run over every outcome).
 """
 
@@ -35,9 +35,9 @@ class AutoStop(Callback):
 
     @property
     def running(self) -> Any:
-        """The outcomes so far (a :class:`~raynas.analysis._convergence.RunningOutcomes`)."""
+        """The outcomes so far (a :class:`~raynas.tune._convergence.RunningOutcomes`)."""
         if getattr(self, "_running", None) is None:
-            from raynas.analysis import RunningOutcomes
+            from raynas.tune._convergence import RunningOutcomes
 
             self._running = RunningOutcomes(mode_max=self.mode_max)
             for number, (status, value) in sorted(self.__dict__.pop("outcomes", {}).items()):
@@ -80,8 +80,8 @@ class AutoStop(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from the trial store (the truth), which also holds trials that ended after the saved state."""
-        from raynas.analysis import RunningOutcomes
         from raynas.tracking import TrialStore
+        from raynas.tune._convergence import RunningOutcomes
 
         outcomes = {int(k): (v[0], v[1]) for k, v in state.get("outcomes", {}).items()}
         for record in TrialStore(self.store_dir).reader().new_records():  # write order: the last record wins

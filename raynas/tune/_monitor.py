@@ -10,7 +10,7 @@ from ray.tune import Callback
 
 
 class _Point(NamedTuple):
-    """What the search plot draws of a trial (see :func:`raynas.analysis.search_curve`)."""
+    """What the search plot draws of a trial (see :func:`raynas.tune.search_curve`)."""
 
     number: int
     reward: float | None
@@ -50,8 +50,8 @@ class SearchPlotter(Callback):
         """Redraw from the store (never fails the search: a plot that cannot be drawn is skipped)."""
         started = time.time()
         try:
-            from raynas.analysis import search_plot
             from raynas.tracking import TrialStore
+            from raynas.tune._search_plot import search_plot
 
             if getattr(self, "_reader", None) is None:  # (also a plotter pickled before it had one)
                 self._reader, self._points, self._dirty = TrialStore(self.store_dir).reader(), {}, False

@@ -190,6 +190,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         broke_the_contract,
         raise_broken_contract,
     )
+    from raynas.tune._generator import ReopeningSearchGenerator
     from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._monitor import SearchPlotter
     from raynas.tune._runs import DeadlineStopper
@@ -216,10 +217,9 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
               file=stream or sys.stderr, flush=True)
 
-    from raynas.tune._runs import begin_run, last_run
+    from raynas.tune._runs import begin_run
 
     store_end = max((r.end_time or 0.0 for r in TrialStore(paths.trials).records()), default=None) if resume else None
-    previous = last_run(paths.runs) if resume else None
     begin_run(paths.runs, timeout_s=config.timeout_s, max_total_s=float(config.max_total_time_s),
               max_resumes=config.max_resumes, resume=resume, store_end=store_end, name=config.name)
     started = ensure_ray(config.ray_address)
@@ -234,8 +234,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             if not tune.Tuner.can_restore(str(paths.tune)):
                 raise RaynasError(f"experiment {config.name!r} at {exp_dir} has no resumable Ray Tune state; "
                                   "start it again with --overwrite")
-            # a search its stoppers ended (timeout, auto stop, budget) stopped its running trials for good
-            _reopen_search_algorithm(paths.tune, trials_stopped=(previous or {}).get("ended") in STOPPED_BY_STOPPER)
+            # the restored search algorithm reopens itself (raynas.tune._generator.ReopeningSearchGenerator)
             tuner = tune.Tuner.restore(str(paths.tune), trainable, resume_unfinished=True, resume_errored=False,
                                        restart_errored=False)
         else:
@@ -259,8 +258,9 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
             tune_callbacks += [make() for make in callbacks]
             tuner = tune.Tuner(
                 trainable,
-                tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, scheduler=build_scheduler(config),
-                                            max_concurrent_trials=config.max_concurrent, reuse_actors=True),
+                tune_config=tune.TuneConfig(search_alg=ReopeningSearchGenerator(searcher, max_concurrent=config.max_concurrent,
+                                                                                runs_path=str(paths.runs)),
+                                            num_samples=-1, scheduler=build_scheduler(config), reuse_actors=True),
                 run_config=tune.RunConfig(name=paths.tune.name, storage_path=str(exp_dir), verbose=0,
                                           stop=CombinedStopper(FailureBudgetStopper(budget),
                                                                AutoStopStopper(str(paths.auto_stop)),
@@ -292,35 +292,6 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     return result
 
 
-#: How a run ends when a Ray Tune stopper ended it (its running trials were stopped, not left to resume).
-STOPPED_BY_STOPPER = frozenset({"timed_out", "stopped", "cancelled"})
-
-
-def _reopen_search_algorithm(tune_dir: Path, *, trials_stopped: bool) -> None:
-    """Let a resumed search propose trials again.
-
-    When a stopper ends a search (its deadline, an auto-stop rule, the failure budget), Ray Tune marks its search
-    algorithm finished and saves that flag (``search_gen_state-*.json``, cloudpickle), so a restored search would
-    start no trial. The raynas searcher decides itself when the search is over (max_trials, an exhausted space),
-    and the restored stoppers still end a search whose budget or auto-stop rule says so. With ``trials_stopped``
-    the trials running at the end were stopped for good, but the saved concurrency limiter still counts them as
-    live (it would never let a new trial start): its live set is emptied.
-    """
-    import ray.cloudpickle as cloudpickle
-
-    for path in tune_dir.glob("search_gen_state-*.json"):
-        with open(path, "rb") as handle:
-            state = cloudpickle.load(handle)
-        if not isinstance(state, dict):
-            continue
-        state["finished"] = False
-        limiter = state.get("name:ConcurrencyLimiter")
-        if trials_stopped and isinstance(limiter, dict):
-            limiter.update(live_trials=set(), num_unfinished_live_trials=0, cached_results={})
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
-            cloudpickle.dump(state, handle)
-        os.replace(tmp, path)
 
 
 def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO) -> SearchResult:

@@ -20,7 +20,8 @@ from raynas._files import atomic_write
 from raynas.errors import RaynasError
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def read_runs(path: Path) -> list[dict[str, Any]]:
+    """Every run recorded in the ledger, oldest first (none when it is missing or unreadable)."""
     try:
         return list(json.loads(path.read_text()))
     except (OSError, ValueError):
@@ -45,7 +46,7 @@ def used_seconds(runs: list[dict[str, Any]], store_end: float | None = None) -> 
 def begin_run(path: Path, *, timeout_s: float, max_total_s: float, max_resumes: int, resume: bool,
               store_end: float | None = None, name: str = "") -> dict[str, Any]:
     """Record a new run and return it (with its deadline); refuse a resume the policy does not allow."""
-    runs = _read(path) if resume else []
+    runs = read_runs(path) if resume else []
     now = time.time()
     if resume and runs:
         used = used_seconds(runs, store_end)
@@ -74,12 +75,12 @@ def begin_run(path: Path, *, timeout_s: float, max_total_s: float, max_resumes: 
 
 def last_run(path: Path) -> dict[str, Any] | None:
     """The latest run recorded, if any."""
-    runs = _read(path)
+    runs = read_runs(path)
     return runs[-1] if runs else None
 
 
 def end_run(path: Path, status: str) -> None:
-    runs = _read(path)
+    runs = read_runs(path)
     if runs:
         runs[-1]["end"] = time.time()
         runs[-1]["ended"] = status
@@ -87,7 +88,7 @@ def end_run(path: Path, status: str) -> None:
 
 
 def deadline_reached(path: Path) -> bool:
-    runs = _read(path)
+    runs = read_runs(path)
     return bool(runs) and time.time() >= float(runs[-1]["deadline"]) - 1e-3
 
 
@@ -108,7 +109,7 @@ class DeadlineStopper(Stopper):
     def stop_all(self) -> bool:
         now = time.time()
         if self._deadline is None or now - self._checked > 5.0:  # a restored search has a new deadline
-            runs = _read(Path(self.path))
+            runs = read_runs(Path(self.path))
             self._deadline = float(runs[-1]["deadline"]) if runs else float("inf")
             self._checked = now
         return now >= self._deadline

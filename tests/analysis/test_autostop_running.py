@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from raynas.analysis._convergence import RunningOutcomes, StopDecision, auto_stop_decision
 from raynas.config._autostop import AutoStopConfig
+from raynas.tune._convergence import RunningOutcomes, StopDecision, auto_stop_decision
 
 
 def reference_decision(outcomes, config, *, mode_max=True):

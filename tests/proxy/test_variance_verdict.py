@@ -262,18 +262,18 @@ def test_cli_prints_the_figures_and_fails_on_a_failing_verdict(tmp_path, capsys,
 
     sep = judge_separation(DIGITS_REPEATS, DIGITS_MODELS)
     monkeypatch.setattr(variance, "proxy_variance", lambda target, settings, overwrite: _result(tmp_path, sep))
-    monkeypatch.setattr("raynas.proxy.proxy_variance", lambda target, settings, overwrite: _result(tmp_path, sep))  # the public name the CLI calls
+    monkeypatch.setattr("raynas.proxy.proxy_variance", lambda target, settings, overwrite: _result(tmp_path, sep))
     argv = ["proxy", "variance", "--workdir", str(tmp_path), "--no-mlflow"]
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "separation" in out and "4.01" in out and "verdict: fail" in out and "cv (std/mean)" in out
     passing = judge_separation([90.0, 90.2, 89.9, 90.1, 90.0], [95.0, 93.0, 91.0, 89.0, 87.0, 80.0])
     monkeypatch.setattr(variance, "proxy_variance", lambda target, settings, overwrite: _result(tmp_path, passing))
-    monkeypatch.setattr("raynas.proxy.proxy_variance", lambda target, settings, overwrite: _result(tmp_path, passing))  # the public name the CLI calls
+    monkeypatch.setattr("raynas.proxy.proxy_variance", lambda target, settings, overwrite: _result(tmp_path, passing))
     assert main([*argv, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "pass"
     inconclusive = judge_separation([90.0, 90.2], [])
     monkeypatch.setattr(variance, "proxy_variance", lambda target, settings, overwrite: _result(tmp_path, inconclusive))
-    monkeypatch.setattr("raynas.proxy.proxy_variance", lambda target, settings, overwrite: _result(tmp_path, inconclusive))  # the public name the CLI calls
+    monkeypatch.setattr("raynas.proxy.proxy_variance", lambda target, settings, overwrite: _result(tmp_path, inconclusive))
     assert main(argv) == 0  # inconclusive: said, not failed
     assert "verdict: inconclusive" in capsys.readouterr().out

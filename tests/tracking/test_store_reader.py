@@ -183,11 +183,11 @@ def fake_trial(i: int, reward: float | None = None, *, status: str = "completed"
 
 
 def test_search_plotter_reads_only_new_trials_and_redraws_when_some_came(tmp_path, monkeypatch):
-    import raynas.analysis
+    import raynas.tune._search_plot
     from raynas.tune import SearchPlotter
 
     drawn: list[list[tuple]] = []
-    monkeypatch.setattr(raynas.analysis, "search_plot",
+    monkeypatch.setattr(raynas.tune._search_plot, "search_plot",
                         lambda records, path, **kw: drawn.append(sorted((r.number, r.reward, r.status) for r in records)))
     store = TrialStore(tmp_path / "trials")
     plotter = SearchPlotter(str(tmp_path / "trials"), str(tmp_path / "plot.png"), interval_s=0.0)

@@ -70,8 +70,8 @@ def test_fifo_is_the_default_scheduler_and_survives_pickling():
 def test_plot_redraws_wait_longer_when_a_redraw_gets_expensive(monkeypatch, tmp_path, draw_s, expected_wait):
     import time
 
-    import raynas.analysis
     import raynas.tracking
+    import raynas.tune._search_plot
 
     drawn = []
 
@@ -90,7 +90,7 @@ def test_plot_redraws_wait_longer_when_a_redraw_gets_expensive(monkeypatch, tmp_
         drawn.append(len(records))
 
     monkeypatch.setattr(raynas.tracking, "TrialStore", Store)
-    monkeypatch.setattr(raynas.analysis, "search_plot", slow_plot)
+    monkeypatch.setattr(raynas.tune._search_plot, "search_plot", slow_plot)
     plotter = SearchPlotter(str(tmp_path), str(tmp_path / "p.png"), interval_s=0.0 if draw_s else 30.0,
                             busy_factor=100.0)
     plotter.draw()

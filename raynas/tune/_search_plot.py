@@ -11,6 +11,9 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
+from raynas._plotting import pyplot as _pyplot
+from raynas._plotting import save_figure
+
 #: Statuses drawn as failures (red x at the bottom of the plot); they count toward the failure budget.
 FAILURE_STATUSES = ("failed", "invalid")
 COMPLETED = "completed"
@@ -132,24 +135,3 @@ def search_plot(records: Iterable[Any] | Any, path: str | Path, *, mode_max: boo
     if ax.get_legend_handles_labels()[0]:  # outside the axes: it never hides a trial
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return save_figure(fig, path)
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Any, path: str | Path, *, dpi: int = 100) -> Path:
-    """Save ``fig`` as PNG (creating the folder) and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi, format="png")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
