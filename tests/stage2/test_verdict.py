@@ -283,7 +283,7 @@ def test_a_table_declaration_may_give_its_validation_set_size():
 def test_train_cli_passes_controls_and_noise_and_prints_the_verdict(tmp_path, monkeypatch, capsys):
     import raynas.experiment
     import raynas.stage2
-    from raynas.cli import main
+    from raynas.cli import build_parser, main
     from raynas.experiment import ExperimentPaths
 
     seen = {}
@@ -294,6 +294,7 @@ def test_train_cli_passes_controls_and_noise_and_prints_the_verdict(tmp_path, mo
         return _summarize(SearchConfig(name="nb201", workdir=str(tmp_path)), tmp_path, tmp_path, rows, 8, settings,
                           None, None, 1.0, validation=(10_000, "the validation set"))
 
+    build_parser()  # every CLI module imported before the patch: none keeps the fake after this test
     monkeypatch.setattr(raynas.stage2, "train_top_k", fake_train)
     monkeypatch.setattr(raynas.experiment, "find_experiment", lambda name, workdir: ExperimentPaths(tmp_path))
     assert main(["train", "nb201", "--top-k", "8", "--controls", "3", "--noise-sd", "0.4", "--no-mlflow"]) == 0
