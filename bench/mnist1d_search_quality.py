@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,7 +33,8 @@ from pathlib import Path
 import yaml
 
 SMOKE = {"runs": 1, "random": 2}  # --smoke: with SMOKE_TASK and SMOKE_WORKFLOW, the smallest sizes
-# The task: full training and the proxy variant cut to 2 and 1 epochs (one proxy candidate, cheaper than full).
+# The task: full training and the proxy variant cut to 2 and 1 epochs; its proxy candidates (3-5 epochs) replaced
+# by one cheaper than that full training.
 SMOKE_TASK = {"full_epochs": 2, "proxy_epochs": 1, "proxy_candidates": [{"epochs": 1, "data_fraction": 0.5}]}
 # The proxy design steps (4 Ray Tune runs: ~1 minute here) are left out; the search uses the task's proxy variant.
 SMOKE_WORKFLOW = {"steps": ["split", "baseline", "search", "stage2", "analyze", "export"],
@@ -176,7 +178,9 @@ def main() -> None:
                                                    "checks": checks}, indent=2, default=str))
     print(f"details: {folder / 'bench.json'}")
     if args.smoke:  # a few trials of 2 epochs: the checks are printed (their code ran) but mean nothing
-        print("smoke run: the checks above are not enforced")
+        print("smoke run: the checks above are not enforced" + ("" if args.workdir else "; its folder is removed"))
+        if not args.workdir:
+            shutil.rmtree(folder, ignore_errors=True)
         if not math.isfinite(picked):
             sys.exit(1)
         return

@@ -6,7 +6,7 @@ data on the device and evaluate once at the end of the epoch. Prints images/s of
 channels_last buy) and the total throughput of 4 trials packed on the GPU (4 processes) vs 1.
 
     python bench/trainer_throughput.py [--images 2048] [--batch 64] [--width 0.25] [--repeats 5]
-    python bench/trainer_throughput.py --smoke     # CI: 128 images, 1 run (every code path, no figure)
+    python bench/trainer_throughput.py --smoke     # CI: 64 images (one batch), 1 run (no figure)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SMOKE = {"images": 128, "repeats": 1}  # --smoke: the smallest sizes that run every code path
+SMOKE = {"images": 64, "repeats": 1}  # --smoke: the smallest sizes that run every code path
 ALL_CONV3X3 = {"cell": {k: "nor_conv_3x3" for k in ("0->1", "0->2", "1->2", "0->3", "1->3", "2->3")}}
 
 
