@@ -1,11 +1,14 @@
 """raynas: Neural Architecture Search on Ray Tune, tracked in MLflow.
 
-``import raynas`` stays light: Ray, torch and MLflow are imported only by the parts that need them.
+``import raynas`` stays light: Ray, torch and MLflow are imported only by the parts that need them. Progress
+lines go through the ``"raynas"`` logger (:mod:`logging`) to stderr; see ``raynas._log`` to quiet or redirect them.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from raynas import _log  # noqa: F401  (the "raynas" logger's handler: progress lines on stderr)
 
 __version__ = "0.1.0"
 

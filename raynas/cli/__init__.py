@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from raynas import __version__
+from raynas._log import logger, set_verbosity
 from raynas.errors import RaynasError
 
 
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "training of the best candidates, every run on disk and in MLflow.",
     )
     parser.add_argument("--version", action="version", version=f"raynas {__version__}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true",
+                          help="only warnings and errors on stderr, no progress lines (results still print on stdout)")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="debug detail on stderr too")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _search.register(commands)
     _trials.register(commands)
@@ -64,6 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     parser = build_parser()
     args = parser.parse_args(argv)
+    level = logger().level
+    set_verbosity(quiet=args.quiet, verbose=args.verbose)
+    try:
+        return _dispatch(args, argv)
+    finally:
+        logger().setLevel(level)  # main() called from Python (tests, notebooks) leaves the level as it found it
+
+
+def _dispatch(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     try:
         return int(args.handler(args) or 0)
     except RaynasError as exc:

@@ -12,17 +12,18 @@ import datetime as _dt
 import json
 import logging
 import math
-import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Iterator, Mapping, Sequence
 
 from raynas._files import atomic_path, write_json
 from raynas._json import json_safe
 from raynas.errors import ConfigError, RaynasError
 from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths
 from raynas.export._locate import STATE_DICT_FILE, ModelSource, locate_model
+
+log = logging.getLogger(__name__)
 
 #: Export format -> file written in the output directory.
 FORMATS: Mapping[str, str] = {"state_dict": STATE_DICT_FILE, "torchscript": "model.torchscript", "onnx": "model.onnx"}
@@ -119,12 +120,11 @@ def _load_exported(folder: Path, device: str) -> Any:
 
 def export_model(experiment: str | Path, *, trial: str | None = None, formats: str | Sequence[str] = "state_dict",
                  output: str | Path | None = None, workdir: str | Path = DEFAULT_WORKDIR, mlflow: bool | None = None,
-                 tracking_uri: str | None = None, stream: TextIO | None = None) -> ExportResult:
+                 tracking_uri: str | None = None) -> ExportResult:
     """Write the model of ``experiment`` (the stage-2 pick, or ``trial``) in ``formats`` into ``output`` (default
     ``<experiment>/export/best`` or ``<experiment>/export/trial-<id>``), with ``architecture.json``, ``model.json``
     and ``MODEL_CARD.md``; check each file against the PyTorch module; log it to the MLflow run it came from
     (``mlflow`` None: when the search config has MLflow on)."""
-    out = stream or sys.stderr
     names = parse_formats(formats)  # a bad format fails before anything is loaded
     if "onnx" in names:
         _require_onnx()
@@ -155,7 +155,7 @@ def export_model(experiment: str | Path, *, trial: str | None = None, formats: s
             _to_onnx(model, example, path)
             checks[name] = _check_onnx(model, path, example, notes)
         files[name] = str(path)
-        print(f"[raynas] export: {name} -> {path}", file=out, flush=True)
+        log.info(f"export: {name} -> {path}")
     for name, diff in checks.items():
         if diff is not None and not diff <= CHECK_TOLERANCE:
             raise RaynasError(f"the {name} export of {source.label} gives other outputs than the PyTorch model (largest "
@@ -173,8 +173,7 @@ def export_model(experiment: str | Path, *, trial: str | None = None, formats: s
     def torchscript() -> Any:
         return scripted if scripted is not None else _to_torchscript(model, example)[0]
 
-    report = log_export(source, folder, make_model=torchscript, example=example, enabled=mlflow, tracking_uri=tracking_uri,
-                        stream=out)
+    report = log_export(source, folder, make_model=torchscript, example=example, enabled=mlflow, tracking_uri=tracking_uri)
     return ExportResult(**{**asdict(result), "mlflow": report})
 
 

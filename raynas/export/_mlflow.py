@@ -9,24 +9,24 @@ becomes the run's artifacts under ``exported_model/``, and the TorchScript modul
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 from raynas.export._locate import ModelSource
+
+log = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "exported_model"
 
 
 def log_export(source: ModelSource, folder: Path, *, make_model: Callable[[], Any] | None, example: Any, enabled: bool | None,
-               tracking_uri: str | None, stream: TextIO | None = None) -> dict[str, Any]:
+               tracking_uri: str | None) -> dict[str, Any]:
     """Log ``folder`` to the model's run, and the TorchScript module ``make_model()`` returns as an MLflow model
     of that run; returns what was logged, or ``{"note": why not}``."""
     from raynas.config import SearchConfig
     from raynas.experiment import ExperimentPaths
     from raynas.tracking import resolve_target
 
-    out = stream or sys.stderr
     paths = ExperimentPaths(Path(source.experiment_dir))
     config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
     on = config.mlflow.enabled if enabled is None else enabled
@@ -38,23 +38,23 @@ def log_export(source: ModelSource, folder: Path, *, make_model: Callable[[], An
     if run_id is None:
         note = (f"MLflow: nothing logged: {which} has no MLflow run at {target.uri} (was it run with --no-mlflow or "
                 "another --tracking-uri?)")
-        print(f"[raynas] {note}", file=out, flush=True)
+        log.warning(note)
         return {"note": note, "tracking_uri": target.uri}
     from raynas.tracking import reachable
 
     if not reachable(target):
         note = f"MLflow: nothing logged: {target.uri} does not answer; the export is in {folder}"
-        print(f"[raynas] {note}", file=out, flush=True)
+        log.warning(note)
         return {"note": note, "tracking_uri": target.uri, "run_id": run_id}
     try:
         report = _log(target, run_id, folder, make_model, example, source)
     except Exception as exc:  # noqa: BLE001 - the export is on disk whatever MLflow does
         note = f"MLflow: logging the export to run {run_id} failed ({type(exc).__name__}: {str(exc)[:300]})"
-        print(f"[raynas] {note}; the export is in {folder}", file=out, flush=True)
+        log.warning(f"{note}; the export is in {folder}")
         return {"note": note, "tracking_uri": target.uri, "run_id": run_id}
     report.update({"tracking_uri": target.uri, "run": which})
-    print(f"[raynas] MLflow: export logged to {which} (run {run_id})"
-          + (f", model {report['model_uri']}" if report.get("model_uri") else ""), file=out, flush=True)
+    log.info(f"MLflow: export logged to {which} (run {run_id})"
+             + (f", model {report['model_uri']}" if report.get("model_uri") else ""))
     return report
 
 

@@ -9,11 +9,11 @@ On the tabular benchmark the curve has the two points the table knows: epoch 12 
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from raynas._files import write_json
 from raynas.proxy._common import finish_tool, missing_result, ray_session, run_tool_jobs
@@ -22,7 +22,10 @@ from raynas.trials import TrialStatus, cost_seconds, metric
 from raynas.tune import Job
 
 if TYPE_CHECKING:
+    from raynas.proxy._target import DesignTarget
     from raynas.tracking import TrialRecord
+
+log = logging.getLogger(__name__)
 
 TOOL = "baseline"
 JOB_NUMBER = 1
@@ -74,7 +77,7 @@ class BaselineResult:
                 "training")
 
 
-def baseline_path(target: Any) -> Path:
+def baseline_path(target: DesignTarget) -> Path:
     """Where ``raynas baseline`` keeps its result (``baseline.json``)."""
     return target.workspace / TOOL / "baseline.json"
 
@@ -111,7 +114,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def baseline(target: Any, *, overwrite: bool = False, stream: TextIO | None = None, seed: int = 0,
+def baseline(target: DesignTarget, *, overwrite: bool = False, seed: int = 0,
              progress_interval_s: float = 5.0) -> BaselineResult:
     """Run (or resume) full training of ``target.baseline_arch()``; writes ``baseline.json``, ``curve.parquet``
     and ``curve.png`` in ``<workspace>/baseline`` and logs stage ``baseline`` to MLflow.
@@ -119,23 +122,21 @@ def baseline(target: Any, *, overwrite: bool = False, stream: TextIO | None = No
     A failed training is returned with status ``failed`` and its reason (it is not retried without
     ``overwrite``); a target without a baseline architecture raises the ConfigError naming the fix.
     """
-    out = stream or sys.stderr
     arch = target.baseline_arch()  # before Ray starts: a missing baseline is a config error
     with ray_session(target):
-        return _baseline(target, arch, overwrite=overwrite, stream=out, seed=seed,
+        return _baseline(target, arch, overwrite=overwrite, seed=seed,
                          progress_interval_s=progress_interval_s)
 
 
-def _baseline(target: Any, arch: Any, *, overwrite: bool, stream: TextIO, seed: int,
+def _baseline(target: DesignTarget, arch: Any, *, overwrite: bool, seed: int,
               progress_interval_s: float) -> BaselineResult:
-    out = stream
     label = target.task or "nasbench201"
     params = {"target": label, "arch": arch, "seed": seed}
     root = target.stage_dir(TOOL, settings=params, overwrite=overwrite)
     tracking = target.tracking(TOOL, root, params=params, variant="full")
     job = Job(JOB_NUMBER, arch, seed, "full", {"model": "baseline"})
     evaluators = {"full": target.full_evaluator(root, stage=Stage.BASELINE)}
-    jobs_result = run_tool_jobs(target, root, [job], evaluators, tracking=tracking, stream=out,
+    jobs_result = run_tool_jobs(target, root, [job], evaluators, tracking=tracking,
                                 what=f"{TOOL} full training", progress_interval_s=progress_interval_s)
     record = jobs_result.records.get(JOB_NUMBER)
     rows = curve_rows(record)
@@ -151,9 +152,8 @@ def _baseline(target: Any, arch: Any, *, overwrite: bool, stream: TextIO, seed: 
                             directory=str(root), seed=seed, reason=reason)
     saved = write_json(baseline_path(target), result.to_dict())
     finish_tool(tracking, status="completed" if result.completed else "failed", reason=result.summary(),
-                metrics={"accuracy": result.accuracy, "cost_s": result.cost_s}, artifacts=[curve, png, saved],
-                stream=out)
-    print(f"[raynas] {TOOL}: {result.summary()}; results in {root}", file=out, flush=True)
+                metrics={"accuracy": result.accuracy, "cost_s": result.cost_s}, artifacts=[curve, png, saved])
+    log.info(f"{TOOL}: {result.summary()}; results in {root}")
     return result
 
 
@@ -181,7 +181,7 @@ def plot_baseline(path: Path, rows: Sequence[Mapping[str, Any]], label: str) -> 
     return plot_curves({"baseline": points}, path, title=f"Baseline full training ({label})")
 
 
-def load_baseline(target: Any) -> BaselineResult:
+def load_baseline(target: DesignTarget) -> BaselineResult:
     """The saved result of the last ``raynas baseline`` (ConfigError naming the command when there is none)."""
     path = baseline_path(target)
     if not path.is_file():

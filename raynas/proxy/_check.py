@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
 from raynas._files import write_json
+from raynas._log import log_to
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
 from raynas.proxy._baseline import baseline_path
 from raynas.proxy._common import finish_tool
 from raynas.proxy._variance import variance_path
 from raynas.trials import TrialStatus
+
+if TYPE_CHECKING:
+    from raynas.proxy._target import DesignTarget
 
 TOOL = "check"
 #: Decisions with more options than this get a warning (controllers learn slowly on very wide decisions).
@@ -185,7 +188,7 @@ class _Inputs:
     variance_error: str | None
 
 
-def _command(target: Any, tool: str) -> str:
+def _command(target: DesignTarget, tool: str) -> str:
     """The command that makes a missing input, for this target."""
     from raynas.experiment import DEFAULT_WORKDIR
 
@@ -201,7 +204,7 @@ def _command(target: Any, tool: str) -> str:
     return f"`raynas {tool}{flags}`"
 
 
-def _read_json(path: Path, tool: str, what: str, target: Any) -> tuple[dict[str, Any] | None, str | None]:
+def _read_json(path: Path, tool: str, what: str, target: DesignTarget) -> tuple[dict[str, Any] | None, str | None]:
     if not path.is_file():
         return None, f"no {what} result: run {_command(target, tool)}"
     try:
@@ -213,7 +216,7 @@ def _read_json(path: Path, tool: str, what: str, target: Any) -> tuple[dict[str,
     return data, None
 
 
-def _load_inputs(target: Any) -> _Inputs:
+def _load_inputs(target: DesignTarget) -> _Inputs:
     from raynas.proxy._search import load_result, result_path
 
     search = chosen = None
@@ -252,7 +255,7 @@ def _sci(size: int) -> str:
 
 
 # --- rows --------------------------------------------------------------------------------------------------------
-def _check_baseline(target: Any, inputs: _Inputs) -> CheckRow:
+def _check_baseline(target: DesignTarget, inputs: _Inputs) -> CheckRow:
     name = "baseline"
     data = inputs.baseline
     if data is None:
@@ -277,7 +280,7 @@ def _min_tau(inputs: _Inputs) -> float:
     return tau if math.isfinite(tau) else 0.65
 
 
-def _check_rank(target: Any, inputs: _Inputs) -> CheckRow:
+def _check_rank(target: DesignTarget, inputs: _Inputs) -> CheckRow:
     name = "rank correlation"
     if inputs.search is None:
         return CheckRow(name, CheckResult.FAIL, "missing", str(inputs.search_error))
@@ -293,7 +296,7 @@ def _check_rank(target: Any, inputs: _Inputs) -> CheckRow:
                     "cheaper reductions of fewer settings")
 
 
-def _check_space_tau(target: Any, inputs: _Inputs) -> CheckRow:
+def _check_space_tau(target: DesignTarget, inputs: _Inputs) -> CheckRow:
     name = "whole-space correlation"
     if inputs.search is None:
         return CheckRow(name, CheckResult.WARN, "missing", str(inputs.search_error))
@@ -320,7 +323,7 @@ _VARIANCE_RESULTS = {"pass": CheckResult.PASS, "warn": CheckResult.WARN, "fail":
                      "inconclusive": CheckResult.WARN}
 
 
-def _check_variance(target: Any, inputs: _Inputs) -> CheckRow:
+def _check_variance(target: DesignTarget, inputs: _Inputs) -> CheckRow:
     """The proxy's run-to-run sd against the spread of the top reference models (see :mod:`raynas.proxy._variance`):
     its verdict, with the figures."""
     name = "variance"
@@ -361,7 +364,7 @@ def _check_variance(target: Any, inputs: _Inputs) -> CheckRow:
     return CheckRow(name, result, value, f"{figures}: {tail}")
 
 
-def _check_smoothness(target: Any, inputs: _Inputs) -> CheckRow:
+def _check_smoothness(target: DesignTarget, inputs: _Inputs) -> CheckRow:
     name = "curve smoothness"
     data = inputs.variance
     if data is None:
@@ -380,7 +383,7 @@ def _check_smoothness(target: Any, inputs: _Inputs) -> CheckRow:
                     "the learning rate at the end (cosine schedule) or validate on more data")
 
 
-def _check_cost(target: Any, inputs: _Inputs, settings: CheckSettings) -> CheckRow:
+def _check_cost(target: DesignTarget, inputs: _Inputs, settings: CheckSettings) -> CheckRow:
     from raynas.proxy._estimate import EstimateInputs, _num, estimate
 
     name = "proxy cost per trial"
@@ -418,7 +421,7 @@ def _check_cost(target: Any, inputs: _Inputs, settings: CheckSettings) -> CheckR
                     f"{plan} > {_num(s.max_total_days)} days in all: {fix}, or use a cheaper proxy")
 
 
-def _probe_records(target: Any) -> list[Any]:
+def _probe_records(target: DesignTarget) -> list[Any]:
     """The latest record of every probe job (proxy search and variance runs) that finished."""
     from raynas.tune import FINISHED, latest_records
 
@@ -430,7 +433,7 @@ def _probe_records(target: Any) -> list[Any]:
     return records
 
 
-def _check_failures(target: Any, records: list[Any], settings: CheckSettings) -> CheckRow:
+def _check_failures(target: DesignTarget, records: list[Any], settings: CheckSettings) -> CheckRow:
     name = "failure rate"
     if not records:
         return CheckRow(name, CheckResult.WARN, "no runs",
@@ -478,7 +481,7 @@ def _check_memory(records: list[Any], settings: CheckSettings) -> CheckRow:
                     "width, or give each trial more GPUs; larger models in the space may run out of memory")
 
 
-def _check_split(target: Any, root: Path) -> CheckRow:
+def _check_split(target: DesignTarget, root: Path) -> CheckRow:
     name = "data split"
     try:
         split = target.target.prepare(root)
@@ -499,7 +502,7 @@ def _check_split(target: Any, root: Path) -> CheckRow:
                     "class balance and validation distribution fine")
 
 
-def _load_space(target: Any) -> tuple[Any, str | None]:
+def _load_space(target: DesignTarget) -> tuple[Any, str | None]:
     try:
         return target.space(), None
     except (RaynasError, OSError, ValueError) as exc:
@@ -543,17 +546,21 @@ def _check_options(space: Any, error: str | None) -> CheckRow:
 
 
 # --- the tool ----------------------------------------------------------------------------------------------------
-def check_path(target: Any) -> Path:
+def check_path(target: DesignTarget) -> Path:
     return target.workspace / TOOL / "check.json"
 
 
-def proxy_check(target: Any, settings: CheckSettings | None = None, *, stream: TextIO | None = None) -> CheckReport:
+def proxy_check(target: DesignTarget, settings: CheckSettings | None = None, *, stream: TextIO | None = None) -> CheckReport:
     """Run every check on ``target`` (a DesignTarget); writes ``check.json`` and closes an MLflow parent run.
 
-    Never raises for a missing input: such a check fails or warns with the command to run.
+    Never raises for a missing input: such a check fails or warns with the command to run. What MLflow received
+    is logged (``"raynas"`` logger), or written to ``stream`` when given.
     """
-    out = stream or sys.stderr
-    settings = settings or CheckSettings()
+    with log_to(stream):
+        return _proxy_check(target, settings or CheckSettings())
+
+
+def _proxy_check(target: DesignTarget, settings: CheckSettings) -> CheckReport:
     params = {"target": target.task or target.table or "nasbench201", **asdict(settings)}
     root = target.stage_dir(TOOL, settings=params, overwrite=True)
     tracking = target.tracking(TOOL, root, params=params, variant="check")
@@ -577,8 +584,7 @@ def proxy_check(target: Any, settings: CheckSettings | None = None, *, stream: T
     path = write_json(root / "check.json", report.to_dict())
     counts = report.counts()
     finish_tool(tracking, status="completed" if report.passed else "failed", reason=report.summary(),
-                metrics={"checks_failed": counts["fail"], "checks_warned": counts["warn"]}, artifacts=[path],
-                stream=out)
+                metrics={"checks_failed": counts["fail"], "checks_warned": counts["warn"]}, artifacts=[path])
     return report
 
 

@@ -9,11 +9,11 @@ stopped (it can no longer be the cheapest), as is one past its time limit or wit
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Mapping
 
 from raynas._files import write_json
 from raynas._parse import as_float, as_int
@@ -23,6 +23,11 @@ from raynas.proxy._select import MIN_REFERENCES, ReferenceSet, references_path
 from raynas.proxy._stats import rank_agreement, whole_space_tau
 from raynas.trials import TrialStatus, cost_seconds, metric
 from raynas.tune import Job
+
+if TYPE_CHECKING:
+    from raynas.proxy._target import DesignTarget
+
+log = logging.getLogger(__name__)
 
 TOOL = "proxy-search"
 
@@ -76,19 +81,14 @@ class _Progress:
 class CandidatePolicy:
     """Follows each candidate's rank correlation as its jobs end, and cancels candidates that cannot win."""
 
-    def __init__(self, settings: ProxySearchSettings, full: Mapping[str, float], *, accuracy_key: str,
-                 stream: TextIO | None = None) -> None:
+    def __init__(self, settings: ProxySearchSettings, full: Mapping[str, float], *, accuracy_key: str) -> None:
         self.settings = settings
         self.full = dict(full)
         self.accuracy_key = accuracy_key
-        self.stream = stream
         self.progress: dict[str, _Progress] = {}
         self.successes: dict[str, float] = {}
         #: Candidates stopped early, with the reason (once stopped, always stopped).
         self.stopped: dict[str, str] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "stream": None}
 
     def observe(self, job: Job, status: str, metrics: Mapping[str, Any]) -> None:
         progress = self.progress.setdefault(job.group, _Progress())
@@ -144,7 +144,7 @@ class CandidatePolicy:
         return None
 
     def _say(self, text: str) -> None:
-        print(f"[raynas] {TOOL}: {text}", file=self.stream or sys.stderr, flush=True)
+        log.info(f"{TOOL}: {text}")
 
 
 @dataclass(frozen=True)
@@ -199,14 +199,13 @@ class ProxySearchResult:
                 "models' spread")
 
 
-def result_path(target: Any) -> Path:
+def result_path(target: DesignTarget) -> Path:
     return target.workspace / TOOL / "proxy_search.json"
 
 
-def proxy_search(target: Any, settings: ProxySearchSettings, *, overwrite: bool = False,
-                 stream: TextIO | None = None, progress_interval_s: float = 5.0) -> ProxySearchResult:
+def proxy_search(target: DesignTarget, settings: ProxySearchSettings, *, overwrite: bool = False,
+                 progress_interval_s: float = 5.0) -> ProxySearchResult:
     """Run (or resume) the proxy search on the reference models of ``raynas proxy select-models``."""
-    out = stream or sys.stderr
     selection = ReferenceSet.load(references_path(target))
     refs = selection.references
     if len(refs) < MIN_REFERENCES:
@@ -230,16 +229,16 @@ def proxy_search(target: Any, settings: ProxySearchSettings, *, overwrite: bool 
     root = target.stage_dir(TOOL, settings=params, overwrite=overwrite)
     tracking = target.tracking(TOOL, root, params=params, variant="candidates")
     full = {m.model: m.full_accuracy for m in refs}
-    policy = CandidatePolicy(settings, full, accuracy_key=target.accuracy_key, stream=out)
+    policy = CandidatePolicy(settings, full, accuracy_key=target.accuracy_key)
     index = {m.model: i for i, m in enumerate(refs)}
     jobs = [Job((c + 1) * 1000 + index[m.model] + 1, m.arch, settings.seed * 1000 + index[m.model], cand.name,
                 {"candidate": cand.name, "model": m.model})
             for m in refs for c, cand in enumerate(candidates)]  # interleaved: every candidate progresses at once
     evaluators = {cand.name: target.candidate_evaluator(cand, root) for cand in candidates}
     side_by_side = ", all candidates side by side" if len(candidates) > 1 else ""
-    print(f"[raynas] {TOOL}: {len(candidates)} candidate{'s' if len(candidates) > 1 else ''} x {len(refs)} reference "
-          f"models{side_by_side}; success: tau >= {settings.min_tau:g}", file=out, flush=True)
-    jobs_result = run_tool_jobs(target, root, jobs, evaluators, tracking=tracking, policy=policy, stream=out,
+    log.info(f"{TOOL}: {len(candidates)} candidate{'s' if len(candidates) > 1 else ''} x {len(refs)} reference "
+             f"models{side_by_side}; success: tau >= {settings.min_tau:g}")
+    jobs_result = run_tool_jobs(target, root, jobs, evaluators, tracking=tracking, policy=policy,
                                 what=TOOL, progress_interval_s=progress_interval_s)
     full_cost = [m.full_cost_s for m in refs if math.isfinite(m.full_cost_s) and m.full_cost_s > 0]
     full_cost_per_model = sum(full_cost) / len(full_cost) if full_cost else math.nan
@@ -262,11 +261,11 @@ def proxy_search(target: Any, settings: ProxySearchSettings, *, overwrite: bool 
         metrics.update({"chosen_kendall_tau": best.kendall_tau, "chosen_space_tau": best.space_tau,
                         "chosen_cost_per_model_s": best.cost_per_model_s})
     finish_tool(tracking, status="completed" if chosen else "failed", reason=result.summary(), metrics=metrics,
-                artifacts=[*artifacts, root / "proxy_search.json"], stream=out)
+                artifacts=[*artifacts, root / "proxy_search.json"])
     return result
 
 
-def _candidate_result(cand: Any, records: Mapping[str, Any], refs: list, settings: ProxySearchSettings, target: Any,
+def _candidate_result(cand: Any, records: Mapping[str, Any], refs: list, settings: ProxySearchSettings, target: DesignTarget,
                       full_cost: float, population: Any, row_of: Mapping[str, int], cancelled: str | None
                       ) -> CandidateResult:
     proxy = [metric(records[m.model], target.accuracy_key) for m in refs]
@@ -342,7 +341,7 @@ def _artifacts(root: Path, policy: CandidatePolicy, settings: ProxySearchSetting
     return paths
 
 
-def load_result(target: Any) -> ProxySearchResult:
+def load_result(target: DesignTarget) -> ProxySearchResult:
     """The saved result of the last proxy search (ConfigError with the fix when there is none)."""
     import json
 

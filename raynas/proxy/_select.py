@@ -10,21 +10,27 @@ again resumes where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from raynas._files import write_json
+from raynas._log import log_to
 from raynas._parse import as_float, as_int
 from raynas.errors import ConfigError, RaynasError
 from raynas.proxy._common import finish_tool, ray_session, run_tool_jobs
 from raynas.proxy._spread import prune_for_spread
 from raynas.trials import TrialStatus, cost_seconds, metric
 from raynas.tune import Job
+
+if TYPE_CHECKING:
+    from raynas.proxy._target import DesignTarget
+
+log = logging.getLogger(__name__)
 
 TOOL = "select-models"
 #: A proxy's rank correlation needs at least this many valid reference models.
@@ -127,21 +133,20 @@ class ReferenceSet:
         return cls(data["target"], data["latency_key"], data["settings"], models)
 
 
-def references_path(target: Any) -> Path:
+def references_path(target: DesignTarget) -> Path:
     return target.workspace / TOOL / "references.json"
 
 
-def select_models(target: Any, settings: SelectionSettings, *, overwrite: bool = False,
+def select_models(target: DesignTarget, settings: SelectionSettings, *, overwrite: bool = False,
                   stream: TextIO | None = None, progress_interval_s: float = 5.0) -> ReferenceSet:
-    """Run (or resume) reference-model selection; writes ``references.json``, ``models.parquet`` and a plot."""
-    with ray_session(target):
-        return _select_models(target, settings, overwrite=overwrite, stream=stream or sys.stderr,
-                              progress_interval_s=progress_interval_s)
+    """Run (or resume) reference-model selection; writes ``references.json``, ``models.parquet`` and a plot.
+    Progress lines are logged (``"raynas"`` logger), or written to ``stream`` when given."""
+    with ray_session(target), log_to(stream):
+        return _select_models(target, settings, overwrite=overwrite, progress_interval_s=progress_interval_s)
 
 
-def _select_models(target: Any, settings: SelectionSettings, *, overwrite: bool, stream: TextIO,
+def _select_models(target: DesignTarget, settings: SelectionSettings, *, overwrite: bool,
                    progress_interval_s: float) -> ReferenceSet:
-    out = stream
     params = {"target": target.task or "nasbench201", **asdict(settings), "fractions": list(settings.fractions)}
     root = target.stage_dir(TOOL, settings=params, overwrite=overwrite)
     tracking = target.tracking(TOOL, root, params=params, variant="rounds+full")
@@ -161,7 +166,7 @@ def _select_models(target: Any, settings: SelectionSettings, *, overwrite: bool,
         jobs = [Job(r * 1000 + i + 1, archs[i], seeds[i], group, {"model": names[i], "round": str(r),
                                                                    "fraction": f"{fraction:g}"}) for i in alive]
         result = run_tool_jobs(target, root, jobs, {group: target.fraction_evaluator(fraction, root)},
-                               tracking=tracking, stream=out, what=f"{TOOL} round {r} ({fraction:g} of full training)",
+                               tracking=tracking, what=f"{TOOL} round {r} ({fraction:g} of full training)",
                                progress_interval_s=progress_interval_s)
         points = []
         for i, job in zip(alive, jobs):
@@ -175,15 +180,14 @@ def _select_models(target: Any, settings: SelectionSettings, *, overwrite: bool,
             if i not in kept:
                 dropped[i] = r
         failed = sum(1 for p in points if not math.isfinite(p[0]))
-        print(f"[raynas] {TOOL} round {r}: {len(alive)} trained ({failed} failed), {len(kept)} kept for spread",
-              file=out, flush=True)
+        log.info(f"{TOOL} round {r}: {len(alive)} trained ({failed} failed), {len(kept)} kept for spread")
         alive = kept
     if len(alive) < MIN_REFERENCES:
-        _fail(tracking, f"only {len(alive)} models survived the rounds", out)
+        _fail(tracking, f"only {len(alive)} models survived the rounds")
     full_jobs = [Job(FULL_JOB_BASE + i + 1, archs[i], seeds[i], "full", {"model": names[i], "round": "full"})
                  for i in alive]
     result = run_tool_jobs(target, root, full_jobs, {"full": target.full_evaluator(root)}, tracking=tracking,
-                           stream=out, what=f"{TOOL} full training of {len(alive)} reference models",
+                           what=f"{TOOL} full training of {len(alive)} reference models",
                            progress_interval_s=progress_interval_s)
     models = []
     for i in range(len(archs)):
@@ -202,17 +206,17 @@ def _select_models(target: Any, settings: SelectionSettings, *, overwrite: bool,
         status, reason = "failed", (f"only {valid} reference models completed full training (at least "
                                     f"{MIN_REFERENCES} are needed); see the failure reasons with `raynas trials "
                                     f"{root}` and run again with more --initial/--keep")
-    finish_tool(tracking, status=status, reason=reason, metrics={"references": valid}, artifacts=artifacts, stream=out)
-    print(f"[raynas] {TOOL}: {reason}; results in {root}", file=out, flush=True)
+    finish_tool(tracking, status=status, reason=reason, metrics={"references": valid}, artifacts=artifacts)
+    log.info(f"{TOOL}: {reason}; results in {root}")
     if valid < MIN_REFERENCES:
         raise RaynasError(reason)
     return selection
 
 
-def _fail(tracking: Any, reason: str, out: TextIO) -> None:
+def _fail(tracking: Any, reason: str) -> None:
     text = (f"{reason}: at least {MIN_REFERENCES} are needed; too many trials failed (see `raynas trials` on the "
             "tool's directory), or raise --initial")
-    finish_tool(tracking, status="failed", reason=text, stream=out)
+    finish_tool(tracking, status="failed", reason=text)
     raise RaynasError(text)
 
 

@@ -47,12 +47,12 @@ repeats are not run again; a changed threshold is judged again without training)
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -64,6 +64,11 @@ from raynas.proxy._common import finish_tool, missing_result, ray_session, run_t
 from raynas.targets import Stage
 from raynas.trials import TrialStatus, metric
 from raynas.tune import Job
+
+if TYPE_CHECKING:
+    from raynas.proxy._target import DesignTarget
+
+log = logging.getLogger(__name__)
 
 TOOL = "variance"
 TABULAR_NOTE = ("The tabular benchmark holds one training run per architecture, so every repeat reads the same "
@@ -300,7 +305,7 @@ class VarianceResult:
                 f"{self.repeats - self.failed} of {self.repeats} repeats completed")
 
 
-def variance_path(target: Any) -> Path:
+def variance_path(target: DesignTarget) -> Path:
     """Where ``raynas proxy variance`` keeps its result (``variance.json``)."""
     return target.workspace / TOOL / "variance.json"
 
@@ -329,8 +334,8 @@ def coefficient_of_variation(values: Sequence[float]) -> float:
     return float(v.std(ddof=1) / v.mean())
 
 
-def proxy_variance(target: Any, settings: VarianceSettings, *, overwrite: bool = False,
-                   stream: TextIO | None = None, progress_interval_s: float = 5.0) -> VarianceResult:
+def proxy_variance(target: DesignTarget, settings: VarianceSettings, *, overwrite: bool = False,
+                   progress_interval_s: float = 5.0) -> VarianceResult:
     """Run (or resume) ``settings.repeats`` trainings of one model with a proxy candidate and different seeds.
 
     The candidate defaults to the one ``raynas proxy search`` chose, else the target's first candidate; the model
@@ -340,15 +345,14 @@ def proxy_variance(target: Any, settings: VarianceSettings, *, overwrite: bool =
     docstring). Writes ``variance.json``, ``curves.parquet`` and ``curves.png`` in
     ``<workspace>/variance`` and logs stage ``variance`` to MLflow (metrics ``cv`` and ``smoothness``).
     """
-    out = stream or sys.stderr
     candidate = _candidate(target, settings.candidate)
     model, arch = _model(target, settings.model)
     with ray_session(target):
-        return _variance(target, settings, candidate, model, arch, overwrite=overwrite, stream=out,
+        return _variance(target, settings, candidate, model, arch, overwrite=overwrite,
                          progress_interval_s=progress_interval_s)
 
 
-def _candidate(target: Any, name: str | None) -> Any:
+def _candidate(target: DesignTarget, name: str | None) -> Any:
     candidates = target.candidates()
     known = {c.name: c for c in candidates}
     if name is None:
@@ -366,7 +370,7 @@ def _candidate(target: Any, name: str | None) -> Any:
     return known[name]
 
 
-def _model(target: Any, name: str | None) -> tuple[str, Any]:
+def _model(target: DesignTarget, name: str | None) -> tuple[str, Any]:
     from raynas.proxy._select import ReferenceSet, references_path
 
     path = references_path(target)
@@ -392,9 +396,8 @@ def _model(target: Any, name: str | None) -> tuple[str, Any]:
                           f"run `raynas proxy select-models` first, or give the task a baseline ({exc.fix})") from exc
 
 
-def _variance(target: Any, settings: VarianceSettings, candidate: Any, model: str, arch: Any, *, overwrite: bool,
-              stream: TextIO, progress_interval_s: float) -> VarianceResult:
-    out = stream
+def _variance(target: DesignTarget, settings: VarianceSettings, candidate: Any, model: str, arch: Any, *, overwrite: bool,
+              progress_interval_s: float) -> VarianceResult:
     label = target.task or "nasbench201"
     params = {"target": label, "repeats": settings.repeats, "candidate": candidate.name, "model": model, "arch": arch,
               "seed": settings.seed}
@@ -404,10 +407,10 @@ def _variance(target: Any, settings: VarianceSettings, candidate: Any, model: st
     seeds = [settings.seed * 1000 + i for i in range(settings.repeats)]
     jobs = [Job(i + 1, arch, seeds[i], candidate.name, {"candidate": candidate.name, "model": model,
                                                        "repeat": str(i)}) for i in range(settings.repeats)]
-    print(f"[raynas] {TOOL}: proxy {candidate.name} on model {model}, {settings.repeats} repeats with different "
-          "seeds, all at once", file=out, flush=True)
+    log.info(f"{TOOL}: proxy {candidate.name} on model {model}, {settings.repeats} repeats with different "
+             "seeds, all at once")
     evaluators = {candidate.name: target.candidate_evaluator(candidate, root, stage=Stage.VARIANCE)}
-    jobs_result = run_tool_jobs(target, root, jobs, evaluators, tracking=tracking, stream=out,
+    jobs_result = run_tool_jobs(target, root, jobs, evaluators, tracking=tracking,
                                 what=f"{TOOL} repeats of {candidate.name}",
                                 progress_interval_s=progress_interval_s)
     records = [jobs_result.records.get(job.number) for job in jobs]
@@ -442,12 +445,12 @@ def _variance(target: Any, settings: VarianceSettings, candidate: Any, model: st
                 reason=result.summary(),
                 metrics={"cv": cv, "smoothness": smooth, "failure_rate": failure_rate,
                          "separation": separation.ratio, "run_to_run_sd": separation.noise_sd},
-                artifacts=[curves_path, png, saved], stream=out)
-    print(f"[raynas] {TOOL}: {result.summary()}; results in {root}", file=out, flush=True)
+                artifacts=[curves_path, png, saved])
+    log.info(f"{TOOL}: {result.summary()}; results in {root}")
     return result
 
 
-def _separation(target: Any, candidate: str, values: Sequence[float], settings: VarianceSettings) -> Separation:
+def _separation(target: DesignTarget, candidate: str, values: Sequence[float], settings: VarianceSettings) -> Separation:
     """The verdict for ``values`` (the completed repeats) of ``candidate`` on ``target``."""
     bars = {"pass_at": settings.pass_separation, "fail_below": settings.fail_separation, "level": settings.level}
     if target.tabular:
@@ -471,7 +474,7 @@ def _separation(target: Any, candidate: str, values: Sequence[float], settings: 
                                    "`raynas proxy search`, then this again (finished repeats are reused)"})
 
 
-def reference_values(target: Any, candidate: str) -> tuple[dict[str, float], dict[str, float]]:
+def reference_values(target: DesignTarget, candidate: str) -> tuple[dict[str, float], dict[str, float]]:
     """The reference models' proxy accuracies under ``candidate`` (from the proxy search's trial store) and their
     full-training accuracies (from ``raynas proxy select-models``), by model; empty when missing."""
     from raynas.proxy._select import ReferenceSet, references_path
@@ -519,7 +522,7 @@ def _plot(path: Path, rows: Sequence[Sequence[dict[str, Any]]], seeds: Sequence[
     return plot_curves(curves, path, title=f"Proxy {candidate}: repeats of model {model}")
 
 
-def load_variance(target: Any) -> VarianceResult:
+def load_variance(target: DesignTarget) -> VarianceResult:
     """The saved result of the last ``raynas proxy variance`` (ConfigError naming the command when there is none)."""
     path = variance_path(target)
     if not path.is_file():

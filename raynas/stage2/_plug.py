@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 
-def inline_stage2_callbacks(config: Any, stream: Any = None) -> list[Any]:
+def inline_stage2_callbacks(config: Any) -> list[Any]:
     """What a search plugs into :func:`raynas.tune.run_search` for its ``inline_stage2:`` section: one factory of
     :class:`raynas.stage2.InlineStage2` (none when the section is absent). The factory builds the full-training evaluator once
     the experiment folder is ready."""
@@ -22,6 +22,6 @@ def inline_stage2_callbacks(config: Any, stream: Any = None) -> list[Any]:
         return InlineStage2(every=config.inline_stage2.every, top_k=config.inline_stage2.top_k,
                             experiment_dir=str(exp_dir), metric=config.metric, mode_max=config.mode is Mode.MAX,
                             resources={"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial},
-                            evaluator=full_training_evaluator(config, exp_dir, Stage2Settings(), stream))
+                            evaluator=full_training_evaluator(config, exp_dir, Stage2Settings()))
 
     return [make]

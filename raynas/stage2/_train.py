@@ -20,15 +20,16 @@ gets stage ``stage2`` under the search's MLflow experiment, one child run per fu
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from raynas._files import write_json
+from raynas._log import log_to
 from raynas._parse import as_float, as_int, as_str
 from raynas.errors import ConfigError, RaynasError
 from raynas.stage2._verdict import (
@@ -45,6 +46,8 @@ from raynas.tune import ray_session
 if TYPE_CHECKING:
     from raynas.config import SearchConfig
     from raynas.tracking import TrialRecord
+
+log = logging.getLogger(__name__)
 
 #: The MLflow stage (``raynas.stage`` tag) of full training.
 STAGE = "stage2"
@@ -275,7 +278,7 @@ def load_stage2(experiment_dir: str | Path, *, subdir: str = DEFAULT_SUBDIR) -> 
     return json.loads(path.read_text())
 
 
-def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = None, *, stream: TextIO | None = None,
+def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = None, *,
                 subdir: str = DEFAULT_SUBDIR, label: str | None = None, overwrite: bool = False,
                 records: Sequence[TrialRecord] | None = None) -> Stage2Result:
     """Full-train the top-k distinct completed stage-1 trials of the experiment in ``experiment_dir``.
@@ -295,7 +298,6 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
     from raynas.tracking import TrialStore
 
     settings = settings or Stage2Settings()
-    out = stream or sys.stderr
     as_str("subdir", subdir, pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
     paths = ExperimentPaths(Path(experiment_dir).expanduser().resolve())
     if not paths.config.is_file():
@@ -314,13 +316,13 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
     if available < settings.top_k:
         note = (f"only {available} distinct architectures completed stage 1 (top-k is {settings.top_k}): "
                 f"full-training all {available}")
-        print(f"[raynas] {STAGE}: {note}", file=out, flush=True)
+        log.info(f"{STAGE}: {note}")
     if settings.controls and len(controls) < settings.controls:
         more = (f"only {len(controls)} distinct completed stage-1 trials rank below the top {settings.top_k}: "
                 f"{len(controls)} controls instead of {settings.controls}")
         note = more if note is None else f"{note}; {more}"
-        print(f"[raynas] {STAGE}: {more}", file=out, flush=True)
-    evaluator = full_training_evaluator(config, paths.root, settings, out)  # bad settings fail before anything is written
+        log.info(f"{STAGE}: {more}")
+    evaluator = full_training_evaluator(config, paths.root, settings)  # bad settings fail before anything is written
     validation = validation_examples(config)
     root = paths.root / subdir
     params = _params(config, settings, picked, label, controls)
@@ -328,7 +330,7 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
     tracking = _tracking(config, root, params, settings, paths.root.parent)
     with ray_session(config.ray_address):
         return _train(config, settings, paths.root, root, picked, available, evaluator, tracking, label=label, note=note,
-                      stream=out, controls=controls, validation=validation)
+                      controls=controls, validation=validation)
 
 
 def validation_examples(config: SearchConfig) -> tuple[int | None, str]:
@@ -385,9 +387,11 @@ def _prepare(root: Path, params: dict[str, Any], *, overwrite: bool) -> None:
     ExperimentPaths(root).uid()
 
 
-def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings: Stage2Settings, stream: TextIO | None) -> Any:
+def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings: Stage2Settings, *,
+                            stream: TextIO | None = None) -> Any:
     """Full training of the search's architectures: its target's ``full`` variant on all training data, validated
-    on the real validation set (with ``settings.augmentation`` when given), or the table's 200-epoch column."""
+    on the real validation set (with ``settings.augmentation`` when given), or the table's 200-epoch column.
+    Data split warnings are logged (``"raynas"`` logger), or written to ``stream`` when given."""
     from raynas.targets import Stage, search_target
 
     if settings.augmentation is not None and config.search_type == "augmentation":
@@ -395,8 +399,9 @@ def full_training_evaluator(config: SearchConfig, experiment_dir: Path, settings
                           "stage 2 of an augmentation search full-trains its top policies: drop --augmentation")
     target = search_target(config)
     split = target.prepare(experiment_dir)
-    for warning in getattr(split, "warnings", []):
-        print(f"[raynas] data split warning: {warning}", file=stream, flush=True)
+    with log_to(stream):
+        for warning in getattr(split, "warnings", []):
+            log.warning(f"data split warning: {warning}")
     init = None
     if settings.init is not None:
         from raynas.training import PretrainedWeights
@@ -431,7 +436,7 @@ def _tracking(config: SearchConfig, root: Path, params: dict[str, Any], settings
 
 def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path, root: Path,
            picked: Sequence[TrialRecord], available: int, evaluator: Any, tracking: Any, *, label: str | None,
-           note: str | None, stream: TextIO, controls: Mapping[int, TrialRecord] | None = None,
+           note: str | None, controls: Mapping[int, TrialRecord] | None = None,
            validation: tuple[int | None, str] = (None, "the validation set")) -> Stage2Result:
     from raynas.tune import Job, latest_records, run_jobs
 
@@ -453,7 +458,7 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
         name = what if len(batches) == 1 else f"{what}, batch {index}/{len(batches)}"
         run_jobs(batch, {GROUP: evaluator}, experiment_dir=root, metric=config.metric, cpus_per_trial=cpus,
                  gpus_per_trial=gpus, max_concurrent=concurrent, tracking=tracking, ray_address=config.ray_address,
-                 stream=stream, progress_interval_s=settings.progress_interval_s, what=name)
+                 progress_interval_s=settings.progress_interval_s, what=name)
         # the next run_jobs call clears Ray Tune's folder, where the checkpoints are: keep them first
         kept.update(_keep_checkpoints(root, latest_records(root / "trials")))
     records = latest_records(root / "trials")
@@ -475,11 +480,11 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
                "noise_sd": float(result.noise.get("sd", math.nan)),
                "best_full_accuracy": result.picked_accuracy, "models_completed": float(len(result.completed))}
     report = finish_tool(tracking, status="failed" if result.all_failed else "completed", reason=reason,
-                         metrics=metrics, artifacts=artifacts, stream=stream)
+                         metrics=metrics, artifacts=artifacts)
     if report:
         result = replace(result, mlflow=report)
         write_json(json_path, result.to_dict())
-    print(f"[raynas] {reason}; results in {root}", file=stream, flush=True)
+    log.info(f"{reason}; results in {root}")
     return result
 
 

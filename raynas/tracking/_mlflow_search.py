@@ -7,13 +7,13 @@ the search's final status.
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from raynas.experiment import ExperimentPaths
 from raynas.tracking._mlflow_layout import TAG_STOP_REASON, TrialContext, config_params, summary_metrics
@@ -28,6 +28,8 @@ from raynas.tracking._store import TrialStore
 
 if TYPE_CHECKING:
     from raynas.config import SearchConfig
+
+log = logging.getLogger(__name__)
 
 #: The stage name of a stage-1 search's parent run.
 STAGE_SEARCH = "search"
@@ -132,18 +134,17 @@ def search_tracking(config: "SearchConfig", *, interval_s: float = 1.0,
 
 
 def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = None, tracking_uri: str | None = None,
-                stream: TextIO | None = None, progress_every_s: float = 5.0) -> SyncReport:
+                progress_every_s: float = 5.0) -> SyncReport:
     """Send every stored trial of a search that MLflow has not received yet; with ``status`` (a SearchResult
     as a dict) also write the final summary and close the parent run. Safe to run any number of times."""
-    return sync_stage(search_tracking(config, tracking_uri=tracking_uri), status=status, stream=stream,
+    return sync_stage(search_tracking(config, tracking_uri=tracking_uri), status=status,
                       progress_every_s=progress_every_s)
 
 
-def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = None, stream: TextIO | None = None,
+def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = None,
                progress_every_s: float = 5.0) -> SyncReport:
     """:func:`sync_search` for any stage whose trials are in the trial store of ``tracking.experiment_dir``
     (a search, or a proxy-design tool run). ``status`` needs ``status``, ``reason`` and ``best_reward`` keys."""
-    out = stream or sys.stderr
     target = tracking.target
     paths = ExperimentPaths(Path(tracking.experiment_dir))
     records = TrialStore(paths.trials).records()
@@ -174,7 +175,7 @@ def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = N
             if time.time() - last >= progress_every_s:
                 last = time.time()
                 tracker.save()
-                print(f"[raynas] MLflow sync: {index + 1}/{len(todo)} trial records sent", file=out, flush=True)
+                log.info(f"MLflow sync: {index + 1}/{len(todo)} trial records sent")
         if status is not None:
             _close_parent(tracker, stage, records, status)
     except Exception as exc:  # noqa: BLE001 - the store went away in the middle: report what is left
@@ -208,18 +209,16 @@ def _close_parent(tracker: MlflowTracker, stage: str, records: list, status: Map
 
 
 def finish_stage(tracking: Any, *, status: str, reason: str, metrics: Mapping[str, float] | None = None,
-                artifacts: Sequence[str | Path] = (), stream: TextIO | None = None) -> dict[str, Any]:
+                artifacts: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Send what MLflow has not received and close a stage's parent run (never fails the stage: results are on disk)."""
-    out = stream or sys.stderr
     if tracking is None:
         return {}
     try:
         report = sync_stage(tracking, status={"status": status, "reason": reason, "metrics": dict(metrics or {}),
-                                              "artifacts": [str(a) for a in artifacts]}, stream=out)
+                                              "artifacts": [str(a) for a in artifacts]})
     except Exception as exc:  # noqa: BLE001 - results are on disk whatever MLflow does
-        print(f"[raynas] MLflow: logging failed ({type(exc).__name__}: {exc}); results are in {tracking.experiment_dir}",
-              file=out, flush=True)
+        log.warning(f"MLflow: logging failed ({type(exc).__name__}: {exc}); results are in {tracking.experiment_dir}")
         return {"error": f"{type(exc).__name__}: {exc}"}
     for line in report.lines(tracking.experiment_dir):
-        print(f"[raynas] {line}", file=out, flush=True)
+        log.info(line)
     return report.to_dict()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pickle
 import queue
@@ -25,6 +26,8 @@ from typing import Any, Callable, Mapping
 from raynas.tracking._mlflow_search import SearchTracking
 from raynas.tracking._mlflow_sync import MlflowTracker, is_transient, reachable
 from raynas.tracking._store import TrialRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -335,13 +338,10 @@ def serve(stdin: Any, stdout: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _lowest_cpu_priority()
 
-    def say(text: str) -> None:
-        print(f"[raynas] {text}", file=sys.stderr, flush=True)
-
     tracking, ledger_state = pickle.load(stdin)
     if tracking.target.uri.startswith("sqlite:"):
         _sqlite_without_fsync_per_commit()
-    worker = MlflowSyncWorker(tracking, ledger_state, say)
+    worker = MlflowSyncWorker(tracking, ledger_state, log.warning)  # its lines are about MLflow trouble
     worker.start()
     while True:
         try:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 import time
 from typing import Any, TextIO
 
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
+from raynas._log import log_to
 from raynas._text import hms
 from raynas.controllers import TrialStatus
 from raynas.targets import CONTRACT_PREFIX, TrainerContractBroken
 from raynas.tracking import TrialRecord, TrialStore
 from raynas.tune._outcome import NODE_KEY, REASON_KEY, Outcome, classify, error_outcome, history_entry, user_metrics
+
+log = logging.getLogger(__name__)
 
 
 def _error_text(trial: Any) -> str | None:
@@ -289,7 +292,9 @@ def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, hist
 
 
 class ProgressPrinter(Callback):
-    """One plain progress line at most every ``interval_s`` seconds (works in logs, not only terminals)."""
+    """One plain progress line at most every ``interval_s`` seconds (works in logs, not only terminals), logged at
+    INFO through the ``"raynas"`` logger; ``stream``, when given, takes the lines instead (e.g. a benchmark's
+    ``os.devnull``)."""
 
     def __init__(self, max_trials: int, metric: str, *, mode_max: bool = True, interval_s: float = 5.0,
                  stream: TextIO | None = None, live_path: str | None = None) -> None:
@@ -310,9 +315,6 @@ class ProgressPrinter(Callback):
         state = dict(self.__dict__)
         state["stream"] = None
         return state
-
-    def _out(self) -> TextIO:
-        return self.stream or sys.stderr
 
     def setup(self, **info: Any) -> None:
         """Say at once that the search runs (``raynas monitor`` reads this before the first trial ends)."""
@@ -367,9 +369,10 @@ class ProgressPrinter(Callback):
             _write_live(self.live_path, {"time": now, "done": done, "max_trials": self.max_trials, "running": running,
                                          "counts": dict(self.counts), "best": self.best, "elapsed_s": elapsed,
                                          "remaining_s": remaining})
-        print(f"[raynas] {done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
-              f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
-              f"elapsed {hms(elapsed)}, remaining ~{eta}", file=self._out(), flush=True)
+        with log_to(self.stream):
+            log.info(f"{done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
+                     f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
+                     f"elapsed {hms(elapsed)}, remaining ~{eta}")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self.maybe_print(trials, force=True)

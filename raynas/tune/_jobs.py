@@ -11,16 +11,18 @@ run again.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, Mapping, Sequence
 
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
 from raynas.tune._job import FINISHED, Job, JobPolicy, JobsResult, latest_records
 from raynas.tune._outcome import classify
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FINISHED", "Job", "JobPolicy", "JobSearcher", "JobsResult", "latest_records", "run_job", "run_jobs"]
 
@@ -94,7 +96,7 @@ def run_job(config: dict[str, Any], *, evaluators: Mapping[str, Any], metric: st
 def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_dir: str | Path, metric: str = "reward",
              cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, max_concurrent: int = 4,
              policy: JobPolicy | None = None, tracking: Any = None, ray_address: str | None = None,
-             stream: TextIO | None = None, progress_interval_s: float = 5.0, what: str = "jobs") -> JobsResult:
+             progress_interval_s: float = 5.0, what: str = "jobs") -> JobsResult:
     """Run every job not yet finished in ``<experiment_dir>/trials`` on Ray Tune; returns the latest records.
 
     Each call starts a new Ray Tune run in ``<experiment_dir>/tune/run-<n>`` (the trial store, not Tune's state,
@@ -133,19 +135,17 @@ def run_jobs(jobs: Sequence[Job], evaluators: Mapping[str, Any], *, experiment_d
         for number, record in sorted(latest_records(store_dir).items()):
             if number in done and number in by_number:
                 policy.observe(by_number[number], record.status, record.metrics)
-    out = stream or sys.stderr
     todo = [job for job in jobs if job.number not in done]
     t0 = time.time()
     if todo:
-        print(f"[raynas] {what}: {len(todo)} to run ({len(done)} already done), up to {max_concurrent} at once",
-              file=out, flush=True)
+        log.info(f"{what}: {len(todo)} to run ({len(done)} already done), up to {max_concurrent} at once")
         # a new Ray Tune run per call (job lists resume from the trial store, not from Tune state); earlier runs'
         # folders stay, with the checkpoints their trials kept
         tune_dir = root / "tune" / f"run-{len(list((root / 'tune').glob('run-*'))) + 1}"
         searcher = JobSearcher(jobs, metric=metric, policy=policy, done=done)
         resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
         callbacks: list[Any] = [TrialRecorder(str(store_dir), metric, resources),
-                                ProgressPrinter(len(todo), metric, interval_s=progress_interval_s, stream=stream)]
+                                ProgressPrinter(len(todo), metric, interval_s=progress_interval_s)]
         if tracking is not None:
             callbacks.append(MlflowLogger(str(root), metric=metric, resources=resources, tracking=tracking))
         started = ensure_ray(ray_address)

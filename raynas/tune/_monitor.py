@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from typing import Any, NamedTuple
 
 from ray.tune import Callback
+
+log = logging.getLogger(__name__)
 
 
 class _Point(NamedTuple):
@@ -64,7 +66,7 @@ class SearchPlotter(Callback):
             search_plot(points, self.path, mode_max=self.mode_max, title=f"{len(points)} trials")
             self._dirty = False
         except Exception as exc:  # noqa: BLE001
-            print(f"[raynas] search plot not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
+            log.warning(f"search plot not drawn: {type(exc).__name__}: {exc}")
         finally:
             self._last = time.time()
             self._wait = max(self.interval_s, self.busy_factor * (self._last - started))

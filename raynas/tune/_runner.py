@@ -8,11 +8,10 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from raynas.config import Mode, SearchConfig
 from raynas.errors import ConfigError, RaynasError
@@ -22,6 +21,8 @@ from raynas.trials import TrialStatus
 
 if TYPE_CHECKING:
     from raynas.tune._hooks import CallbackFactory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SearchResult:
         return asdict(self)
 
 
-def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None, *, stream: TextIO | None = None) -> Any:
+def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None) -> Any:
     """The object that evaluates one architecture of the search (its target's ``config.variant`` evaluator)."""
     from raynas.targets import Stage, search_target
 
@@ -66,7 +67,7 @@ def build_evaluator(config: SearchConfig, experiment_dir: Path | None = None, *,
     experiment_dir = Path(experiment_dir or config.experiment_dir)
     split = target.prepare(experiment_dir)
     for warning in getattr(split, "warnings", []):
-        print(f"[raynas] data split warning: {warning}", file=stream or sys.stderr)
+        log.warning("data split warning: %s", warning)
     if config.search_type == "augmentation":
         from raynas.training import AugmentationEvaluator
 
@@ -155,8 +156,8 @@ def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address
     if gpus_per_trial > 0 and gpus < gpus_per_trial:
         fix = "set gpus_per_trial: 0 (and cpus_per_trial) for a CPU dry run, or run on a cluster with GPUs"
         if on_cluster:
-            print(f"[raynas] warning: gpus_per_trial={gpus_per_trial:g} but the cluster has {gpus:g} GPUs "
-                  "now; trials wait until the autoscaler adds GPU workers", file=sys.stderr)
+            log.warning(f"warning: gpus_per_trial={gpus_per_trial:g} but the cluster has {gpus:g} GPUs "
+                        "now; trials wait until the autoscaler adds GPU workers")
         else:
             raise ConfigError("gpus_per_trial", gpus_per_trial, f"at most the GPUs Ray sees ({gpus:g} here)", fix)
     if cpus_per_trial > cpus and not on_cluster:
@@ -165,7 +166,7 @@ def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address
 
 
 def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = False,
-               stream: TextIO | None = None, progress_interval_s: float = 5.0,
+               progress_interval_s: float = 5.0,
                callbacks: Sequence[CallbackFactory] = ()) -> SearchResult:
     """Run (or resume) a stage-1 search on Ray Tune and return how it ended.
 
@@ -214,8 +215,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     if config.mlflow.enabled:
         from raynas.tracking import tracking_target
 
-        print(f"[raynas] MLflow: experiment {config.name!r} at {tracking_target(config).uri}",
-              file=stream or sys.stderr, flush=True)
+        log.info("MLflow: experiment %r at %s", config.name, tracking_target(config).uri)
 
     from raynas.tune._runs import begin_run
 
@@ -249,7 +249,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
                 auto_stop,
                 TrialRecorder(str(paths.trials), config.metric, resources),
                 ProgressPrinter(config.max_trials, config.metric, mode_max=config.mode is Mode.MAX,
-                                interval_s=progress_interval_s, stream=stream, live_path=str(paths.live)),
+                                interval_s=progress_interval_s, live_path=str(paths.live)),
                 SearchPlotter(str(paths.trials), str(paths.search_plot), mode_max=config.mode is Mode.MAX),
                 # always present (a no-op when the config turns MLflow off), so a resume can turn it on
                 MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
@@ -282,7 +282,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         result = dataclasses.replace(result, status="stopped", reason=f"trial {stopped_by[0].trial_id} stopped the "
                                      f"run: {stopped_by[0].failure_reason}; fix it, then `raynas resume {config.name}`")
     if config.mlflow.enabled:
-        result = _finish_tracking(config, result, stream or sys.stderr)
+        result = _finish_tracking(config, result)
     paths.status.write_text(json.dumps(result.to_dict(), indent=2, default=str))
     from raynas.tune._runs import end_run
 
@@ -294,7 +294,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
 
 
 
-def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO) -> SearchResult:
+def _finish_tracking(config: SearchConfig, result: SearchResult) -> SearchResult:
     """Send what the MLflow callback could not (normally nothing) and close the parent run with the status.
 
     Never fails the search: the results are in the trial store whatever MLflow does.
@@ -304,7 +304,7 @@ def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO)
     try:
         plot = ExperimentPaths(config.experiment_dir).search_plot
         status = {**result.to_dict(), "artifacts": [str(plot)] if plot.is_file() else []}
-        report = sync_search(config, status=status, stream=stream)
+        report = sync_search(config, status=status)
         extra = {"mlflow": report.to_dict()}
         lines = report.lines(str(config.experiment_dir))
     except Exception as exc:  # noqa: BLE001
@@ -312,7 +312,7 @@ def _finish_tracking(config: SearchConfig, result: SearchResult, stream: TextIO)
         lines = [f"MLflow: logging failed ({type(exc).__name__}: {exc}); the trial store has every result: "
                  f"retry with `raynas mlflow sync {config.experiment_dir}`"]
     for line in lines:
-        print(f"[raynas] {line}", file=stream, flush=True)
+        log.info(line)
     return dataclasses.replace(result, extra={**result.extra, **extra})
 
 

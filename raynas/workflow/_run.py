@@ -7,16 +7,20 @@ search is resumed, not restarted). Proxy-design results go to ``<workdir>/<name>
 
 from __future__ import annotations
 
+import io
 import json
-import sys
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
+from raynas._log import log_to
 from raynas.errors import RaynasError
 from raynas.trials import TrialStatus
 from raynas.workflow._config import WorkflowConfig
+
+log = logging.getLogger(__name__)
 
 
 class WorkflowStopped(RaynasError):
@@ -37,11 +41,11 @@ class WorkflowResult:
 
 
 class _Workflow:
-    def __init__(self, config: WorkflowConfig, stream: TextIO, progress_interval_s: float) -> None:
+    def __init__(self, config: WorkflowConfig, stream: TextIO | None, progress_interval_s: float) -> None:
         from raynas.proxy import DesignTarget
 
         self.config = config
-        self.out = stream
+        self.stream = stream  # where its own lines go (None: the "raynas" logger's handlers)
         self.progress_interval_s = progress_interval_s
         self.tracking = config.tracking
         self.target = DesignTarget(
@@ -50,7 +54,21 @@ class _Workflow:
         self.experiment_dir = config.root / config.name
 
     def say(self, text: str) -> None:
-        print(f"[raynas] {text}", file=self.out, flush=True)
+        with log_to(self.stream):
+            log.info(text)
+
+    def warn(self, text: str) -> None:
+        with log_to(self.stream):
+            log.warning(text)
+
+    def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+        """A table as progress lines (one record a line, so every line keeps the ``[raynas]`` prefix)."""
+        from raynas._text import print_table
+
+        text = io.StringIO()
+        print_table(rows, headers, stream=text)
+        for line in text.getvalue().splitlines():
+            self.say(line)
 
     # --- steps ---------------------------------------------------------------------------------------------
     def split(self) -> str:
@@ -59,7 +77,7 @@ class _Workflow:
         if split is None:
             return "not needed (no data for raynas to split: a table, or a trainer that brings its own data)"
         for warning in split.warnings:
-            self.say(f"data split warning: {warning}")
+            self.warn(f"data split warning: {warning}")
         s = split.summary()
         return (f"stage 1: {s['stage1_train']} train / {s['stage1_val']} validation; stage 2: {s['stage2_train']} train "
                 f"and the real validation set; {len(split.warnings)} warnings")
@@ -69,7 +87,7 @@ class _Workflow:
 
         if _done(baseline_path(self.target)):
             return "done already"
-        result = baseline(self.target, stream=self.out, progress_interval_s=self.progress_interval_s)
+        result = baseline(self.target, progress_interval_s=self.progress_interval_s)
         return result.summary()
 
     def proxy(self) -> str:
@@ -84,19 +102,18 @@ class _Workflow:
 
         done = []
         if not references_path(self.target).is_file():
-            select_models(self.target, self.config.selection_settings(), stream=self.out,
+            select_models(self.target, self.config.selection_settings(),
                           progress_interval_s=self.progress_interval_s)
         else:
             done.append("reference models")
         if not result_path(self.target).is_file():
-            result = proxy_search(self.target, self.config.proxy_search_settings(), stream=self.out,
+            result = proxy_search(self.target, self.config.proxy_search_settings(),
                                   progress_interval_s=self.progress_interval_s)
             self.say(f"proxy search: {result.summary()}")
         else:
             done.append("proxy search")
         if not variance_path(self.target).is_file():
             proxy_variance(self.target, self.config.variance_settings(),
-                           stream=self.out,
                            progress_interval_s=self.progress_interval_s)
         else:
             done.append("variance")
@@ -110,11 +127,9 @@ class _Workflow:
         search = self._search_settings()
         report = proxy_check(self.target, CheckSettings(
             max_trials=search["max_trials"], trials_to_converge=self._trials_to_converge(search),
-            max_concurrent=search["max_concurrent"], gpus_per_trial=search["gpus_per_trial"]), stream=self.out)
-        from raynas._text import print_table
-
-        print_table([[r.name, r.result.value, r.value, r.detail] for r in report.rows],
-                    ["check", "result", "value", "detail"], stream=self.out)
+            max_concurrent=search["max_concurrent"], gpus_per_trial=search["gpus_per_trial"]))
+        self.table([[r.name, r.result.value, r.value, r.detail] for r in report.rows],
+                   ["check", "result", "value", "detail"])
         if not report.passed and self.config.on_failed_check == "stop":
             raise WorkflowStopped(f"the checklist failed ({report.summary()}); fix what it names and run the workflow "
                                   "again (finished steps are skipped), or set `on_failed_check: continue`")
@@ -132,11 +147,9 @@ class _Workflow:
             cpus_per_trial=search["cpus_per_trial"], device=search["device"],
             stage2_models=self.config.top_k, source=measured[2] if measured else "")
         result = estimate(inputs)
-        from raynas._text import print_table
-
-        print_table(result.rows(), ["quantity", "value", "formula"], stream=self.out)
+        self.table(result.rows(), ["quantity", "value", "formula"])
         for warning in result.warnings():
-            self.say(f"estimate: {warning}")
+            self.warn(f"estimate: {warning}")
         from raynas._json import json_safe
 
         self.target.workspace.mkdir(parents=True, exist_ok=True)  # when run alone (--steps estimate)
@@ -162,8 +175,8 @@ class _Workflow:
             config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
         from raynas.stage2 import inline_stage2_callbacks
 
-        result = run_search(config, resume=resume, stream=self.out, progress_interval_s=self.progress_interval_s,
-                            callbacks=inline_stage2_callbacks(config, self.out))
+        result = run_search(config, resume=resume, progress_interval_s=self.progress_interval_s,
+                            callbacks=inline_stage2_callbacks(config))
         self.say(result.status_line())
         if result.status in ("interrupted", "timed_out"):
             raise WorkflowStopped(f"the search ended {result.status}: run the workflow again to resume it")
@@ -174,7 +187,7 @@ class _Workflow:
 
         if _done(self.experiment_dir / "stage2" / "stage2.json", key="kendall_tau"):
             return "done already"
-        result = train_top_k(self.experiment_dir, self.config.stage2_settings(), stream=self.out)
+        result = train_top_k(self.experiment_dir, self.config.stage2_settings())
         return result.summary()
 
     def analyze(self) -> str:
@@ -193,7 +206,7 @@ class _Workflow:
         if (folder / "model.json").is_file() and all((folder / FORMATS[f]).is_file() for f in self.config.export):
             return f"done already: {folder}"
         result = export_model(self.experiment_dir, formats=self.config.export, output=folder,
-                              mlflow=None if self.tracking.enabled else False, stream=self.out)
+                              mlflow=None if self.tracking.enabled else False)
         return f"{', '.join(result.files)} of {result.source['label']} in {folder}"
 
     # --- helpers -------------------------------------------------------------------------------------------
@@ -260,9 +273,18 @@ class _Workflow:
 
 def run_workflow(config: WorkflowConfig, *, stream: TextIO | None = None, progress_interval_s: float = 5.0
                  ) -> WorkflowResult:
-    """Run the workflow's steps in order, skipping those whose results exist; returns what each did."""
-    out = stream or sys.stderr
-    flow = _Workflow(config, out, progress_interval_s)
+    """Run the workflow's steps in order, skipping those whose results exist; returns what each did.
+
+    Progress lines (each step, the tools' progress, the checklist and estimate tables) are logged through the
+    ``"raynas"`` logger (stderr by default), or written to ``stream`` when given."""
+    with log_to(stream):
+        return _run_workflow(config, stream, progress_interval_s)
+
+
+def _run_workflow(config: WorkflowConfig, stream: TextIO | None, progress_interval_s: float) -> WorkflowResult:
+    flow = _Workflow(config, stream, progress_interval_s)
+    log.debug(f"workflow {config.name!r}: steps {', '.join(config.steps) or 'none'}; proxy design in "
+              f"{flow.target.workspace}, search in {flow.experiment_dir}")
     result = WorkflowResult(config.name, experiment_dir=str(flow.experiment_dir), workspace=str(flow.target.workspace))
     t0 = time.time()
     for index, step in enumerate(config.steps, start=1):
