@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 import yaml
 
 from raynas.cli._output import add_format_flag, print_json, print_table
 from raynas.errors import ConfigError, suggest
+
+log = logging.getLogger(__name__)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -69,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in names:
         own = {k: v for k, v in options.items() if k in accepted[name]}
         if args.format == "text":
-            print(f"[raynas] simulating {name} x {args.seeds} seeds ...", file=sys.stderr, flush=True)
+            log.info(f"simulating {name} x {args.seeds} seeds ...")
         summaries.append(simulate(table, controller=name, budget_seconds=args.budget_seconds, seeds=args.seeds,
                                   options=own, top_k=args.top_k, first_seed=args.first_seed))
     if args.format == "json":

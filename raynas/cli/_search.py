@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from importlib import resources
 from pathlib import Path
 
 from raynas.cli._output import add_format_flag, experiment_words, print_json, print_next, print_table, raynas_step
 from raynas.experiment import DEFAULT_WORKDIR, find_experiment
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_DEFAULT = "nasbench201_dryrun.yaml"
 
@@ -94,8 +97,8 @@ def _run_search(args: argparse.Namespace) -> int:
     from raynas.tune import run_search
 
     what = f"task {config.task} ({config.variant})" if config.task else f"space {config.space}"
-    print(f"[raynas] search {config.name!r}: {what}, controller {config.controller.name}, "
-          f"{config.max_trials} trials, {config.max_concurrent} in parallel; experiment dir {config.experiment_dir}")
+    log.info(f"search {config.name!r}: {what}, controller {config.controller.name}, "
+             f"{config.max_trials} trials, {config.max_concurrent} in parallel; experiment dir {config.experiment_dir}")
     from raynas.stage2 import inline_stage2_callbacks
 
     result = run_search(config, overwrite=args.overwrite, callbacks=inline_stage2_callbacks(config))

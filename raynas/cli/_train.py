@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 from raynas.cli._output import add_format_flag, experiment_words, print_json, print_next, print_table, raynas_step
 from raynas.experiment import DEFAULT_WORKDIR
+
+log = logging.getLogger(__name__)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -135,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
             print_next(steps)
     for row in result.rows:
         if not row.completed and row.failure_reason:
-            print(f"[raynas] rank {row.rank} (trial {row.trial_id}) {row.status}: {row.failure_reason}", file=sys.stderr)
+            log.warning(f"rank {row.rank} (trial {row.trial_id}) {row.status}: {row.failure_reason}")
     if result.all_failed:
         print(f"raynas: error: {result.summary()}", file=sys.stderr)
         return 1
