@@ -145,3 +145,28 @@ def test_library_code_prints_nothing_outside_the_command_line():
     assert found == []
     # the check sees a print call where there is one
     assert _print_calls(PACKAGE / "cluster" / "launcher.py")
+
+
+def _module_loggers(path: Path) -> list[ast.expr]:
+    """The arguments of module-level ``log = logging.getLogger(...)`` in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [node.value.args[0] for node in tree.body
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["log"]
+            and isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "logging.getLogger"]
+
+
+def test_module_loggers_are_children_of_the_raynas_logger():
+    seen = 0
+    for path in sorted(PACKAGE.rglob("*.py")):
+        runs_as_main = 'if __name__ == "__main__"' in path.read_text()
+        for arg in _module_loggers(path):
+            seen += 1
+            if isinstance(arg, ast.Name) and arg.id == "__name__":
+                # a module run with `python -m` is __main__ there: its records would miss the raynas handler
+                assert not runs_as_main, f"{path}: name the logger (it runs as __main__)"
+            else:
+                assert isinstance(arg, ast.Constant) and arg.value.startswith(f"{LOGGER_NAME}."), path
+    assert seen >= 15
+    from raynas.tracking import _mlflow_worker  # runs as `python -m raynas.tracking._mlflow_worker`
+
+    assert _mlflow_worker.log.name.startswith(f"{LOGGER_NAME}.")

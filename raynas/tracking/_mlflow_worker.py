@@ -27,7 +27,8 @@ from raynas.tracking._mlflow_search import SearchTracking
 from raynas.tracking._mlflow_sync import MlflowTracker, is_transient, reachable
 from raynas.tracking._store import TrialRecord
 
-log = logging.getLogger(__name__)
+# by name: the worker process runs this module as __main__, and its lines belong under the "raynas" logger
+log = logging.getLogger("raynas.tracking._mlflow_worker")
 
 
 @dataclass
