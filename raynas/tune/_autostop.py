@@ -16,6 +16,7 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from raynas.config import AutoStopConfig
+from raynas.trials import TrialStatus
 from raynas.tune._outcome import classify
 
 
@@ -56,18 +57,18 @@ class AutoStop(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         outcome = classify(trial.last_result, metric=self.metric)
-        self._add(trial, outcome.status.value, outcome.value)
+        self._add(trial, outcome.status, outcome.value)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from raynas.tune._callbacks import errored_outcome
 
-        self._add(trial, errored_outcome(trial, self.metric).status.value, None)
+        self._add(trial, errored_outcome(trial, self.metric).status, None)
 
-    def _add(self, trial: Any, status: str, value: float | None) -> None:
+    def _add(self, trial: Any, status: TrialStatus, value: float | None) -> None:
         if "number" not in trial.config or not self.config.enabled or os.path.exists(self.ledger_path):
             return
         running = self.running
-        running.add(int(trial.config["number"]), status, value if status == "completed" else None)
+        running.add(int(trial.config["number"]), status, value if status is TrialStatus.COMPLETED else None)
         decision = running.decision(self.config)
         if decision is not None:
             tmp = f"{self.ledger_path}.tmp"
@@ -85,7 +86,7 @@ class AutoStop(Callback):
 
         outcomes = {int(k): (v[0], v[1]) for k, v in state.get("outcomes", {}).items()}
         for record in TrialStore(self.store_dir).reader().new_records():  # write order: the last record wins
-            outcomes[record.number] = (record.status, record.reward if record.status == "completed" else None)
+            outcomes[record.number] = (record.status, record.reward if record.status is TrialStatus.COMPLETED else None)
         self._running = RunningOutcomes(mode_max=self.mode_max)
         for number, (status, value) in sorted(outcomes.items()):
             self._running.add(number, status, value)

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from raynas.config import AutoStopConfig
+from raynas.trials import TrialStatus
 
 
 @dataclass(frozen=True)
@@ -54,20 +55,21 @@ class RunningOutcomes:
     def __len__(self) -> int:
         return len(self.outcomes)
 
-    def add(self, number: int, status: str, reward: float | None) -> None:
+    def add(self, number: int, status: TrialStatus | str, reward: float | None) -> None:
         """Record (or replace) the outcome of trial ``number``; the reward counts only for a completed trial."""
         number = int(number)
+        status = TrialStatus(status)
         old = self.outcomes.get(number)
         if old is not None:
-            self.invalid -= old[0] == "invalid"
+            self.invalid -= TrialStatus(old[0]) is TrialStatus.INVALID
             if number in self._rewards:
                 self._numbers.pop(bisect.bisect_left(self._numbers, number))
                 del self._rewards[number]
                 if self._best == number:
                     self._best = self._first_best()
         self.outcomes[number] = (status, reward)
-        self.invalid += status == "invalid"
-        if status != "completed" or reward is None:
+        self.invalid += status is TrialStatus.INVALID
+        if status is not TrialStatus.COMPLETED or reward is None:
             return
         value = float(self.sign * reward)
         if not math.isfinite(value):

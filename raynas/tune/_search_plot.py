@@ -13,11 +13,12 @@ from typing import Any, Iterable
 
 from raynas._plotting import pyplot as _pyplot
 from raynas._plotting import save_figure
+from raynas.trials import TrialStatus
 
 #: Statuses drawn as failures (red x at the bottom of the plot); they count toward the failure budget.
-FAILURE_STATUSES = ("failed", "invalid")
-COMPLETED = "completed"
-STOPPED = "stopped"
+FAILURE_STATUSES = (TrialStatus.FAILED.value, TrialStatus.INVALID.value)
+COMPLETED = TrialStatus.COMPLETED.value  # the frame's status column holds the plain values
+STOPPED = TrialStatus.STOPPED.value
 CURVE_COLUMNS = ("number", "reward", "status", "running_best", "rolling_mean", "rolling_std")
 
 

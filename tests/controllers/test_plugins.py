@@ -57,7 +57,7 @@ def test_a_class_that_is_not_a_controller_or_an_unknown_name_is_refused(user_mod
 
 
 def test_ray_tune_schedulers_by_their_own_names_and_user_classes():
-    from raynas.tune._runner import build_scheduler
+    from raynas.tune import build_scheduler
 
     config = SearchConfig.from_dict({"scheduler": {"name": "async_hyperband", "grace_period": 2}})
     scheduler = build_scheduler(config)
@@ -69,8 +69,7 @@ def test_ray_tune_schedulers_by_their_own_names_and_user_classes():
 
 
 def test_target_kinds_resolve_by_name_and_module():
-    from raynas.targets import TARGET_KINDS, target_class
-    from raynas.targets._table import TableTarget
+    from raynas.targets import TARGET_KINDS, TableTarget, target_class
 
     assert target_class("table") is TableTarget
     assert target_class("raynas.targets._table:TableTarget") is TableTarget
