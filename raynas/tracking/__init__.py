@@ -32,7 +32,6 @@ from raynas.tracking._mlflow_sync import (
     reachable,
     resolve_target,
 )
-from raynas.tracking._mlflow_worker import MlflowSyncProcess
 from raynas.tracking._store import SCHEMA, StoreReader, TrialRecord, TrialStore
 
 __all__ = ["MlflowSyncProcess", "MlflowTracker", "RunLedger", "SCHEMA", "SearchTracking", "StoreReader",
@@ -41,3 +40,13 @@ __all__ = ["MlflowSyncProcess", "MlflowTracker", "RunLedger", "SCHEMA", "SearchT
            "limit_http_retries", "load_ledger", "reachable", "resolve_target", "save_ledger", "search_context",
            "search_tracking", "summary_metrics", "sync_search", "tracking_target", "trial_metric_points",
            "trial_params", "trial_tags"]
+
+
+def __getattr__(name: str) -> object:
+    # the MLflow sender's module runs as `python -m raynas.tracking._mlflow_worker`: importing it with the package
+    # would make runpy warn in every sender process, so it is imported when asked for
+    if name == "MlflowSyncProcess":
+        from raynas.tracking._mlflow_worker import MlflowSyncProcess
+
+        return MlflowSyncProcess
+    raise AttributeError(f"module 'raynas.tracking' has no attribute {name!r}")
