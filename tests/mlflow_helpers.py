@@ -100,7 +100,9 @@ def assert_one_mlflow_run_per_trial(experiment_dir, records):
     trial with the trial's status (after resumes, restarts and interruptions too)."""
     runs = search_runs(os.environ["MLFLOW_TRACKING_URI"], experiment_dir)
     by_trial = trial_runs_by_id(runs)
-    assert set(by_trial) == {r.trial_id for r in records}
+    stored = {r.trial_id for r in records}
+    assert set(by_trial) == stored, {"runs without a stored trial": sorted(set(by_trial) - stored),
+                                     "stored trials without a run": sorted(stored - set(by_trial))}
     assert all(len(v) == 1 for v in by_trial.values()), {k: len(v) for k, v in by_trial.items() if len(v) > 1}
     status = {r.trial_id: r.status for r in records}
     mismatched = {k: (v[0].data.tags["raynas.status"], status[k]) for k, v in by_trial.items()
