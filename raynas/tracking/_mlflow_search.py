@@ -195,7 +195,13 @@ def _ledger_synced(target: TrackingTarget, paths: ExperimentPaths) -> set[str]:
     return load_ledger(ledger_path(paths.root, target.uri), target.uri, paths.uid()).synced_ids()
 
 
+#: How a search ends when no trial of it will ever run again (its lost trials' runs can be settled).
+SEARCH_OVER = frozenset({"completed", "exhausted"})
+
+
 def _close_parent(tracker: MlflowTracker, stage: str, records: list, status: Mapping[str, Any]) -> None:
+    if str(status.get("status")) in SEARCH_OVER:
+        tracker.retire_lost_trials(stage, {record.trial_id for record in records})
     counts = Counter(record.status for record in records)
     metrics = summary_metrics(counts, status.get("best_reward"))
     for key, value in dict(status.get("metrics") or {}).items():  # a tool's own results (e.g. Kendall tau)

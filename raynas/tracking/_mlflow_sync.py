@@ -247,6 +247,22 @@ class MlflowTracker:
         self._reconciled.add(parent)
         self.save()
 
+    def retire_lost_trials(self, stage: str, stored: set[str]) -> int:
+        """Once a search is over for good: the runs of its trials that started but never reached the trial store
+        (lost with a killed driver; their numbers ran again under new trial ids) are tagged ``raynas.role:
+        lost_trial`` and ended KILLED, never deleted; how many. The stored trials keep one run each."""
+        self.reconcile(stage)
+        retired = 0
+        for trial_id, run in self.ledger.trials.items():
+            if trial_id in stored or run.synced:
+                continue
+            self._log(run.run_id, tags={TAG_ROLE: "lost_trial", TAG_STATUS: "lost",
+                                        "raynas.lost_reason": "started, then lost with its driver before it was stored"})
+            self.client.set_terminated(run.run_id, "KILLED")
+            run.synced = True  # settled: later syncs leave it alone
+            retired += 1
+        return retired
+
     def forget_reconciliation(self) -> None:
         """After an outage a call may have succeeded without its answer arriving: look runs up again."""
         self._reconciled.clear()

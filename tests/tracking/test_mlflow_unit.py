@@ -166,3 +166,16 @@ def test_overwriting_an_experiment_deletes_the_runs_of_the_one_it_replaced(track
     replacement.ensure_parent("search")
     assert tracker.client.get_run(old).info.lifecycle_stage == "deleted"
     assert replacement.ledger.parents["search"] != tracker.ledger.parents["search"]
+
+
+def test_a_trial_lost_with_its_driver_keeps_its_run_tagged_lost_once_the_search_is_over(tracker):
+    tracker.ensure_parent("search")
+    kept = tracker.sync_trial("search", CONTEXT, _record("kept"))
+    lost = tracker.start_trial("search", CONTEXT, "gone", 2, time.time())  # started, never stored
+    running = tracker.start_trial("search", CONTEXT, "later", 3, time.time())
+    assert tracker.retire_lost_trials("search", {"kept", "later"}) == 1  # "later" is stored by then: not lost
+    run = tracker.client.get_run(lost)
+    assert run.info.status == "KILLED" and run.data.tags["raynas.role"] == "lost_trial"  # kept, not deleted
+    assert tracker.client.get_run(kept).data.tags["raynas.role"] == "trial"
+    assert tracker.client.get_run(running).data.tags["raynas.role"] == "trial"
+    assert tracker.retire_lost_trials("search", {"kept", "later"}) == 0  # settled once
