@@ -16,8 +16,9 @@ class AutoStopConfig:
     - **converged**: once ``min_trials`` have ended, the rolling standard deviation of the reward over the last
       ``window`` completed trials is below ``spread_ratio`` times that of the first ``early_trials`` (the random
       exploration), and the running best has not improved for ``patience`` trials.
-    - **too many invalid**: more than ``max_invalid_fraction`` of the trials so far were invalid (after
-      ``invalid_min_trials``).
+    - **too many invalid**: more than ``max_invalid_fraction`` of the trials so far gave no valid reward --
+      failed (exception, out of memory, lost process) or invalid (NaN/Inf) -- after ``invalid_min_trials``;
+      trials stopped early are not counted.
     - **no convergence**: after ``no_convergence_after`` trials the search shows no sign of converging: the
       rolling spread is still above ``no_sign_ratio`` of the early spread and the rolling mean has not risen
       by half an early standard deviation.

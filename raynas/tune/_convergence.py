@@ -1,4 +1,4 @@
-"""When a search should stop on its own: convergence, too many invalid trials, no sign of convergence (pure)."""
+"""When a search should stop on its own: convergence, too many failed or invalid trials, no sign of convergence (pure)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class RunningOutcomes:
         self.sign = 1.0 if mode_max else -1.0
         self.outcomes: dict[int, tuple[str, float | None]] = {}
         self.invalid = 0
+        self.failed = 0
         self._numbers: list[int] = []  # numbers of the completed trials with a finite reward, ascending
         self._rewards: dict[int, float] = {}  # their signed rewards (higher is better)
         self._best: int | None = None  # number of the first best signed reward
@@ -62,6 +63,7 @@ class RunningOutcomes:
         old = self.outcomes.get(number)
         if old is not None:
             self.invalid -= TrialStatus(old[0]) is TrialStatus.INVALID
+            self.failed -= TrialStatus(old[0]) is TrialStatus.FAILED
             if number in self._rewards:
                 self._numbers.pop(bisect.bisect_left(self._numbers, number))
                 del self._rewards[number]
@@ -69,6 +71,7 @@ class RunningOutcomes:
                     self._best = self._first_best()
         self.outcomes[number] = (status, reward)
         self.invalid += status is TrialStatus.INVALID
+        self.failed += status is TrialStatus.FAILED
         if status is not TrialStatus.COMPLETED or reward is None:
             return
         value = float(self.sign * reward)
@@ -90,13 +93,16 @@ class RunningOutcomes:
     def decision(self, config: AutoStopConfig) -> StopDecision | None:
         """The first rule of ``config`` that fires now, or None while the search should go on."""
         n = len(self.outcomes)
-        invalid = self.invalid
+        # An invalid reward is any trial without one: failed (exception, out of memory) or invalid (NaN/Inf).
+        # Trials stopped early (a scheduler, a stop rule) are not counted: they said nothing bad of the model.
+        bad = self.failed + self.invalid
         limit = config.max_invalid_fraction
-        if limit is not None and n >= config.invalid_min_trials and invalid / n > limit:
+        if limit is not None and n >= config.invalid_min_trials and bad / n > limit:
             return StopDecision("too_many_invalid", (
-                f"{invalid} of {n} trials ({invalid / n:.0%}) were invalid, more than max_invalid_fraction "
-                f"{limit:.0%}: the proxy task or the search space produces broken models; look at their failure "
-                "reasons (`raynas analyze`), fix the space or the proxy, then search again"), n)
+                f"{bad} of {n} trials ({bad / n:.1%}) gave no valid reward ({self.failed} failed, {self.invalid} "
+                f"invalid), more than max_invalid_fraction {limit:.0%}: the proxy task or the search space produces "
+                "broken models; look at their failure reasons (`raynas analyze`), fix the space or the proxy, then "
+                "search again"), n)
         count = len(self._numbers)
         if count < config.early_trials + config.window:
             return None

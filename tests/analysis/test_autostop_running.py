@@ -14,7 +14,7 @@ from raynas.tune._convergence import RunningOutcomes, StopDecision, auto_stop_de
 def reference_decision(outcomes, config, *, mode_max=True):
     """The rules as written before they were kept incrementally: everything recomputed from all outcomes."""
     n = len(outcomes)
-    invalid = sum(1 for status, _ in outcomes if status == "invalid")
+    invalid = sum(1 for status, _ in outcomes if status in ("invalid", "failed"))  # no valid reward
     limit = config.max_invalid_fraction
     if limit is not None and n >= config.invalid_min_trials and invalid / n > limit:
         return ("too_many_invalid", n, invalid)
