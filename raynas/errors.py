@@ -83,3 +83,33 @@ def suggest(name: str, known: Iterable[str]) -> str:
     if not close and name:
         close = [k for k in known if k.lower().startswith(name.lower())][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class DamagedFileError(RaynasError, ValueError):
+    """A file of an experiment cannot be read (truncated, garbled, wrong content): the message names the file, what
+    is wrong with it and ``raynas doctor``, which checks every file of the experiment and rebuilds what it can."""
+
+    def __init__(self, path: Any, problem: str, *, experiment: Any = None) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.problem = problem
+        self.experiment = Path(experiment) if experiment is not None else experiment_of(self.path)
+        super().__init__(f"{self.path} is damaged ({problem}); check the experiment with "
+                         f"`raynas doctor {self.experiment}` (--repair rebuilds what can be rebuilt)")
+
+
+def experiment_of(path: Any) -> Any:
+    """The experiment folder a file belongs to: its parent, or the one above for the files under ``trials/``,
+    ``mlflow/`` and ``tune/``."""
+    from pathlib import Path
+
+    parent = Path(path).parent
+    return parent.parent if parent.name in ("trials", "mlflow", "tune", "damaged") else parent
+
+
+def problem_of(exc: BaseException, limit: int = 160) -> str:
+    """A one-line description of why a file could not be read (the exception's type and first line)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

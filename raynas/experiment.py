@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas._files import atomic_write
-from raynas.errors import UnknownNameError
+from raynas.errors import DamagedFileError, UnknownNameError, problem_of
 
 DEFAULT_WORKDIR = "raynas-work"
 
@@ -84,7 +84,24 @@ class ExperimentPaths:
         return self.root / "mlflow"
 
     def read_config(self) -> dict[str, Any]:
-        return json.loads(self.config.read_text())
+        """The resolved search config; :class:`DamagedFileError` (one line naming the file and ``raynas doctor``)
+        when it is missing or unreadable."""
+        return read_json(self.config, expect=dict)
+
+
+def read_json(path: Path, *, expect: type = dict) -> Any:
+    """A JSON file of an experiment, which must hold an ``expect`` (dict or list); :class:`DamagedFileError` naming
+    the file and ``raynas doctor`` when it is missing, unreadable, not JSON or of another type."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise DamagedFileError(path, "missing") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise DamagedFileError(path, problem_of(exc)) from None
+    if not isinstance(data, expect):
+        raise DamagedFileError(path, f"holds a JSON {type(data).__name__}, expected a JSON "
+                                     f"{'object' if expect is dict else 'list'}")
+    return data
 
 
 def find_experiment(name_or_path: str, workdir: str | Path = DEFAULT_WORKDIR) -> ExperimentPaths:

@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         _baseline,
         _benchmark,
         _controllers,
+        _doctor,
         _estimate,
         _export,
         _latency,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _analyze.register(commands)
     _train.register(commands)
     _export.register(commands)
+    _doctor.register(commands)
     return parser
 
 

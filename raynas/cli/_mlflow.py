@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from raynas.cli._output import add_format_flag, print_json
 from raynas.errors import ConfigError, RaynasError
@@ -43,14 +45,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_sync(args: argparse.Namespace) -> int:
-    import json
-
     from raynas.config import SearchConfig
     from raynas.tracking import sync_search
 
     paths = find_experiment(args.experiment, args.workdir)
     config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
-    status = json.loads(paths.status.read_text()) if paths.status.is_file() else None
+    status = _status(paths)
     report = sync_search(config, status=status, tracking_uri=args.tracking_uri)
     if args.format == "json":
         print_json(report.to_dict())
@@ -59,6 +59,18 @@ def _run_sync(args: argparse.Namespace) -> int:
         for line in report.lines(args.experiment if args.workdir == DEFAULT_WORKDIR else str(paths.root)):
             print(line)
     return 1 if report.pending or report.refused else 0
+
+
+def _status(paths: Any) -> dict[str, Any] | None:
+    """How the search ended (None while it runs; a damaged status.json is skipped with a warning naming it)."""
+    from raynas.errors import DamagedFileError
+    from raynas.experiment import read_json
+
+    try:
+        return read_json(paths.status, expect=dict) if paths.status.exists() else None
+    except DamagedFileError as exc:
+        logging.getLogger(__name__).warning("%s; sent as a search that has not ended", exc)
+        return None
 
 
 def ui_command(store_uri: str, artifacts: Path, host: str, port: int) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -11,8 +11,11 @@ from typing import Any
 
 from raynas._text import hms
 from raynas.cli._output import add_format_flag, experiment_words, print_json, raynas_step
-from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment
+from raynas.errors import DamagedFileError
+from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment, read_json
 from raynas.trials import TrialStatus
+
+log = logging.getLogger(__name__)
 
 #: A progress file older than this means the search is not running any more (or its driver died).
 STALE_S = 120.0
@@ -68,11 +71,22 @@ def _status_line(status: dict[str, Any]) -> str:
     return f"{status.get('status')}: {status.get('reason')}"
 
 
+#: What monitor reads from progress.json and status.json, with the types it needs (anything else is left out).
+_FIELDS = {"time": (int, float), "running": (int,), "elapsed_s": (int, float), "remaining_s": (int, float),
+           "status": (str,), "reason": (str,)}
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """A progress or status file's fields (None when it is not there); a damaged one is skipped with a warning
+    naming it and ``raynas doctor`` (monitor reads the trial store anyway)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = read_json(path, expect=dict)
+    except DamagedFileError as exc:
+        if exc.problem != "missing":
+            log.warning("%s", exc)
         return None
+    return {k: v for k, v in data.items()
+            if k not in _FIELDS or (isinstance(v, _FIELDS[k]) and not isinstance(v, bool))}
 
 
 def _line(s: dict[str, Any]) -> str:

@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 
+from raynas._log import logger
 from raynas.cli._output import print_json, print_table
-from raynas.errors import ConfigError
-from raynas.experiment import DEFAULT_WORKDIR, find_experiment
+from raynas.errors import ConfigError, DamagedFileError
+from raynas.experiment import DEFAULT_WORKDIR, ExperimentPaths, find_experiment
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     store = TrialStore(paths.trials)
     frame = store.read_pandas()
     if args.sort == "reward" and len(frame):
-        mode = paths.read_config().get("mode", "max") if paths.config.is_file() else "max"
+        mode = _mode(paths)
         frame = frame.sort_values("reward", ascending=(mode == "min"), na_position="last")
     if args.format == "parquet":
         if not args.output:
@@ -61,6 +62,15 @@ def _run(args: argparse.Namespace) -> int:
     print_table(rows, ["#", "trial_id", "status", "reward", "seconds", "arch", "failure_reason"])
     print(f"{len(frame)} trials in {paths.trials}", file=sys.stderr)
     return 0
+
+
+def _mode(paths: ExperimentPaths) -> str:
+    """The search's mode from config.json ("max" when it is missing or damaged: said as a warning)."""
+    try:
+        return str(paths.read_config().get("mode", "max"))
+    except DamagedFileError as exc:
+        logger().warning("%s; sorting as mode max", exc)
+        return "max"
 
 
 def _arch_short(arch_json: str, limit: int = 60) -> str:

@@ -32,10 +32,10 @@ from raynas.tracking._mlflow_sync import (
     reachable,
     resolve_target,
 )
-from raynas.tracking._store import SCHEMA, StoreReader, TrialRecord, TrialStore
+from raynas.tracking._store import SCHEMA, StoreReader, TrialRecord, TrialStore, check_file
 
 __all__ = ["MlflowSyncProcess", "MlflowTracker", "RunLedger", "SCHEMA", "SearchTracking", "StoreReader",
-           "SyncReport", "TrackingTarget", "TrialContext", "TrialRecord", "TrialRun", "TrialStore", "config_params",
+           "SyncReport", "TrackingTarget", "TrialContext", "TrialRecord", "TrialRun", "TrialStore", "check_file", "config_params",
            "embedded_target", "finish_stage", "flatten", "is_transient", "key_text", "ledger_path",
            "limit_http_retries", "load_ledger", "reachable", "resolve_target", "save_ledger", "search_context",
            "search_tracking", "summary_metrics", "sync_search", "tracking_target", "trial_metric_points",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas._files import atomic_write
+from raynas.errors import DamagedFileError, problem_of
 
 
 @dataclass
@@ -77,12 +78,21 @@ def ledger_path(experiment_dir: str | Path, tracking_uri: str) -> Path:
 
 def load_ledger(path: str | Path, tracking_uri: str, experiment_uid: str) -> RunLedger:
     """The ledger at ``path`` (an empty one when the file does not exist yet or belongs to another store or to
-    an experiment this one replaced)."""
+    an experiment this one replaced). A damaged ledger raises :class:`DamagedFileError` (naming the file and
+    ``raynas doctor``): going on without it would send every trial again as new runs."""
     path = Path(path)
     empty = RunLedger(tracking_uri, experiment_uid)
-    if not path.is_file():
+    if not path.exists():
         return empty
-    ledger = RunLedger.from_dict(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict):
+            raise ValueError(f"holds a JSON {type(data).__name__}, expected a JSON object")
+        ledger = RunLedger.from_dict(data)
+        if not isinstance(ledger.tracking_uri, str) or not isinstance(ledger.experiment_uid, str):
+            raise ValueError("no tracking URI or experiment id")
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        raise DamagedFileError(path, problem_of(exc)) from None
     return ledger if (ledger.tracking_uri, ledger.experiment_uid) == (tracking_uri, experiment_uid) else empty
 
 

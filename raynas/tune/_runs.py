@@ -10,6 +10,7 @@ search gets the new run's deadline.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,34 @@ from typing import Any
 from ray.tune.stopper import Stopper
 
 from raynas._files import atomic_write
-from raynas.errors import RaynasError
+from raynas.errors import DamagedFileError, RaynasError, problem_of
 
 
 def read_runs(path: Path) -> list[dict[str, Any]]:
-    """Every run recorded in the ledger, oldest first (none when it is missing or unreadable)."""
+    """Every run recorded in the ledger, oldest first (none when it is missing or unreadable: a damaged ledger is
+    reported as a warning naming the file and ``raynas doctor``, which rebuilds it from the trial store)."""
     try:
-        return list(json.loads(path.read_text()))
-    except (OSError, ValueError):
+        runs = json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
         return []
+    except (OSError, ValueError, RecursionError) as exc:
+        return _damaged_runs(path, problem_of(exc))
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and _times(r) for r in runs):
+        return _damaged_runs(path, "not a list of runs with a numeric start and deadline")
+    return runs
+
+
+def _times(run: dict[str, Any]) -> bool:
+    try:
+        float(run["start"]), float(run["deadline"])
+        return run.get("end") is None or isinstance(float(run["end"]), float)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _damaged_runs(path: Path, problem: str) -> list[dict[str, Any]]:
+    logging.getLogger(__name__).warning("%s", DamagedFileError(path, f"{problem}; read as no earlier runs"))
+    return []
 
 
 def _write(path: Path, runs: list[dict[str, Any]]) -> None:
