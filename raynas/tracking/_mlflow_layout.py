@@ -44,6 +44,9 @@ TAG_ROLE = "raynas.role"
 TAG_EXPERIMENT_DIR = "raynas.experiment_dir"
 TAG_EXPERIMENT_UID = "raynas.experiment_uid"
 TAG_STOP_REASON = "raynas.stop_reason"
+#: On the runs of an earlier experiment (or stage) that ``--overwrite`` replaced: the new parent run's id. They are
+#: kept (never deleted), their ``raynas.role`` unchanged.
+TAG_SUPERSEDED_BY = "raynas.superseded_by"
 PARENT_TAG = "mlflow.parentRunId"
 
 

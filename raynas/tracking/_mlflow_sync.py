@@ -29,6 +29,7 @@ from raynas.tracking._mlflow_layout import (
     TAG_ROLE,
     TAG_STAGE,
     TAG_STATUS,
+    TAG_SUPERSEDED_BY,
     TAG_TRIAL_ID,
     MetricPoint,
     TrialContext,
@@ -165,17 +166,22 @@ class MlflowTracker:
         self.ledger.experiment_id = experiment_id
         return experiment_id
 
-    def delete_previous_runs(self) -> int:
-        """Soft-delete the runs of an earlier experiment in the same directory, which ``--overwrite`` replaced
-        (MLflow keeps them restorable); returns how many."""
+    def supersede_previous_runs(self, new_parent: str) -> int:
+        """Tag the runs of an earlier experiment in the same directory, which ``--overwrite`` replaced, with
+        ``raynas.superseded_by: <new_parent>`` (their ``raynas.role`` unchanged) and end those still running
+        (KILLED); they are never deleted. Runs tagged superseded before keep their first tag. Returns how many."""
         experiment_id = self.ensure_experiment()
-        deleted = 0
+        superseded = 0
         query = (f"tags.`{TAG_EXPERIMENT_DIR}` = '{_quote(self.experiment_dir)}' "
                  f"and tags.`{TAG_EXPERIMENT_UID}` != '{_quote(self.experiment_uid)}'")
         for run in self._search(experiment_id, query):
-            self.client.delete_run(run.info.run_id)
-            deleted += 1
-        return deleted
+            if TAG_SUPERSEDED_BY in run.data.tags:
+                continue
+            self.client.set_tag(run.info.run_id, TAG_SUPERSEDED_BY, new_parent)
+            if run.info.status in ("RUNNING", "SCHEDULED"):
+                self.client.set_terminated(run.info.run_id, "KILLED")
+            superseded += 1
+        return superseded
 
     def ensure_parent(self, stage: str, *, params: Mapping[str, str] | None = None,
                       artifacts: Mapping[str, Any] | None = None) -> str:
@@ -189,10 +195,10 @@ class MlflowTracker:
         if found:
             run_id = found[0].info.run_id
         else:
-            self.delete_previous_runs()
             tags = {TAG_ROLE: "parent", TAG_STAGE: stage, TAG_STATUS: "running", **self.identity}
             run = self.client.create_run(experiment_id, run_name=f"{self.experiment_name}-{stage}", tags=tags)
             run_id = run.info.run_id
+            self.supersede_previous_runs(run_id)
             self._artifact_uris[run_id] = run.info.artifact_uri
             self._reconciled.add(run_id)  # a new parent has no children to find
             self._log(run_id, params=params or {})
@@ -319,8 +325,9 @@ class MlflowTracker:
                   metrics=trial_metric_points(record, skip_reports=known.reports), tags=tags)
         self._log_json(known.run_id, "architecture.json",
                        {"arch": record.arch, "genotype": list(record.genotype), "trial_id": record.trial_id})
-        if record.checkpoint and Path(record.checkpoint).is_dir():
-            self._log_dir(known.run_id, Path(record.checkpoint), "checkpoint")
+        checkpoint = Path(self.experiment_dir) / record.checkpoint if record.checkpoint else None  # relative to it
+        if checkpoint is not None and checkpoint.is_dir():
+            self._log_dir(known.run_id, checkpoint, "checkpoint")
         self.client.set_terminated(known.run_id, run_status(record.status), end_time=_ms(record.end_time))
         known.synced = True
         known.reports = max(known.reports, len(record.history))

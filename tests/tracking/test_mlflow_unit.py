@@ -159,12 +159,14 @@ def test_a_restarted_trial_is_sent_again_in_full(tracker):
     assert [m.step for m in tracker.client.get_metric_history(run_id, "reward")] == [1, 2, 3]
 
 
-def test_overwriting_an_experiment_deletes_the_runs_of_the_one_it_replaced(tracker):
+def test_overwriting_an_experiment_tags_the_runs_of_the_one_it_replaced_superseded(tracker):
     tracker.ensure_parent("search")
     old = tracker.sync_trial("search", CONTEXT, _record("old"))
     replacement = MlflowTracker(tracker.target, "unit", tracker.experiment_dir, "uid-2")
-    replacement.ensure_parent("search")
-    assert tracker.client.get_run(old).info.lifecycle_stage == "deleted"
+    new_parent = replacement.ensure_parent("search")
+    run = tracker.client.get_run(old)
+    assert run.info.lifecycle_stage == "active" and run.data.tags["raynas.superseded_by"] == new_parent  # never deleted
+    assert run.data.tags["raynas.role"] == "trial"
     assert replacement.ledger.parents["search"] != tracker.ledger.parents["search"]
 
 
