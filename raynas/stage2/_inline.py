@@ -5,10 +5,16 @@ submits one Ray task per architecture (full training with the search's full-trai
 resources of a trial). The search's trials and these tasks share the cluster. Each snapshot is written to
 ``<experiment>/stage2-inline/after-<N>.json`` (the same row keys as ``raynas train``'s ``stage2.json``, and the
 stage-1 vs stage-2 Kendall tau) as soon as its trainings end; the search waits for the last ones at its end.
+Each training is also a child run of the search's MLflow parent run (``raynas.role: inline_stage2``), sent from a
+background thread so that MLflow never holds up nor fails the search; a row MLflow received has its run id
+(``mlflow_run_id``), and rows without one are sent again when the search ends.
+A resumed search starts a fresh callback, which continues from those files and the trial store (:meth:`setup`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import shutil
 from pathlib import Path
@@ -18,6 +24,7 @@ from raynas._files import write_json
 from raynas.trials import CHECKPOINT_KEY, TrialStatus, top_trials
 from raynas.tune import SearchCallback, classify
 
+log = logging.getLogger(__name__)
 
 def _full_train(evaluator: Any, arch: Any, seed: int) -> dict[str, Any]:
     """One full training in a Ray task: its metrics, or the failure."""
@@ -51,13 +58,38 @@ class InlineStage2(SearchCallback):
         self.snapshots: dict[int, dict[str, Any]] = {}  # trials -> {"rows": [...], "done": bool}
         self._pending: dict[Any, tuple[int, int]] = {}  # object ref -> (snapshot, row index)
         self._resubmitted = False
+        self._mlflow: Any = None  # the search's SearchTracking, False when MLflow is off (resolved on first use)
+        self._sender: Any = None  # a one-thread executor sending the trainings to MLflow
+        self._sending: dict[Any, tuple[int, int]] = {}  # future -> (snapshot, row index)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_pending": {}, "_resubmitted": False}
+        return {**self.__dict__, "_pending": {}, "_resubmitted": False, "_mlflow": None, "_sender": None,
+                "_sending": {}}
 
     @property
     def directory(self) -> Path:
         return Path(self.experiment_dir) / "stage2-inline"
+
+    def setup(self, **info: Any) -> None:
+        """Continue from disk (a resumed search): the snapshots written so far (their pending trainings run again, see
+        :meth:`on_step_end`) and the completed trials of the store."""
+        from raynas.tracking import TrialStore
+
+        for path in sorted(self.directory.glob("after-*.json")):
+            try:
+                data = json.loads(path.read_text())
+                at, rows = int(data["after_trials"]), list(data["rows"])
+                if not all(isinstance(r, dict) and {"rank", "arch", "status"} <= set(r) for r in rows):
+                    continue
+            except (OSError, ValueError, TypeError, KeyError):
+                continue  # a damaged snapshot is taken again
+            self.snapshots.setdefault(at, {"rows": rows, "done": bool(data.get("done"))})
+        store = Path(self.experiment_dir) / "trials"
+        if store.is_dir():
+            done = sum(r.status is TrialStatus.COMPLETED for r in TrialStore(store).records())
+            self.completed = max(self.completed, done)
+        if self.snapshots:
+            self.next_at = max(self.next_at, max(self.snapshots) + self.every)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if classify(trial.last_result, metric=self.metric).status is TrialStatus.COMPLETED:
@@ -76,9 +108,20 @@ class InlineStage2(SearchCallback):
                 if lost:
                     self._submit(at, lost)
         self._collect(timeout=0)
+        self._sent(timeout=0)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._collect(timeout=None)
+        sending = set(getattr(self, "_sending", {}).values())
+        for at, snapshot in self.snapshots.items():  # what MLflow missed (an outage, an earlier run of the search)
+            for index, row in enumerate(snapshot["rows"]):
+                if row["status"] != "pending" and not row.get("mlflow_run_id") and (at, index) not in sending:
+                    self._send(at, index)
+        tracking = self._tracking()
+        self._sent(timeout=None if tracking is None else tracking.flush_timeout_s)
+        if getattr(self, "_sender", None) is not None:
+            self._sender.shutdown(wait=False)
+            self._sender = None
 
     def _snapshot(self, at: int) -> None:
         from raynas.tracking import TrialStore
@@ -118,6 +161,69 @@ class InlineStage2(SearchCallback):
             row["full_reward"] = outcome["metrics"].get("reward")
             if all(r["status"] != "pending" for r in self.snapshots[at]["rows"]):
                 self.snapshots[at]["done"] = True
+            self._write(at)
+            self._send(at, index, outcome["metrics"])
+
+    # --- MLflow: each training a child run of the search's parent run; MLflow never fails the search ----------
+    def _tracking(self) -> Any:
+        """Where the search logs to MLflow (its config.json, for this experiment folder); None when it is off."""
+        if getattr(self, "_mlflow", None) is None:
+            self._mlflow = False
+            try:
+                from dataclasses import replace
+
+                from raynas.config import SearchConfig
+                from raynas.experiment import ExperimentPaths
+                from raynas.tracking import search_tracking
+
+                paths = ExperimentPaths(Path(self.experiment_dir))
+                config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+                if config.mlflow.enabled:
+                    self._mlflow = replace(search_tracking(config), experiment_dir=str(paths.root),
+                                           experiment_uid=paths.uid())
+            except Exception as exc:  # noqa: BLE001 - the snapshots are on disk whatever MLflow does
+                log.warning(f"MLflow: inline stage-2 trainings will not be logged ({type(exc).__name__}: {exc}); "
+                            f"their results are in {self.directory}")
+        return self._mlflow or None
+
+    def _send(self, at: int, index: int, metrics: dict[str, Any] | None = None) -> None:
+        """Hand one finished training to the MLflow thread (nothing when MLflow is off)."""
+        tracking = self._tracking()
+        if tracking is None:
+            return
+        from raynas.tracking import limit_http_retries, log_inline_training
+
+        if getattr(self, "_sender", None) is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            limit_http_retries()
+            self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raynas-inline-mlflow")
+            self._sending = {}
+        row = dict(self.snapshots[at]["rows"][index])
+        future = self._sender.submit(log_inline_training, tracking, after_trials=at, row=row, metrics=dict(metrics or {}))
+        self._sending[future] = (at, index)
+
+    def _sent(self, timeout: float | None) -> None:
+        """Note the MLflow run of each training sent (``mlflow_run_id`` in its row); a failure is a warning."""
+        if not getattr(self, "_sending", None):
+            return
+        from concurrent.futures import wait
+
+        done, _ = wait(list(self._sending), timeout=timeout)
+        changed: set[int] = set()
+        for future in done:
+            at, index = self._sending.pop(future)
+            error = future.exception()
+            if error is not None:
+                log.warning(f"MLflow: inline stage-2 training (after {at} trials, rank {index + 1}) not logged "
+                            f"({type(error).__name__}: {str(error)[:200]}); the search goes on, the result is in "
+                            f"{self.directory} and is sent again when the search ends or resumes")
+                continue
+            run_id = future.result()
+            if run_id:
+                self.snapshots[at]["rows"][index]["mlflow_run_id"] = run_id
+                changed.add(at)
+        for at in changed:
             self._write(at)
 
     def _write(self, at: int) -> None:

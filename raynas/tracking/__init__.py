@@ -18,6 +18,7 @@ from raynas.tracking._mlflow_search import (
     SearchTracking,
     SyncReport,
     finish_stage,
+    log_inline_training,
     search_context,
     search_tracking,
     sync_search,
@@ -37,7 +38,8 @@ from raynas.tracking._store import SCHEMA, StoreReader, TrialRecord, TrialStore,
 __all__ = ["MlflowSyncProcess", "MlflowTracker", "RunLedger", "SCHEMA", "SearchTracking", "StoreReader",
            "SyncReport", "TrackingTarget", "TrialContext", "TrialRecord", "TrialRun", "TrialStore", "check_file", "config_params",
            "embedded_target", "finish_stage", "flatten", "is_transient", "key_text", "ledger_path",
-           "limit_http_retries", "load_ledger", "reachable", "resolve_target", "save_ledger", "search_context",
+           "limit_http_retries", "load_ledger", "log_inline_training",
+           "reachable", "resolve_target", "save_ledger", "search_context",
            "search_tracking", "summary_metrics", "sync_search", "tracking_target", "trial_metric_points",
            "trial_params", "trial_tags"]
 

@@ -16,10 +16,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from raynas.experiment import ExperimentPaths
-from raynas.tracking._mlflow_layout import TAG_STOP_REASON, TrialContext, config_params, summary_metrics
+from raynas.tracking._ledger import ledger_path, load_ledger
+from raynas.tracking._mlflow_layout import (
+    PARENT_TAG,
+    TAG_EXPERIMENT_DIR,
+    TAG_EXPERIMENT_UID,
+    TAG_REASON,
+    TAG_ROLE,
+    TAG_STAGE,
+    TAG_STATUS,
+    TAG_STOP_REASON,
+    TrialContext,
+    config_params,
+    flatten,
+    param_text,
+    run_status,
+    summary_metrics,
+)
 from raynas.tracking._mlflow_sync import (
     MlflowTracker,
     TrackingTarget,
+    _quote,
     is_transient,
     reachable,
     resolve_target,
@@ -190,8 +207,6 @@ def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = N
 
 
 def _ledger_synced(target: TrackingTarget, paths: ExperimentPaths) -> set[str]:
-    from raynas.tracking._ledger import ledger_path, load_ledger
-
     return load_ledger(ledger_path(paths.root, target.uri), target.uri, paths.uid()).synced_ids()
 
 
@@ -228,3 +243,72 @@ def finish_stage(tracking: Any, *, status: str, reason: str, metrics: Mapping[st
     for line in report.lines(tracking.experiment_dir):
         log.info(line)
     return report.to_dict()
+
+
+#: ``raynas.role`` of a full training that a search runs inline (``inline_stage2:``): a child of the search's parent.
+ROLE_INLINE_STAGE2 = "inline_stage2"
+#: Which inline training a run is (``<after trials>-<rank>``): a training logged again finds its run by it.
+TAG_INLINE_KEY = "raynas.inline_key"
+
+
+def log_inline_training(tracking: SearchTracking, *, after_trials: int, row: Mapping[str, Any],
+                        metrics: Mapping[str, Any] | None = None) -> str | None:
+    """Log one full training that a search ran inline as a child run of the search's parent run
+    (``raynas.role: inline_stage2``, ``raynas.stage: stage2``): params = the architecture (``arch.<path>``) and
+    the snapshot it belongs to, metrics = the full-training result (``full_accuracy``, ``full_reward``, the
+    stage-1 reward and the training's other numbers in ``metrics``). Safe to call again for the same training
+    (its run is found by its ``raynas.inline_key`` tag). Returns the run id, or None while the search's parent
+    run is not known (MLflow has not received the search yet). MLflow's errors are raised: callers decide.
+
+    The search's run ledger is only read (the search's MLflow sender owns it)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+
+    target = tracking.target
+    root = Path(tracking.experiment_dir)
+    uid = tracking.experiment_uid
+    client = MlflowClient(tracking_uri=target.uri)
+    ledger = load_ledger(ledger_path(root, target.uri), target.uri, uid)
+    experiment_id, parent = ledger.experiment_id, ledger.parents.get(STAGE_SEARCH)
+    if experiment_id is None:
+        experiment = client.get_experiment_by_name(tracking.experiment_name)
+        if experiment is None:
+            return None
+        experiment_id = experiment.experiment_id
+    if parent is None:
+        found = client.search_runs([experiment_id], f"tags.`{TAG_ROLE}` = 'parent' and tags.`{TAG_STAGE}` = "
+                                   f"'{STAGE_SEARCH}' and tags.`{TAG_EXPERIMENT_UID}` = '{_quote(uid)}'", max_results=1)
+        if not found:
+            return None
+        parent = found[0].info.run_id
+    rank = int(row["rank"])
+    key = f"{int(after_trials)}-{rank}"
+    status = str(row.get("status", "completed"))
+    existing = client.search_runs([experiment_id], f"tags.`{PARENT_TAG}` = '{parent}' and tags.`{TAG_INLINE_KEY}` = "
+                                  f"'{key}'", max_results=1)
+    if existing:
+        run_id = existing[0].info.run_id
+    else:
+        tags = {PARENT_TAG: parent, TAG_ROLE: ROLE_INLINE_STAGE2, TAG_STAGE: "stage2", TAG_INLINE_KEY: key,
+                TAG_EXPERIMENT_DIR: str(root), TAG_EXPERIMENT_UID: uid}
+        run_id = client.create_run(experiment_id, run_name=f"inline-after-{after_trials}-rank-{rank}",
+                                   tags=tags).info.run_id
+    params = {key_: param_text(value) for key_, value in flatten(row.get("arch") or {}, "arch").items()}
+    params.update({"after_trials": str(int(after_trials)), "stage1_rank": str(rank),
+                   "stage1_trial_id": str(row.get("trial_id"))})
+    values = {k: v for k, v in dict(metrics or {}).items() if k not in ("val_accuracy", "reward")}
+    values.update({"full_accuracy": row.get("full_accuracy"), "full_reward": row.get("full_reward"),
+                   "stage1_reward": row.get("stage1_reward")})
+    now = int(time.time() * 1000)
+    points = [Metric(k, float(v), now, 0) for k, v in values.items()
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    tags_now = [RunTag(TAG_STATUS, status)]
+    if row.get("failure_reason"):
+        tags_now.append(RunTag(TAG_REASON, str(row["failure_reason"])[:5000]))
+    param_list = [Param(k, v) for k, v in params.items()]
+    for start in range(0, max(len(param_list), 1), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, metrics=points if start == 0 else [], params=param_list[start:start + 100],
+                         tags=tags_now if start == 0 else [])
+    client.set_terminated(run_id, run_status(status if status in ("completed", "failed", "invalid") else "failed"))
+    return run_id
