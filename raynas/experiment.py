@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import shlex
+import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from raynas._files import atomic_write
-from raynas.errors import DamagedFileError, UnknownNameError, problem_of
+from raynas._lock import FileLock, LockHolder, hold
+from raynas.errors import DamagedFileError, RaynasError, UnknownNameError, problem_of
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WORKDIR = "raynas-work"
+#: The lock file every writer of an experiment holds (see :func:`experiment_lock`).
+LOCK_FILE = "raynas.lock"
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,11 @@ class ExperimentPaths:
         """MLflow run ledgers (one per tracking URI)."""
         return self.root / "mlflow"
 
+    @property
+    def lock(self) -> Path:
+        """The writer's lock: host, pid, process start, command and since when (JSON; see :func:`experiment_lock`)."""
+        return self.root / LOCK_FILE
+
     def read_config(self) -> dict[str, Any]:
         """The resolved search config; :class:`DamagedFileError` (one line naming the file and ``raynas doctor``)
         when it is missing or unreadable."""
@@ -114,3 +130,127 @@ def find_experiment(name_or_path: str, workdir: str | Path = DEFAULT_WORKDIR) ->
     known = sorted(p.name for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
     raise UnknownNameError("experiment", name_or_path, known,
                            f"Experiments are looked up under --workdir ({root.resolve()}) or given as a path.")
+
+
+@contextlib.contextmanager
+def experiment_lock(paths: ExperimentPaths | str | Path, command: str | None = None) -> Iterator[FileLock]:
+    """Hold the experiment's lock (:attr:`ExperimentPaths.lock`) while the block runs: one writer at a time
+    (search, resume, train, the proxy tools, a workflow), also across the machines of a Ray cluster sharing the
+    folder over NFS (the lock file is created with ``O_EXCL``, not ``fcntl``).
+
+    A second writer gets :class:`raynas._lock.LockedError` (one line naming the holder: host, pid, since when,
+    command, and how to clear a stale lock) before it changes anything. The process holding it enters again
+    without waiting (a workflow's steps). A lock whose process is gone from this machine (or whose pid now names
+    another process) is taken over with a warning. Released however the block ends (an exception, Ctrl-C); a
+    folder the lock had to create is removed again when nothing else was written into it.
+    """
+    paths = paths if isinstance(paths, ExperimentPaths) else ExperimentPaths(Path(paths))
+    created = _make_dirs(paths.root)
+    try:
+        lock = hold(paths.lock, what=f"experiment {paths.root.name!r} ({paths.root})", clear=_clear_hint,
+                    command=command)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    try:
+        yield lock
+    finally:
+        lock.release()
+        _remove_empty(created)
+
+
+def has_experiment(paths: ExperimentPaths) -> bool:
+    """Whether the folder holds anything of an experiment (a writer's lock, alone, is not one)."""
+    root = paths.root
+    return root.is_dir() and any(p.name != LOCK_FILE and not p.name.startswith(f".{LOCK_FILE}.")
+                                 for p in root.iterdir())
+
+
+@dataclass
+class Replaced:
+    """An experiment set aside by :func:`replacing`: ``aside`` is the hidden folder it was moved to."""
+
+    root: Path
+    aside: Path
+    discarded: bool = False
+
+    def discard(self) -> None:
+        """Delete the set-aside experiment: the new one has started."""
+        if not self.discarded:
+            self.discarded = True
+            shutil.rmtree(self.aside, ignore_errors=True)
+            log.info(f"--overwrite: the earlier experiment at {self.root} was deleted (the new search started)")
+
+
+@contextlib.contextmanager
+def replacing(paths: ExperimentPaths, lock: FileLock) -> Iterator[Replaced]:
+    """``--overwrite``: move the experiment (whose ``lock`` the caller holds) aside to a hidden sibling,
+    ``.<name>.replaced-<time>``, and hold the lock of a new, empty folder in its place while the block runs.
+
+    The block calls :meth:`Replaced.discard` once the new search has started; when it ends before that (it failed,
+    or was refused), the new folder is removed and the old experiment is put back as it was. A block that ends
+    normally without calling it discards the old experiment too.
+    """
+    root = paths.root
+    aside = root.parent / f".{root.name}.replaced-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    os.rename(root, aside)
+    lock.move_to(aside / LOCK_FILE)
+    replaced = Replaced(root, aside)
+    try:
+        root.mkdir()
+        new = hold(paths.lock, what=f"experiment {root.name!r} ({root})", clear=_clear_hint,
+                   command=lock.holder.command)
+    except BaseException:
+        _put_back(replaced, lock)
+        raise
+    try:
+        yield replaced
+    except BaseException:
+        if not replaced.discarded:
+            new.release()
+            _put_back(replaced, lock)
+        raise
+    finally:
+        new.release()
+    replaced.discard()
+
+
+def _put_back(replaced: Replaced, lock: FileLock) -> None:
+    """The old experiment back where it was (what the new one wrote in its place removed)."""
+    root = replaced.root
+    shutil.rmtree(root, ignore_errors=True)  # what the new search wrote while it held the lock of the new folder
+    try:
+        os.rename(replaced.aside, root)
+    except OSError as exc:
+        raise RaynasError(f"--overwrite: the earlier experiment could not be put back at {root} ({problem_of(exc)}); "
+                          f"it is intact at {replaced.aside}: move it back by hand") from None
+    lock.move_to(root / LOCK_FILE)
+    log.warning(f"warning: --overwrite: the new search did not start; the earlier experiment is back at {root}")
+
+
+def _clear_hint(path: Path, holder: LockHolder | None) -> str:
+    """How to clear a lock whose holder cannot be seen from here (another machine, or a damaged lock file)."""
+    quoted = shlex.quote(str(path))
+    if holder is None:
+        return f"`raynas doctor {shlex.quote(str(path.parent))} --repair` removes it (or delete it: `rm {quoted}`)"
+    return f"delete the lock file (`rm {quoted}`) and try again"
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the folders created, deepest first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return

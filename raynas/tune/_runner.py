@@ -7,7 +7,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from raynas.config import Mode, SearchConfig
 from raynas.errors import ConfigError, RaynasError
-from raynas.experiment import ExperimentPaths
+from raynas.experiment import ExperimentPaths, Replaced, experiment_lock, has_experiment, replacing
 from raynas.tracking import TrialStore
 from raynas.trials import TrialStatus
 
@@ -116,15 +115,32 @@ def _accepted(cls: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_ray(address: str | None = None) -> bool:
-    """Start Ray, or connect to the cluster at ``address`` / ``RAY_ADDRESS``; True when this call initialised Ray
-    here (and should shut it down, or disconnect, at the end)."""
+    """Connect to the cluster at ``address`` / ``RAY_ADDRESS``, or else start a Ray instance of this run's own
+    (never a cluster merely recorded on the machine); True when this call initialised Ray here (and should shut it
+    down, or disconnect, at the end). A cluster that does not answer is one :class:`RaynasError` line within
+    :data:`raynas.tune._ray_address.CONNECT_TIMEOUT_S` per step, not Ray's minutes of retries."""
     import ray
+
+    from raynas.tune._ray_address import LOCAL, check_reachable, resolve_address, unreachable
 
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS")
-    ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING, configure_logging=True)
+    source = "ray_address" if address else "RAY_ADDRESS"
+    address = resolve_address(address)
+    check_reachable(address, source=source)
+    if address == LOCAL:  # a watchdog ends the instance's workers when this driver dies (raynas.tune._reaper)
+        from raynas.tune._reaper import start_reaper
+        start_reaper()
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING, configure_logging=True)
+    except (ConnectionError, TimeoutError, RuntimeError) as exc:
+        if address == LOCAL:
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        if isinstance(exc, RuntimeError):  # it answered, but joining failed (e.g. another Ray version there)
+            raise RaynasError(f"{source} {address!r}: joining the Ray cluster there failed: {reason}") from None
+        raise unreachable(address, reason, source=source) from None
     return True
 
 
@@ -149,7 +165,9 @@ def check_resources(*, cpus_per_trial: float, gpus_per_trial: float, ray_address
     """
     import ray
 
-    on_cluster = (ray_address or os.environ.get("RAY_ADDRESS") or "local") != "local"  # "local": a new instance
+    from raynas.tune._ray_address import on_cluster as joins_a_cluster
+
+    on_cluster = joins_a_cluster(ray_address)  # the rule ensure_ray follows: no address, a new instance of our own
     available = ray.cluster_resources()
     gpus = float(available.get("GPU", 0.0))
     cpus = float(available.get("CPU", 0.0))
@@ -171,13 +189,78 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     """Run (or resume) a stage-1 search on Ray Tune and return how it ended.
 
     ``callbacks`` are what other stages plug in (e.g. :func:`raynas.stage2.inline_stage2_callbacks`): factories
-    called once the experiment folder is ready, their callbacks added to the search's own (a resumed search gets
-    them back from Ray Tune's saved state). The engine knows nothing about what they do.
+    called once the experiment folder is ready, their callbacks added to the search's own (also on resume: nothing
+    is restored from Ray Tune's saved state). The engine knows nothing about what they do.
+
+    A resume rebuilds the search from the trial store (:mod:`raynas.tune._resume`): a fresh Ray Tune run in
+    ``<experiment>/tune/run-<n>``, a searcher whose controller replays the stored history, trials lost with a killed
+    driver run again under their own number, and callbacks that count on from the store. Every path is the
+    experiment folder's (``config.experiment_dir``; :meth:`SearchConfig.located_at` pins a moved or copied one).
 
     Every finished trial is in the trial store (``<workdir>/<name>/trials``) as soon as it ends; the store,
     the resolved config and the final status stay on disk whatever happens. Unless the config turns it off,
     every trial is also an MLflow run (see :mod:`raynas.tracking`); ``result.extra["mlflow"]`` says what was sent.
+
+    Check, then act: every refusal (the config, an existing experiment without ``overwrite``, the experiment's lock,
+    the resources Ray sees) comes before anything on disk changes. The experiment's lock
+    (:func:`raynas.experiment.experiment_lock`) is held for the whole run: a second writer is refused with who holds
+    it. ``overwrite`` moves the old experiment aside (``.<name>.replaced-<time>`` beside it, under its lock: a
+    running search is never replaced) and deletes it once the new search has started; a new search that fails
+    before it starts puts it back.
     """
+    space = config.build_space()
+    controller = config.build_controller(space)
+    build_scheduler(config)  # its options are checked before anything on disk changes
+    paths = ExperimentPaths(config.experiment_dir)
+    if resume:
+        check_resumable(paths, config.name)
+    elif has_experiment(paths) and not overwrite:
+        raise _exists(config)
+    with experiment_lock(paths) as lock:
+        replace = not resume and has_experiment(paths)
+        if replace and not overwrite:  # written while this process waited for the lock
+            raise _exists(config)
+        started = ensure_ray(config.ray_address)
+        try:
+            check_resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
+                            ray_address=config.ray_address)
+            if not replace:
+                return _search(config, space, controller, resume=resume, progress_interval_s=progress_interval_s,
+                               callbacks=callbacks)
+            with replacing(paths, lock) as replaced:
+                return _search(config, space, controller, resume=False, progress_interval_s=progress_interval_s,
+                               callbacks=[*callbacks, _discard_when_started(replaced)])
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+
+
+def _exists(config: SearchConfig) -> ConfigError:
+    return ConfigError("name", config.name, f"a new experiment name (an experiment already exists at "
+                       f"{config.experiment_dir})", "choose another `name`, resume it with `raynas resume`, or pass "
+                       "--overwrite to replace it")
+
+
+def _discard_when_started(replaced: Replaced) -> CallbackFactory:
+    """A callback factory: its Tune callback deletes the experiment ``--overwrite`` set aside once Ray Tune has
+    set the new search up (before that, a failure puts the old one back)."""
+    def make() -> Any:
+        from ray.tune import Callback
+
+        class DiscardReplaced(Callback):
+            def setup(self, **info: Any) -> None:
+                replaced.discard()
+
+        return DiscardReplaced()
+
+    return make
+
+
+def _search(config: SearchConfig, space: Any, controller: Any, *, resume: bool, progress_interval_s: float,
+            callbacks: Sequence[CallbackFactory]) -> SearchResult:
+    """The search itself, once :func:`run_search` has checked what it can, holds the lock and has started Ray."""
     from ray import tune
     from ray.tune.stopper import CombinedStopper
 
@@ -191,23 +274,15 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
         broke_the_contract,
         raise_broken_contract,
     )
-    from raynas.tune._generator import ReopeningSearchGenerator
+    from raynas.tune._generator import RaynasSearchGenerator
     from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._monitor import SearchPlotter
     from raynas.tune._runs import DeadlineStopper
     from raynas.tune._searcher import ControllerSearcher
     from raynas.tune._trainable import run_trial
 
-    space = config.build_space()
-    controller = config.build_controller(space)
     exp_dir = config.experiment_dir
     paths = ExperimentPaths(exp_dir)
-    restoring = resume and paths.tune.exists()
-    if exp_dir.exists() and any(exp_dir.iterdir()) and not resume:
-        if not overwrite:
-            raise ConfigError("name", config.name, f"a new experiment name (an experiment already exists at {exp_dir})",
-                              "choose another `name`, resume it with `raynas resume`, or pass --overwrite to replace it")
-        shutil.rmtree(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
     paths.uid()
     evaluator = build_evaluator(config, exp_dir)
@@ -222,52 +297,56 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     store_end = max((r.end_time or 0.0 for r in TrialStore(paths.trials).records()), default=None) if resume else None
     begin_run(paths.runs, timeout_s=config.timeout_s, max_total_s=float(config.max_total_time_s),
               max_resumes=config.max_resumes, resume=resume, store_end=store_end, name=config.name)
-    started = ensure_ray(config.ray_address)
+    started = ensure_ray(config.ray_address)  # run_search started it: False here
     try:
-        check_resources(cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
-                        ray_address=config.ray_address)
         resources = {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, evaluator=evaluator, metric=config.metric), resources)
         t0 = time.time()
-        if restoring:
-            if not tune.Tuner.can_restore(str(paths.tune)):
-                raise RaynasError(f"experiment {config.name!r} at {exp_dir} has no resumable Ray Tune state; "
-                                  "start it again with --overwrite")
-            # the restored search algorithm reopens itself (raynas.tune._generator.ReopeningSearchGenerator)
-            tuner = tune.Tuner.restore(str(paths.tune), trainable, resume_unfinished=True, resume_errored=False,
-                                       restart_errored=False)
-        else:
-            budget = FailureBudget(config.max_failed, config.metric, str(paths.budget), str(paths.trials))
-            searcher = ControllerSearcher(controller, max_trials=config.max_trials, metric=config.metric,
-                                          mode=config.mode, seed=config.seed, store_dir=str(paths.trials))
-            auto_stop = AutoStop(config.auto_stop, metric=config.metric, mode_max=config.mode is Mode.MAX,
-                                 ledger_path=str(paths.auto_stop), store_dir=str(paths.trials),
-                                 config_path=str(paths.config))
-            tune_callbacks = [
-                budget,
-                auto_stop,
-                TrialRecorder(str(paths.trials), config.metric, resources),
-                ProgressPrinter(config.max_trials, config.metric, mode_max=config.mode is Mode.MAX,
-                                interval_s=progress_interval_s, live_path=str(paths.live)),
-                SearchPlotter(str(paths.trials), str(paths.search_plot), mode_max=config.mode is Mode.MAX),
-                # always present (a no-op when the config turns MLflow off), so a resume can turn it on
-                MlflowLogger(str(exp_dir), metric=config.metric, resources=resources,
-                             mode_max=config.mode is Mode.MAX),
-            ]
-            tune_callbacks += [make() for make in callbacks]
-            tuner = tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(search_alg=ReopeningSearchGenerator(searcher, max_concurrent=config.max_concurrent,
-                                                                                runs_path=str(paths.runs)),
-                                            num_samples=-1, scheduler=build_scheduler(config), reuse_actors=True),
-                run_config=tune.RunConfig(name=paths.tune.name, storage_path=str(exp_dir), verbose=0,
-                                          stop=CombinedStopper(FailureBudgetStopper(budget),
-                                                               AutoStopStopper(str(paths.auto_stop)),
-                                                               DeadlineStopper(str(paths.runs)), ContractStopper()),
-                                          callbacks=tune_callbacks,
-                                          failure_config=tune.FailureConfig(max_failures=config.max_retries)),
-            )
+        from raynas.tune._resume import launch_ledger, plan_resume
+        from raynas.tune._runs import read_runs
+
+        ledger = launch_ledger(exp_dir)
+        mode_max = config.mode is Mode.MAX
+        budget = FailureBudget(config.max_failed, config.metric, str(paths.budget), str(paths.trials))
+        searcher = ControllerSearcher(controller, max_trials=config.max_trials, metric=config.metric,
+                                      mode=config.mode, seed=config.seed, store_dir=str(paths.trials), ledger=ledger)
+        auto_stop = AutoStop(config.auto_stop, metric=config.metric, mode_max=mode_max,
+                             ledger_path=str(paths.auto_stop), store_dir=str(paths.trials),
+                             config_path=str(paths.config))
+        progress = ProgressPrinter(config.max_trials, config.metric, mode_max=mode_max,
+                                   interval_s=progress_interval_s, live_path=str(paths.live))
+        # always present (a no-op when the config turns MLflow off), so a resume can turn it on
+        mlflow_logger = MlflowLogger(str(exp_dir), metric=config.metric, resources=resources, mode_max=mode_max)
+        if resume:  # rebuilt from the trial store (the truth); Ray Tune's saved state is never read
+            records = TrialStore(paths.trials).records()
+            searcher.resume(plan_resume(records, ledger.read(), read_runs(paths.runs), max_trials=config.max_trials,
+                                        direction=config.mode, seed=config.seed, valid=_genotype_check(space)))
+            budget.set_state({"failed": 0, "counted": []})
+            auto_stop.set_state({})
+            progress.seed(records)
+            mlflow_logger.seed(records)
+        tune_callbacks = [
+            budget,
+            auto_stop,
+            TrialRecorder(str(paths.trials), config.metric, resources),
+            progress,
+            SearchPlotter(str(paths.trials), str(paths.search_plot), mode_max=mode_max),
+            mlflow_logger,
+        ]
+        tune_callbacks += [make() for make in callbacks]
+        tune_dir = next_tune_run(paths.tune)  # each run its own: earlier runs' trial folders (checkpoints) stay
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(search_alg=RaynasSearchGenerator(searcher, max_concurrent=config.max_concurrent),
+                                        num_samples=-1, scheduler=build_scheduler(config), reuse_actors=True),
+            run_config=tune.RunConfig(name=tune_dir.name, storage_path=str(tune_dir.parent), verbose=0,
+                                      stop=CombinedStopper(FailureBudgetStopper(budget),
+                                                           AutoStopStopper(str(paths.auto_stop)),
+                                                           DeadlineStopper(str(paths.runs)), ContractStopper()),
+                                      callbacks=tune_callbacks,
+                                      failure_config=tune.FailureConfig(max_failures=config.max_retries)),
+        )
         with _tune_environment():
             tuner.fit()
         wall = time.time() - t0
@@ -292,6 +371,33 @@ def run_search(config: SearchConfig, *, resume: bool = False, overwrite: bool = 
     return result
 
 
+
+
+def check_resumable(paths: ExperimentPaths, name: str) -> None:
+    """Refuse to resume a folder where no search ever ran: no trial store, no Ray Tune folder, no launch ledger."""
+    from raynas.tune._resume import LAUNCHES_FILE
+
+    if not (paths.trials.is_dir() or paths.tune.is_dir() or (paths.root / LAUNCHES_FILE).is_file()):
+        raise RaynasError(f"experiment {name!r} at {paths.root} has nothing to resume (no trial store, no Ray Tune "
+                          "folder): start it with `raynas search --config CONFIG` (--overwrite replaces this folder)")
+
+
+def next_tune_run(tune_root: Path) -> Path:
+    """``<tune_root>/run-<n>``, the Ray Tune folder of a new run of a search (n: one more than the highest there)."""
+    taken = [int(p.name[4:]) for p in tune_root.glob("run-*") if p.name[4:].isdigit()] if tune_root.is_dir() else []
+    return tune_root / f"run-{max(taken, default=0) + 1}"
+
+
+def _genotype_check(space: Any) -> Any:
+    """Whether a genotype (from the launch ledger) is one of ``space``'s."""
+    def valid(genotype: tuple[int, ...]) -> bool:
+        try:
+            space.decode(genotype)
+        except Exception:  # noqa: BLE001 - a damaged ledger line: its number is proposed afresh
+            return False
+        return True
+
+    return valid
 
 
 def _finish_tracking(config: SearchConfig, result: SearchResult) -> SearchResult:
