@@ -48,8 +48,9 @@ def _run_sync(args: argparse.Namespace) -> int:
     from raynas.config import SearchConfig
     from raynas.tracking import sync_search
 
+    _check_tracking_uri(args.tracking_uri)
     paths = find_experiment(args.experiment, args.workdir)
-    config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+    config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config)).located_at(paths.root)
     status = _status(paths)
     report = sync_search(config, status=status, tracking_uri=args.tracking_uri)
     if args.format == "json":
@@ -71,6 +72,21 @@ def _status(paths: Any) -> dict[str, Any] | None:
     except DamagedFileError as exc:
         logging.getLogger(__name__).warning("%s; sent as a search that has not ended", exc)
         return None
+
+
+def _check_tracking_uri(uri: str | None) -> None:
+    """``--tracking-uri`` of ``mlflow sync``: one of the forms a search config accepts (one line listing them)."""
+    if uri is None:
+        return
+    from raynas.config import TrackingConfig
+
+    if not uri.strip():
+        raise ConfigError("--tracking-uri", uri, "a tracking URI", "e.g. --tracking-uri http://head-node:5000 or "
+                          "sqlite:////abs/path/mlflow.db (or leave it out: the experiment's own)")
+    try:
+        TrackingConfig(tracking_uri=uri)
+    except ConfigError as exc:
+        raise ConfigError("--tracking-uri", uri, exc.expected, exc.fix) from None
 
 
 def ui_command(store_uri: str, artifacts: Path, host: str, port: int) -> list[str]:

@@ -80,9 +80,9 @@ def _load(path: str | None, workdir: str | None = None, table: str | None = None
             config = load_search_config(real)
     else:
         config = load_search_config(path)
-    if workdir or table:
+    if workdir is not None or table:
         data = config.to_dict()
-        if workdir:
+        if workdir is not None:
             data["workdir"] = workdir
         if table:
             data["benchmark"] = {**data["benchmark"], "table": table}
@@ -92,7 +92,11 @@ def _load(path: str | None, workdir: str | None = None, table: str | None = None
 
 
 def _run_search(args: argparse.Namespace) -> int:
+    from raynas.cli._paths import check_folder
+
     config = _with_tracking(_load(args.config, args.workdir, args.table), args)
+    # the config's own workdir too: a file, or a folder this user cannot write in, is refused before anything runs
+    check_folder(config.workdir, flag="--workdir" if args.workdir is not None else "workdir")
     config.validate_deep()
     from raynas.tune import run_search
 
@@ -110,7 +114,9 @@ def _run_resume(args: argparse.Namespace) -> int:
     from raynas.tune import run_search
 
     paths = find_experiment(args.experiment, args.workdir)
+    # the folder given is the experiment (a moved or copied one too), not the workdir its config.json names
     config = _with_tracking(SearchConfig.from_dict(paths.read_config(), source=str(paths.config)), args)
+    config = config.located_at(paths.root)
     from raynas.stage2 import inline_stage2_callbacks
 
     result = run_search(config, resume=True, callbacks=inline_stage2_callbacks(config))
@@ -175,21 +181,13 @@ def file_kind(data: object) -> str | None:
 
 
 def _read_yaml(path: Path) -> object:
-    import yaml
-
+    """The parsed file (ConfigError when missing, not UTF-8, malformed, too deeply nested or empty)."""
+    from raynas.config import read_yaml_file
     from raynas.errors import ConfigError
 
     if not path.is_file():
         raise ConfigError("FILE", str(path), "an existing YAML file", "check the path")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file", source=str(path)) from None
+    return read_yaml_file(path, what="a search config, a workflow or a task file")
 
 
 def _run_validate(args: argparse.Namespace) -> int:

@@ -20,11 +20,45 @@ from raynas._parse import (
 from raynas.config._autostop import AutoStopConfig
 from raynas.config._resources import Resources
 from raynas.config._tracking import TrackingConfig
+from raynas.config._yaml import read_yaml_file
 from raynas.errors import ConfigError, RaynasError, UnknownNameError
 from raynas.plugins import Registry
 
 DEFAULT_TIMEOUT_S = 14 * 86400.0
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+#: The longest experiment name: it names a folder (file systems allow 255 bytes) and MLflow experiments.
+MAX_NAME_LENGTH = 128
+#: What the built-in trainer reports for every trial (:mod:`raynas.training`: each epoch's numbers, the trial's
+#: cost, the reward terms of :func:`raynas.rewards.compute_reward`; latency, memory and GPU numbers when measured).
+BUILTIN_TRAINER_METRICS = ("reward", "accuracy", "val_accuracy", "train_loss", "epoch", "lr", "epoch_time",
+                           "train_seconds", "workers", "latency_factor", "memory_factor", "params", "flops",
+                           "latency_ms", "memory_mb", "gpu_peak_mb", "gpu_total_mb")
+
+
+def check_name(name: Any, field: str = "name") -> str:
+    """An experiment name: letters, digits, '.', '_' and '-' (no path separators, nothing a file system refuses),
+    at most :data:`MAX_NAME_LENGTH` characters; ConfigError naming the problem otherwise."""
+    import re
+
+    if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(field, name, f"at most {MAX_NAME_LENGTH} characters (it names the experiment's folder); "
+                          f"this one has {len(name)}", "shorten the name")
+    if isinstance(name, str) and name.strip() and not re.fullmatch(NAME_PATTERN, name):
+        bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "._-"))})
+        what = f"it holds {', '.join(repr(c) for c in bad)}" if bad else "it must start with a letter or digit"
+        raise ConfigError(field, name, "a name of letters, digits, '.', '_' and '-' (it names a folder: no '/' or "
+                          f"other characters a file system refuses); {what}", "e.g. name: my-search-1")
+    return as_str(field, name, pattern=NAME_PATTERN)
+
+
+def _check_nesting(field: str, value: Any) -> None:
+    from raynas.space import MAX_DEPTH, nesting_depth
+
+    depth = nesting_depth(value, limit=MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise ConfigError(field, f"a value nested more than {MAX_DEPTH} levels deep", f"at most {MAX_DEPTH} levels "
+                          "of nested mappings and lists", f"`{field}:` fixes parts of the space by their paths "
+                          "(e.g. cell.edge0: conv): flatten it")
 
 
 class Mode(str, Enum):
@@ -150,7 +184,7 @@ class SearchConfig:
     inline_stage2: InlineStage2Config | None = None
 
     def __post_init__(self) -> None:
-        as_str("name", self.name, pattern=NAME_PATTERN)
+        check_name(self.name)
         if self.task is not None:
             as_str("task", self.task)
             if self.space is not None:
@@ -196,6 +230,8 @@ class SearchConfig:
         as_int("seed", self.seed, minimum=0)
         as_str("workdir", self.workdir)
         as_mapping("fixed", self.fixed)
+        _check_nesting("fixed", self.fixed)
+        _check_nesting("arch", self.arch)
         as_bool("allow_huge_space", self.allow_huge_space)
         as_mapping("benchmark", self.benchmark)
         if self.ray_address is not None:
@@ -249,7 +285,20 @@ class SearchConfig:
 
     @property
     def experiment_dir(self) -> Path:
-        return Path(self.workdir).expanduser().resolve() / self.name
+        """``<workdir>/<name>``, or the folder :meth:`located_at` pinned."""
+        pinned = self.__dict__.get("_located_at")
+        return pinned if pinned is not None else Path(self.workdir).expanduser().resolve() / self.name
+
+    def located_at(self, experiment_dir: str | Path) -> "SearchConfig":
+        """This config for the experiment in folder ``experiment_dir`` (e.g. a moved or copied one): its
+        ``experiment_dir`` is that folder, whatever its name, and ``workdir`` its parent; ``name`` (the MLflow
+        experiment) is kept."""
+        import dataclasses
+
+        folder = Path(experiment_dir).expanduser().resolve()
+        located = dataclasses.replace(self, workdir=str(folder.parent))
+        object.__setattr__(located, "_located_at", folder)
+        return located
 
     def _table_ref(self) -> str | None:
         """``benchmark.table``: a bundled name, a declaration YAML or a CSV/Parquet file (None: not given)."""
@@ -333,6 +382,38 @@ class SearchConfig:
             from raynas.benchmarks import load_table
 
             load_table(self.benchmark_settings().table)
+        self._check_metric()
+
+    def reported_metrics(self) -> tuple[str, ...] | None:
+        """The metrics every trial of this search reports (None when they cannot be known before a trial runs:
+        a user trainer or target reports what it returns; its trials then say which metrics they reported)."""
+        if self.search_type == "augmentation" or self.task is not None:
+            task = self.task_config()
+            if task.target not in (None, "builtin") or (task.target is None and task.trainer):
+                return None
+            return BUILTIN_TRAINER_METRICS
+        if not self.tabular:
+            return None
+        declared = self.benchmark_settings().declaration()
+        variant = str(getattr(self.benchmark_settings().variant, "value", self.benchmark_settings().variant))
+        out = ["reward", "val_accuracy", "train_seconds"]
+        if variant == "full" and declared.full_epochs:
+            out.append("epoch")
+        if declared.test_column(variant) is not None:
+            out.append("test_accuracy")
+        return tuple(out)
+
+    def _check_metric(self) -> None:
+        """``metric`` must be one the trials report (when that is known): else every trial would be invalid."""
+        known = self.reported_metrics()
+        if known is None or self.metric in known:
+            return
+        from raynas.errors import suggest
+
+        what = "the built-in trainer" if self.task is not None else "the benchmark table's trials"
+        raise ConfigError("metric", self.metric, f"a metric {what} report{'s' if self.task is not None else ''}: "
+                          f"{', '.join(known)}", f"set `metric:` to one of them{suggest(self.metric, known)} "
+                          "(default: reward)")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -427,22 +508,13 @@ def _scheduler_from(value: Any) -> SchedulerConfig:
 
 
 def load_search_config(path: str | Path) -> SearchConfig:
-    """Read a YAML search config; malformed YAML and bad values become ConfigError with the file name."""
-    import yaml
-
+    """Read a YAML search config; malformed YAML, an empty file and bad values become ConfigError with the file
+    name."""
     path = Path(path)
     source = str(path)
     if not path.is_file():
         raise ConfigError("--config", source, "an existing YAML file", "check the path", source=None)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=source) from None
-    except UnicodeDecodeError:
-        raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file", source=source) from None
+    data = read_yaml_file(path, what="a search config")  # not UTF-8, malformed, too deep or empty: refused
     if isinstance(data, Mapping) and isinstance(data.get("task"), str):
         from raynas.tasks import find_task
 

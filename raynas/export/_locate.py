@@ -160,24 +160,25 @@ def _stage1_trial(paths: ExperimentPaths, config: Any, stage2: Mapping[str, Any]
 
     records = TrialStore(paths.trials).records() if paths.trials.is_dir() else []
     record = next((r for r in records if r.trial_id == trial), None)
-    kept = [r.trial_id for r in records if r.checkpoint and (Path(r.checkpoint) / CHECKPOINT_FILE).is_file()]
+    # a stored checkpoint is relative to the experiment folder (an older experiment's is absolute: kept as it is)
+    kept = [r.trial_id for r in records if r.checkpoint and (paths.root / r.checkpoint / CHECKPOINT_FILE).is_file()]
     if record is None:
         known = [r["trial_id"] for r in (stage2 or {}).get("rows", []) if r.get("checkpoint")] + kept
         raise UnknownNameError("trial", trial, known,
                                f"Trial ids are the `trial` column of `raynas train {paths.root.name}` and `raynas trials "
                                f"{paths.root.name}` (with --workdir {paths.root.parent}); the known ones listed kept a "
                                "checkpoint.")
-    if not record.checkpoint or not (Path(record.checkpoint) / CHECKPOINT_FILE).is_file():
+    if not record.checkpoint or not (paths.root / record.checkpoint / CHECKPOINT_FILE).is_file():
         why = ("stage-1 trials train the proxy variant and keep no checkpoint" if record.status is TrialStatus.COMPLETED
                else f"it is {record.status}")
         raise RaynasError(f"trial {trial} of {config.name!r} has no checkpoint ({why}); {_with_checkpoints(stage2, kept)}"
                           + ("" if stage2 is not None else f", or full-train the top trials with `{_train_command(paths)}`"))
     arch = config.arch if config.search_type == "augmentation" else record.arch
-    spec = _spec(config, arch, config.variant, beside=Path(record.checkpoint))
+    spec = _spec(config, arch, config.variant, beside=paths.root / record.checkpoint)
     metrics = {k: record.metrics.get(k) for k in ("val_accuracy", "reward", "params", "flops", "epoch", "latency_ms",
                                                   "memory_mb") if record.metrics.get(k) is not None}
     return ModelSource(experiment=config.name, experiment_dir=str(paths.root), stage="stage1", trial_id=trial,
-                       stage2_trial_id=None, picked=False, checkpoint=str(Path(record.checkpoint) / CHECKPOINT_FILE),
+                       stage2_trial_id=None, picked=False, checkpoint=str(paths.root / record.checkpoint / CHECKPOINT_FILE),
                        spec=spec, policy=record.arch if config.search_type == "augmentation" else None,
                        metrics={"variant": config.variant, **metrics},
                        stage2=_stage2_summary(stage2) if stage2 is not None else {})

@@ -292,7 +292,22 @@ def train_top_k(experiment_dir: str | Path, settings: Stage2Settings | None = No
     ``label="after 100 trials"``); ``records`` are the stage-1 trials to pick from (default: the whole trial store).
     Fewer distinct completed trials than ``top_k`` train what there is (the result's ``note`` says so); none at
     all is a RaynasError.
+
+    Holds the experiment's lock (:func:`raynas.experiment.experiment_lock`) while it runs: refused while another
+    writer (a search, a resume, another ``raynas train``) holds it; re-entered by the search's own process.
     """
+    from raynas.experiment import experiment_lock
+
+    folder = Path(experiment_dir).expanduser().resolve()
+    if not folder.is_dir():  # refused below, before anything is created
+        return _train_top_k(folder, settings, subdir=subdir, label=label, overwrite=overwrite, records=records)
+    with experiment_lock(folder):
+        return _train_top_k(folder, settings, subdir=subdir, label=label, overwrite=overwrite, records=records)
+
+
+def _train_top_k(experiment_dir: Path, settings: Stage2Settings | None, *, subdir: str, label: str | None,
+                 overwrite: bool, records: Sequence[TrialRecord] | None) -> Stage2Result:
+    """:func:`train_top_k` once it holds the experiment's lock."""
     from raynas.config import SearchConfig
     from raynas.experiment import ExperimentPaths
     from raynas.tracking import TrialStore
@@ -494,12 +509,12 @@ def _keep_checkpoints(root: Path, records: Mapping[int, TrialRecord]) -> dict[in
     kept: dict[int, str] = {}
     for number, record in records.items():
         target = root / "checkpoints" / f"rank-{number:02d}"
-        if (record.status is TrialStatus.COMPLETED and not target.is_dir() and record.checkpoint
-                and Path(record.checkpoint).is_dir()):
+        source = root / record.checkpoint if record.checkpoint else None  # relative to root (older: absolute)
+        if record.status is TrialStatus.COMPLETED and not target.is_dir() and source is not None and source.is_dir():
             tmp = target.with_name(target.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(record.checkpoint, tmp)
+            shutil.move(str(source), tmp)
             tmp.replace(target)
         if record.status is TrialStatus.COMPLETED and target.is_dir():
             kept[number] = str(target)

@@ -20,6 +20,9 @@ from raynas.tune._outcome import NODE_KEY, REASON_KEY, Outcome, classify, error_
 
 log = logging.getLogger(__name__)
 
+#: The reason of a trial still running when its search ended (a Ctrl-C, a stopper): see :func:`end_of_search_outcome`.
+END_OF_SEARCH_REASON = "stopped because the search ended"
+
 
 def _error_text(trial: Any) -> str | None:
     """First line of the error Ray recorded for a trial (actor died, exception outside raynas' wrapper)."""
@@ -54,12 +57,12 @@ class FailureBudget(Callback):
     """Counts failed and invalid trials; once ``max_failed`` is reached the search is cancelled.
 
     The cancellation itself is done by :class:`FailureBudgetStopper` (Ray Tune stops every running trial and
-    asks for no new ones when a stopper's ``stop_all`` is true). The count is part of the callback state that
-    Ray Tune saves with the experiment, so it survives a restore.
+    asks for no new ones when a stopper's ``stop_all`` is true). A resumed search starts from the failures in the
+    trial store (:meth:`set_state` with an empty state).
 
-    Ray Tune restores a stopper from its own pickled copy, separately from the callbacks, so after a restore
-    the two are different objects. The callback therefore publishes its count in a small ledger file (written
-    atomically on every change) that the stopper reads; without a ledger path they share the object directly.
+    The callback publishes its count in a small ledger file (written atomically on every change) that the stopper
+    reads (Ray Tune may hold a copy of the stopper, not the same object); without a ledger path they share the
+    object directly.
     """
 
     def __init__(self, max_failed: int, metric: str, ledger_path: str | None = None,
@@ -167,7 +170,11 @@ def raise_broken_contract(records: Any, *, since: float, again: str) -> None:
 
 
 class TrialRecorder(Callback):
-    """Appends every finished trial to the trial store the moment it ends (on the driver)."""
+    """Appends every finished trial to the trial store the moment it ends (on the driver).
+
+    A trial's checkpoint folder is stored relative to the folder that holds the store (the experiment), so that a
+    moved or copied experiment still finds it (see :func:`checkpoint_path`).
+    """
 
     def __init__(self, store_dir: str, metric: str, resources: dict[str, float]) -> None:
         self.store_dir = store_dir
@@ -230,7 +237,8 @@ class TrialRecorder(Callback):
         if trial.trial_id in self.recorded or "arch" not in trial.config:
             return
         record = build_record(trial, outcome, start_time=self.started.pop(trial.trial_id, None),
-                              history=self.history.pop(trial.trial_id, []), resources=self.resources)
+                              history=self.history.pop(trial.trial_id, []), resources=self.resources,
+                              root=os.path.dirname(os.path.abspath(self.store_dir)))
         self.store.append(record)
         self.recorded.add(trial.trial_id)
         prune_checkpoints(getattr(getattr(trial, "checkpoint", None), "path", None))
@@ -261,12 +269,25 @@ def end_of_search_outcome(outcome: Outcome) -> Outcome:
     what stopped the run: a broken trainer contract)."""
     if outcome.status is TrialStatus.COMPLETED or (outcome.reason or "").startswith(CONTRACT_PREFIX):
         return outcome
-    return Outcome(TrialStatus.STOPPED, outcome.value, "stopped because the search ended")
+    return Outcome(TrialStatus.STOPPED, outcome.value, END_OF_SEARCH_REASON)
+
+
+def checkpoint_path(path: str | None, root: str | None) -> str | None:
+    """A checkpoint folder as the trial store keeps it: relative to ``root`` (the folder holding the store) when it
+    is inside it, as it is otherwise (e.g. a cluster's storage). Readers join it to the experiment folder, which
+    also keeps an absolute path of an older experiment as it is."""
+    if not path or not root or "://" in path:
+        return path
+    try:
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    except ValueError:  # another drive
+        return path
+    return path if relative == os.curdir or relative.startswith(os.pardir) else relative
 
 
 def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, history: list[dict[str, Any]],
-                 resources: dict[str, float]) -> TrialRecord:
-    """The trial-store record of a finished Ray Tune trial."""
+                 resources: dict[str, float], root: str | None = None) -> TrialRecord:
+    """The trial-store record of a finished Ray Tune trial (its checkpoint relative to ``root``, when given)."""
     config = trial.config
     checkpoint = getattr(trial, "checkpoint", None)
     return TrialRecord(
@@ -284,7 +305,8 @@ def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, hist
         history=history if len(history) > 1 else [],
         resources=resources,
         seed=config.get("seed"),
-        checkpoint=getattr(checkpoint, "path", None) if outcome.status is TrialStatus.COMPLETED else None,
+        checkpoint=(checkpoint_path(getattr(checkpoint, "path", None), root)
+                    if outcome.status is TrialStatus.COMPLETED else None),
         labels={str(k): str(v) for k, v in dict(config.get("labels") or {}).items()},
         node=(trial.last_result or {}).get(NODE_KEY),
         restarts=restarts_of(trial),
@@ -310,6 +332,7 @@ class ProgressPrinter(Callback):
         self._last = 0.0
         #: Where the latest progress is written as JSON (``raynas monitor`` reads it while the search runs).
         self.live_path = live_path
+        self._earlier: dict[str, str] = {}  # status of each trial of earlier runs (see seed), by trial id
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -323,14 +346,30 @@ class ProgressPrinter(Callback):
                                          "max_trials": self.max_trials, "running": 0, "counts": dict(self.counts),
                                          "best": self.best, "elapsed_s": 0, "remaining_s": None})
 
+    def seed(self, records: list[TrialRecord]) -> None:
+        """A resumed search counts on from the trials of its earlier runs (the store's records); a trial that runs
+        again replaces its earlier outcome."""
+        for record in records:
+            self._earlier[record.trial_id] = record.status.value
+            self.counts[record.status.value] += 1
+            if record.status is TrialStatus.COMPLETED and record.reward is not None:
+                self._better(record.reward)
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         outcome = classify(trial.last_result, metric=self.metric)
+        self._forget(trial)
         self._add(outcome)
         self.maybe_print(trials)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._forget(trial)
         self._add(errored_outcome(trial, self.metric))
         self.maybe_print(trials)
+
+    def _forget(self, trial: Any) -> None:
+        earlier = getattr(self, "_earlier", {}).pop(getattr(trial, "trial_id", None), None)
+        if earlier is not None:
+            self.counts[earlier] -= 1
 
     def get_state(self) -> dict[str, Any]:
         return {"counts": dict(self.counts), "best": self.best}
@@ -347,9 +386,11 @@ class ProgressPrinter(Callback):
             self._first_done = time.time()
         self.counts[outcome.status.value] += 1
         if outcome.status is TrialStatus.COMPLETED and outcome.value is not None:
-            better = self.best is None or (outcome.value > self.best if self.mode_max else outcome.value < self.best)
-            if better:
-                self.best = outcome.value
+            self._better(outcome.value)
+
+    def _better(self, value: float) -> None:
+        if self.best is None or (value > self.best if self.mode_max else value < self.best):
+            self.best = value
 
     def maybe_print(self, trials: list, force: bool = False) -> None:
         now = time.time()

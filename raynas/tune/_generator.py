@@ -1,48 +1,45 @@
-"""The search algorithm Ray Tune drives: its ``SearchGenerator`` around the raynas searcher, reopened on resume.
+"""The search algorithm Ray Tune drives: its ``SearchGenerator`` around the raynas searcher.
 
-When a stopper ends a search (its deadline, an auto-stop rule, the failure budget), Ray Tune marks its search
-algorithm finished and saves that flag, so a restored search would start no trial. The raynas searcher decides itself
-when the search is over (``max_trials``, an exhausted space), and the restored stoppers still end a search whose budget
-or auto-stop rule says so: a restored :class:`ReopeningSearchGenerator` is never finished. When the previous run was
-ended by a stopper, the trials it had running were stopped for good, but the saved concurrency limiter still counts
-them as live (it would never let a new trial start): its live set is emptied. The saved state itself is never edited.
+A resume never restores Ray Tune's state: it starts a fresh Ray Tune run whose searcher was rebuilt from the trial
+store (:mod:`raynas.tune._resume`). A trial that runs again after a resume (lost with a killed driver, or stopped by
+a Ctrl-C) keeps its trial id, so that its new record replaces the old one in the trial store and MLflow continues
+its run: the generator asks the raynas searcher which trial id the next trial gets.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from ray.tune.search import ConcurrencyLimiter, SearchGenerator
-
-#: How a run ends when a Ray Tune stopper ended it (its running trials were stopped, not left to resume).
-STOPPED_BY_STOPPER = frozenset({"timed_out", "stopped", "cancelled"})
+from ray.tune.search import ConcurrencyLimiter, Searcher, SearchGenerator
 
 
-class ReopeningSearchGenerator(SearchGenerator):
-    """Ray Tune's ``SearchGenerator`` over ``ConcurrencyLimiter(searcher, max_concurrent)`` that a resume reopens.
+class RaynasSearchGenerator(SearchGenerator):
+    """Ray Tune's ``SearchGenerator`` over ``ConcurrencyLimiter(searcher, max_concurrent)`` whose trials take the
+    trial id the raynas searcher asks for (:meth:`raynas.tune.ControllerSearcher.next_trial_id`)."""
 
-    ``runs_path`` is the experiment's run ledger (:mod:`raynas.tune._runs`): at restore, the run before the current
-    one says whether a stopper ended it.
-    """
-
-    def __init__(self, searcher: Any, *, max_concurrent: int, runs_path: str) -> None:
+    def __init__(self, searcher: Any, *, max_concurrent: int) -> None:
         super().__init__(ConcurrencyLimiter(searcher, max_concurrent=max_concurrent))
-        self.runs_path = runs_path
+        self.raynas_searcher = searcher
 
-    def restore_from_dir(self, dirpath: str) -> None:
-        super().restore_from_dir(dirpath)
-        self._finished = False
-        if _previous_run_ended(self.runs_path) in STOPPED_BY_STOPPER and isinstance(self.searcher, ConcurrencyLimiter):
-            limiter = self.searcher
-            limiter.set_state({**limiter.get_state(), "live_trials": set(), "num_unfinished_live_trials": 0,
-                               "cached_results": {}})
+    def create_trial_if_possible(self, experiment_spec: dict) -> Any:
+        """Ray Tune's own (ray 2.60), with the trial id chosen by the raynas searcher when it runs a trial again."""
+        from ray.tune.experiment import Trial
+        from ray.tune.experiment.config_parser import _create_trial_from_spec
+        from ray.tune.search.variant_generator import _resolve_nested_dict, format_vars
+        from ray.tune.utils.util import flatten_dict, merge_dicts
 
-
-def _previous_run_ended(runs_path: str) -> str | None:
-    """How the run before the current one ended (the current one is the ledger's last: it began before restore)."""
-    from pathlib import Path
-
-    from raynas.tune._runs import read_runs
-
-    runs = read_runs(Path(runs_path))
-    return runs[-2].get("ended") if len(runs) >= 2 else None
+        trial_id = self.raynas_searcher.next_trial_id() or Trial.generate_id()
+        suggested_config = self.searcher.suggest(trial_id)
+        if suggested_config == Searcher.FINISHED:
+            self._finished = True
+            return None
+        if suggested_config is None:
+            return None
+        spec = copy.deepcopy(experiment_spec)
+        spec["config"] = merge_dicts(spec["config"], copy.deepcopy(suggested_config))
+        flattened_config = _resolve_nested_dict(spec["config"])
+        self._counter += 1
+        tag = "{0}_{1}".format(str(self._counter), format_vars(flattened_config))
+        return _create_trial_from_spec(spec, self._parser, evaluated_params=flatten_dict(suggested_config),
+                                       experiment_tag=tag, trial_id=trial_id)

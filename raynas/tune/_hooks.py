@@ -2,7 +2,8 @@
 
 A stage (e.g. inline stage 2) hands :func:`raynas.tune.run_search` factories of :class:`SearchCallback`; the engine
 calls each once the experiment folder is ready (after ``--overwrite`` cleared it), adds what it returns to Ray Tune's
-callbacks, and knows nothing else about it. A resumed search gets its callbacks back from Ray Tune's saved state.
+callbacks, and knows nothing else about it. A resumed search calls the factories again (Ray Tune's saved state is
+never restored): a callback with state continues from its own files.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The Ray Tune callback that logs a search to MLflow from the driver (workers need no MLflow access).
 
 Callback methods only hand events to a child process (``raynas.tracking._mlflow_worker``) and return at once,
-so the Tune loop never waits for MLflow. Run ids live in the run ledger, which is also this callback's Ray
-Tune state: a resumed search continues the same runs.
+so the Tune loop never waits for MLflow. Run ids live in the run ledger (``<experiment>/mlflow/``): a resumed search,
+with a fresh callback, continues the same runs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class MlflowLogger(Callback):
     """Logs every trial of a search to MLflow as a nested child run of the stage's parent run.
 
     Where to log is read from the experiment's ``config.json`` when the search (re)starts, so a resumed search
-    follows the current settings (e.g. a new ``--tracking-uri``), not the ones pickled with the callback.
+    follows the current settings (e.g. a new ``--tracking-uri``); the experiment is the folder ``experiment_dir``,
+    whatever workdir ``config.json`` names (a moved or copied experiment logs as itself).
     """
 
     def __init__(self, experiment_dir: str, *, metric: str, resources: dict[str, float], mode_max: bool = True,
@@ -52,6 +53,7 @@ class MlflowLogger(Callback):
         self.counts = {s.value: 0 for s in TrialStatus}
         self.best: float | None = None
         self.ledger_state: dict[str, Any] | None = None
+        self._earlier: dict[str, str] = {}  # status of each trial of earlier runs (see seed), by trial id
         self._worker: MlflowSyncProcess | _Disabled | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -70,7 +72,7 @@ class MlflowLogger(Callback):
             from raynas.tracking import search_tracking
 
             paths = ExperimentPaths(Path(self.experiment_dir))
-            config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
+            config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config)).located_at(paths.root)
             if not config.mlflow.enabled:
                 self._worker = _DISABLED
                 return _DISABLED
@@ -80,6 +82,16 @@ class MlflowLogger(Callback):
 
     def setup(self, **info: Any) -> None:
         _ = self.worker
+
+    def seed(self, records: list[Any]) -> None:
+        """A resumed search's summary counts on from the trials of its earlier runs (the store's records); a trial
+        that runs again replaces its earlier outcome."""
+        for record in records:
+            self._earlier[record.trial_id] = record.status.value
+            self.counts[record.status.value] = self.counts.get(record.status.value, 0) + 1
+            if record.reward is not None and record.status is TrialStatus.COMPLETED and (
+                    self.best is None or (record.reward > self.best if self.mode_max else record.reward < self.best)):
+                self.best = record.reward
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         start = self.started.setdefault(trial.trial_id, time.time())
@@ -111,8 +123,12 @@ class MlflowLogger(Callback):
         if trial.trial_id in self.sent or "arch" not in trial.config:
             return
         record = build_record(trial, outcome, start_time=self.started.pop(trial.trial_id, None),
-                              history=self.history.pop(trial.trial_id, []), resources=self.resources)
+                              history=self.history.pop(trial.trial_id, []), resources=self.resources,
+                              root=self.experiment_dir)
         self.sent.add(trial.trial_id)
+        earlier = getattr(self, "_earlier", {}).pop(trial.trial_id, None)
+        if earlier is not None:
+            self.counts[earlier] -= 1
         self.worker.trial_finished(record)
         self.counts[record.status] = self.counts.get(record.status, 0) + 1
         if record.reward is not None and (self.best is None or

@@ -121,7 +121,7 @@ def ensure_ray(address: str | None = None) -> bool:
     :data:`raynas.tune._ray_address.CONNECT_TIMEOUT_S` per step, not Ray's minutes of retries."""
     import ray
 
-    from raynas.tune._ray_address import LOCAL, check_reachable, resolve_address, unreachable
+    from raynas.tune._ray_address import LOCAL, check_reachable, resolve_address
 
     if ray.is_initialized():
         return False
@@ -134,13 +134,14 @@ def ensure_ray(address: str | None = None) -> bool:
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, configure_logging=True)
-    except (ConnectionError, TimeoutError, RuntimeError) as exc:
+    except (ConnectionError, TimeoutError, RuntimeError, ray.exceptions.AuthenticationError) as exc:
         if address == LOCAL:
             raise
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        if isinstance(exc, RuntimeError):  # it answered, but joining failed (e.g. another Ray version there)
-            raise RaynasError(f"{source} {address!r}: joining the Ray cluster there failed: {reason}") from None
-        raise unreachable(address, reason, source=source) from None
+        raise RaynasError(f"{source} {address!r}: a Ray cluster answers there but joining it failed ({reason}). Fix: "
+                          f"the cluster must run Ray {ray.__version__} as here, and one that uses token "
+                          "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
+                          "~/.ray/auth_token) here") from None
     return True
 
 
