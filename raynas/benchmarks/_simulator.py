@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -40,6 +41,19 @@ class SimulationSummary:
     stage2_std: float
     mean_evaluations: float
     runs: tuple[SimulatedRun, ...]
+    #: Runs whose stage-1 (stage-2) pick has no full accuracy (NaN in the table, or nothing evaluated): they are
+    #: left out of the means and standard deviations, which are NaN when every run is.
+    stage1_nan: int = 0
+    stage2_nan: int = 0
+
+    def nan_note(self) -> str | None:
+        """A line saying how many runs the averages leave out (None when none)."""
+        if not (self.stage1_nan or self.stage2_nan):
+            return None
+        parts = [f"{n} of {self.seeds} {which} picks" for n, which in ((self.stage1_nan, "stage-1"),
+                                                                       (self.stage2_nan, "stage-2")) if n]
+        return (f"{self.controller}: {' and '.join(parts)} have no full accuracy (NaN in the table, or nothing "
+                "evaluated within the budget); the averages leave them out")
 
     def to_dict(self, *, include_runs: bool = False) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "runs"}
@@ -81,16 +95,20 @@ def simulate(table: BenchmarkTable, *, controller: str, budget_seconds: float, s
             ctrl.observe(genotype, float(proxy[row]), TrialStatus.COMPLETED)
         ranked = sorted(evaluated, key=lambda r: evaluated[r], reverse=True)
         stage1 = float(full[ranked[0]]) if ranked else math.nan
-        stage2 = max(float(full[r]) for r in ranked[:top_k]) if ranked else math.nan
+        top = [float(full[r]) for r in ranked[:top_k] if math.isfinite(full[r])]  # max() of NaNs depends on order
+        stage2 = max(top) if top else math.nan
         runs.append(SimulatedRun(seed, len(evaluated), spent, stage1, stage2))
         if progress is not None:
             progress(1)
     s1 = np.array([r.stage1_full_accuracy for r in runs])
     s2 = np.array([r.stage2_full_accuracy for r in runs])
+    with warnings.catch_warnings():  # every run NaN: the means are NaN, and stage1_nan/stage2_nan say why
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = (float(np.nanmean(s1)), float(np.nanstd(s1)), float(np.nanmean(s2)), float(np.nanstd(s2)))
     return SimulationSummary(
         controller=controller, options=dict(options or {}), budget_seconds=budget_seconds, seeds=seeds, top_k=top_k,
         table_source=table.source, optimum_full_accuracy=float(np.nanmax(full)),
-        stage1_mean=float(np.nanmean(s1)), stage1_std=float(np.nanstd(s1)),
-        stage2_mean=float(np.nanmean(s2)), stage2_std=float(np.nanstd(s2)),
+        stage1_mean=means[0], stage1_std=means[1], stage2_mean=means[2], stage2_std=means[3],
         mean_evaluations=float(np.mean([r.evaluations for r in runs])), runs=tuple(runs),
+        stage1_nan=int(np.isnan(s1).sum()), stage2_nan=int(np.isnan(s2).sum()),
     )

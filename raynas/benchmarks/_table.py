@@ -23,6 +23,10 @@ from raynas.errors import SpaceError, suggest
 REQUIRED_COLUMNS = ("arch", "val_acc_12ep", "val_acc_200ep", "train_sec_per_epoch", "eval_sec")
 OPTIONAL_COLUMNS = ("index", "test_acc_12ep", "test_acc_200ep")
 BUNDLED_TABLE = "nasbench201_cifar10.parquet"
+#: The fewest rows a table may have: a search chooses among architectures, and a handful leaves nothing to search.
+MIN_ROWS = 10
+#: How many bad rows an error names (then "..." and the count).
+SHOWN_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ def read_declared_table(declaration: TableDeclaration) -> BenchmarkTable:
                 continue
             raise declaration.error(field_name, column, "a numeric column", f"the column of {source} holds "
                                     f"{table.column(column).type} values") from None
+    _check_values(declaration, columns, source, table.num_rows)
     arch, genotypes = _decode_rows(declaration, table, source)
     row_of_genotype: dict[tuple[int, ...], int] = {}
     for row, genotype in enumerate(genotypes):
@@ -163,6 +168,45 @@ def read_declared_table(declaration: TableDeclaration) -> BenchmarkTable:
                                     f"rows {first} and {row} of {source} hold the same architecture: remove one")
     row_of = {text: i for i, text in enumerate(arch)}
     return BenchmarkTable(source, arch, columns, row_of, declaration, genotypes, row_of_genotype)
+
+
+def _rows_text(bad: np.ndarray) -> str:
+    """``rows 2, 7, 9`` (the first :data:`SHOWN_ROWS`, counted from 0 as the table's rows are, then ``...``)."""
+    rows = [str(int(r)) for r in np.flatnonzero(bad)[:SHOWN_ROWS]]
+    more = ", ..." if int(bad.sum()) > SHOWN_ROWS else ""
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows)}{more}"
+
+
+def _check_values(declaration: TableDeclaration, columns: dict[str, np.ndarray], source: str, rows: int) -> None:
+    """The rules every table meets (ConfigError naming the column, how many rows break it and the first ones):
+
+    - at least :data:`MIN_ROWS` rows;
+    - cost columns (``proxy_cost``, ``full_cost``): finite seconds >= 0 in every row;
+    - accuracy columns (``proxy``, ``full``, ``test``): not NaN in every row, never infinite. A NaN in some rows is
+      allowed: it is an architecture whose training diverged (its trials are invalid, as a real NaN loss is).
+    """
+    if rows < MIN_ROWS:
+        raise declaration.error("table", source, f"a table with at least {MIN_ROWS} rows (one per architecture); "
+                                f"this one has {rows}", "a search chooses among architectures: add rows")
+    costs = {c for c, _ in declaration.proxy_cost} | {c for c, _ in declaration.full_cost}
+    for field_name, column in declaration.metric_columns():
+        values = columns[column]
+        if column in costs:
+            for bad, what in ((~np.isfinite(values), "NaN or infinite values"), (values < 0, "negative values")):
+                if bad.any():
+                    raise declaration.error(field_name, column, "a column of costs: finite seconds >= 0 in every row",
+                                            f"{int(bad.sum())} of {rows} rows of {source} hold {what} "
+                                            f"({_rows_text(bad)}): fix or remove them")
+            continue
+        nan = np.isnan(values)
+        if nan.all():
+            raise declaration.error(field_name, column, "a column of accuracies (numbers)",
+                                    f"every one of its {rows} values in {source} is NaN (empty): fill it in")
+        infinite = np.isinf(values)
+        if infinite.any():
+            raise declaration.error(field_name, column, "a column of finite accuracies (NaN for a diverged run)",
+                                    f"{int(infinite.sum())} of {rows} rows of {source} hold infinite values "
+                                    f"({_rows_text(infinite)}): fix them")
 
 
 def _decode_rows(declaration: TableDeclaration, table: Any, source: str) -> tuple[tuple[str, ...], list]:

@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import traceback
 from typing import Sequence
 
 from raynas import __version__
@@ -80,7 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Run the command; every way it can end becomes one line on stderr and an exit code: 2 for a raynas error
+    (bad input, with its fix) and for an OSError about a path the user gave, 130 for Ctrl-C, 1 (with a bug report
+    line; the traceback with -v) for anything unexpected. KeyboardInterrupt aside, BaseExceptions (SystemExit)
+    pass through."""
+    from raynas.cli._paths import check_workdir_flag, os_error_line
+
     try:
+        check_workdir_flag(args.command, getattr(args, "workdir", None))
         return int(args.handler(args) or 0)
     except RaynasError as exc:
         print(f"raynas: error: {exc}", file=sys.stderr)
@@ -96,6 +104,27 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                  else f"resume with `{raynas_step('resume', 'NAME')}`")
         print(f"raynas: interrupted; results so far are on disk ({again})", file=sys.stderr)
         return 130
+    except OSError as exc:
+        line = os_error_line(exc)
+        if line is None:
+            return _internal_error(exc, args)
+        logger().debug("traceback of the error below", exc_info=True)
+        print(f"raynas: error: {line}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback unless asked for
+        return _internal_error(exc, args)
+
+
+def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
+    """An exception raynas did not expect: one line asking for a bug report (the traceback first with -v)."""
+    if getattr(args, "verbose", False):
+        traceback.print_exc(file=sys.stderr)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if len(first) > 300:
+        first = first[:297] + "..."
+    print(f"raynas: internal error: {type(exc).__name__}: {first} (this is a bug in raynas: please report it; "
+          "rerun with -v for the traceback)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

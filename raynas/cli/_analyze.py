@@ -26,9 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from raynas.analysis import analyze
+    from raynas.cli._paths import check_output_folder
 
+    output = check_output_folder(args.output)  # a file, or a path under one, is refused before anything is read
     paths = find_experiment(args.experiment, args.workdir)
-    report = analyze(paths, top_k=args.top_k, output=args.output)
+    report = analyze(paths, top_k=args.top_k, output=None if output is None else str(output))
     if args.format == "json":
         print_json(report.to_dict())
         return 0

@@ -48,6 +48,12 @@ def _parse_options(items: list[str]) -> dict:
     return out
 
 
+def _mean_text(mean: float, std: float, nans: int) -> str:
+    """``mean +- std``, with how many runs the average leaves out (their pick's full accuracy is NaN)."""
+    text = "n/a" if mean != mean else f"{mean:.3f} +- {std:.3f}"
+    return f"{text} ({nans} NaN)" if nans else text
+
+
 def _run(args: argparse.Namespace) -> int:
     from raynas.benchmarks import load_table, simulate
     from raynas.controllers import DEFAULT_CONTROLLER, controller_options
@@ -82,9 +88,13 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{declared.label} ({first.table_source}), budget {args.budget_seconds:g} simulated s, {args.seeds} seeds; "
           f"table optimum ({declared.full_label()}) {first.optimum_full_accuracy:.4f}")
     rows = [[s.controller + (" (default)" if s.controller == DEFAULT_CONTROLLER else ""),
-             f"{s.stage1_mean:.3f} +- {s.stage1_std:.3f}",
-             f"{s.stage2_mean:.3f} +- {s.stage2_std:.3f}", f"{s.mean_evaluations:.1f}",
-             f"{first.optimum_full_accuracy - s.stage2_mean:.3f}"] for s in summaries]
+             _mean_text(s.stage1_mean, s.stage1_std, s.stage1_nan), _mean_text(s.stage2_mean, s.stage2_std, s.stage2_nan),
+             f"{s.mean_evaluations:.1f}",
+             _mean_text(first.optimum_full_accuracy - s.stage2_mean, 0.0, 0).split(" +- ")[0]] for s in summaries]
     print_table(rows, ["controller", f"stage-1 pick ({declared.full_label(short=True)})", f"after stage 2 (top {args.top_k})",
                        "evaluations", "gap to optimum"])
+    for summary in summaries:  # NaN full accuracies are left out of the averages: say how many
+        note = summary.nan_note()
+        if note:
+            print(f"note: {note}")
     return 0

@@ -22,11 +22,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from raynas.cli._paths import check_folder
     from raynas.workflow import load_workflow, run_workflow
 
     config = load_workflow(args.workflow)
-    if args.workdir:
+    if args.workdir is not None:
         config = replace(config, workdir=args.workdir)
+    # the workflow's own workdir too: a file, or a folder this user cannot write in, is refused before any step
+    check_folder(config.workdir, flag="--workdir" if args.workdir is not None else "workdir")
     if args.steps:
         config = replace(config, steps=tuple(s.strip() for s in args.steps.split(",") if s.strip()))
     result = run_workflow(config)

@@ -26,8 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from raynas.cli._paths import check_output_file
     from raynas.tracking import TrialStore
 
+    if args.output is not None:  # a folder, or a path under a file, is refused before anything is read
+        args.output = str(check_output_file(args.output))
     paths = find_experiment(args.experiment, args.workdir)
     store = TrialStore(paths.trials)
     frame = store.read_pandas()

@@ -3,6 +3,8 @@
 from raynas.config._autostop import AutoStopConfig
 from raynas.config._resources import Resources, check_cpus, check_gpus, check_max_concurrent, check_pair
 from raynas.config._search import (
+    BUILTIN_TRAINER_METRICS,
+    MAX_NAME_LENGTH,
     NAME_PATTERN,
     SCHEDULER_REGISTRY,
     SCHEDULERS,
@@ -10,10 +12,13 @@ from raynas.config._search import (
     Mode,
     SchedulerConfig,
     SearchConfig,
+    check_name,
     load_search_config,
 )
 from raynas.config._tracking import TrackingConfig
+from raynas.config._yaml import EXAMPLES, empty_file_error, parse_yaml_text, read_yaml_file
 
-__all__ = ["AutoStopConfig", "ControllerConfig", "Mode", "NAME_PATTERN", "Resources", "SCHEDULER_REGISTRY", "SCHEDULERS",
+__all__ = ["AutoStopConfig", "BUILTIN_TRAINER_METRICS", "ControllerConfig", "EXAMPLES", "MAX_NAME_LENGTH", "Mode",
+           "NAME_PATTERN", "Resources", "SCHEDULER_REGISTRY", "SCHEDULERS",
            "SchedulerConfig", "SearchConfig", "TrackingConfig", "check_cpus", "check_gpus", "check_max_concurrent",
-           "check_pair", "load_search_config"]
+           "check_name", "check_pair", "empty_file_error", "load_search_config", "parse_yaml_text", "read_yaml_file"]

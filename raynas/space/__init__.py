@@ -10,16 +10,19 @@ Example::
 
 from raynas.space._compiled import Decision, Genotype
 from raynas.space._nodes import (
+    MAX_DEPTH,
     FloatRange,
     IntRange,
     OneOf,
     SublistOf,
     float_range,
     int_range,
+    nesting_depth,
     one_of,
     sublist_of,
 )
 from raynas.space._space import DEFAULT_MAX_SIZE, SearchSpace, SpaceSummary, WideDecisionWarning
 
-__all__ = ["DEFAULT_MAX_SIZE", "Decision", "FloatRange", "Genotype", "IntRange", "OneOf", "SearchSpace",
-           "SpaceSummary", "SublistOf", "WideDecisionWarning", "float_range", "int_range", "one_of", "sublist_of"]
+__all__ = ["DEFAULT_MAX_SIZE", "Decision", "FloatRange", "Genotype", "IntRange", "MAX_DEPTH", "OneOf", "SearchSpace",
+           "SpaceSummary", "SublistOf", "WideDecisionWarning", "float_range", "int_range", "nesting_depth", "one_of",
+           "sublist_of"]

@@ -162,6 +162,38 @@ def _points_of_step(low: float, high: float, step: float, *, log: bool) -> int:
     return num
 
 
+#: The deepest nesting of dicts and lists the space language accepts (a space, a fixed part, an architecture): far
+#: more than any real space needs, and far less than Python's recursion limit, which deeper values would hit.
+MAX_DEPTH = 100
+
+
+def nesting_depth(value: Any, *, limit: int = MAX_DEPTH) -> int:
+    """How many levels of dicts, lists and tuples ``value`` nests (a leaf: 0), counted without recursion and
+    stopping once past ``limit`` (then ``limit + 1``)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            return limit + 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def check_depth(value: Any, what: str) -> None:
+    """SpaceError when ``value`` nests deeper than :data:`MAX_DEPTH` (see :func:`nesting_depth`)."""
+    if nesting_depth(value) > MAX_DEPTH:
+        raise SpaceError(f"{what} is nested more than {MAX_DEPTH} levels deep (dicts and lists): flatten it")
+
+
 def contains_decision(value: Any) -> bool:
     """True when ``value`` is a decision node or a dict/list containing one."""
     if isinstance(value, Node):

@@ -10,7 +10,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from raynas.errors import SpaceError, SpaceTooLargeError
 from raynas.space._compiled import Decision, Genotype, compile_space
-from raynas.space._nodes import Node, OneOf, contains_decision
+from raynas.space._nodes import Node, OneOf, check_depth, contains_decision
 
 #: Spaces larger than this are refused unless the user opts in (``allow_huge=True``).
 DEFAULT_MAX_SIZE = 10**20
@@ -55,6 +55,7 @@ class SearchSpace:
 
     def __init__(self, root: Any, *, name: str = "space", max_size: int = DEFAULT_MAX_SIZE,
                  allow_huge: bool = False) -> None:
+        check_depth(root, f"search space {name!r}")
         if not contains_decision(root):
             raise SpaceError(f"search space {name!r} has no decision: use one_of(), sublist_of(), int_range() "
                              "or float_range() somewhere in it")
@@ -211,6 +212,7 @@ class SearchSpace:
         """
         root = self.root
         for path, value in values.items():
+            check_depth(value, f"the value fixing {path!r}")
             root = _replace_at(root, _parse_path(path), value, path)
         if not contains_decision(root):
             raise SpaceError(f"fixing {sorted(values)} leaves no decision to search in space {self.name!r}: "
@@ -240,6 +242,7 @@ class SearchSpace:
     def from_json(cls, data: Mapping[str, Any]) -> "SearchSpace":
         from raynas.space._serialize import space_from_json
 
+        check_depth(data["space"], f"search space JSON {data.get('name', 'space')!r}")
         return cls(space_from_json(data["space"]), name=data.get("name", "space"),
                    allow_huge=bool(data.get("allow_huge", False)))
 

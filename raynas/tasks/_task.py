@@ -173,9 +173,19 @@ def load_task(path: str | Path, *, relative_to: str | Path | None = None) -> Tas
 
     path = find_task(path, relative_to=relative_to)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError("YAML", "malformed", "valid YAML", str(exc).splitlines()[0], source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file (a task file)",
+                          "is it a binary file? give the task's YAML file", source=str(path)) from None
+    except RecursionError:
+        raise ConfigError("YAML", "nested too deeply for the YAML reader", "settings nested a few levels deep",
+                          "flatten the file", source=str(path)) from None
+    if data is None:
+        raise ConfigError("FILE", "empty", "a task file with settings; the file is empty (nothing but blank lines, "
+                          "comments or null)", "start from a task in proxy_tasks/ (e.g. mnist1d.yaml) and check the "
+                          "file with `raynas validate FILE`", source=str(path))
     return _pin_family(task_from_dict(data, source=str(path)))
 
 

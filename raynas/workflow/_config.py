@@ -219,24 +219,18 @@ def load_workflow(path: str | Path | None) -> WorkflowConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError("workflow", str(path), "an existing YAML file", "check the path")
-        try:
-            text = path.read_text()
-        except UnicodeDecodeError:
-            raise ConfigError("YAML", "not UTF-8 text", "a UTF-8 YAML file", source=str(path)) from None
-        source, origin = str(path), path
+        from raynas.config import read_yaml_file
+
+        # not UTF-8 (a binary file), malformed, nested too deeply or empty: one line naming the file
+        data = read_yaml_file(path, what="a workflow")
+        return workflow_from_dict(data, source=str(path), origin=path)
     return workflow_from_dict(_parse_yaml(text, source), source=source, origin=origin)
 
 
 def _parse_yaml(text: str, source: str) -> Any:
-    import yaml
+    from raynas.config import parse_yaml_text
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=source) from None
+    return parse_yaml_text(text, source)
 
 
 def workflow_from_dict(data: Any, *, source: str | None = None, origin: str | Path | None = None) -> WorkflowConfig:
