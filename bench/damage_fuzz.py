@@ -6,8 +6,9 @@ Each case copies it, damages ONE file (``truncate``, ``zero``, ``garble`` bytes,
 Parquet, ``wrong_type`` JSON, or ``create`` a missing optional JSON file with garbage) chosen at random (seeded), then
 runs ``raynas trials --format json``, ``monitor --format json``, ``analyze``, ``mlflow sync`` (to the bench's SQLite
 store), ``doctor``, ``doctor --repair`` then ``trials`` again, and ``resume`` (every ``--resume-every``-th case: a
-resume with a damaged part runs the lost trial again on Ray, which costs seconds). Commands run in this process
-(``raynas.cli.main``, Ray started once) with a time limit each (SIGALRM, ``--timeout`` s).
+resume with a damaged part runs the lost trial again on Ray, which costs seconds). The copy lies at the experiment's
+own path, since config.json and Ray Tune's state name it. Commands run in this process (``raynas.cli.main``) with a
+time limit each (SIGALRM, ``--timeout`` s), resume as a subprocess (a fresh Ray, killed at the time limit).
 
 Counted per command: exit codes, tracebacks (any exception out of ``main``: the CLI must turn every problem into one
 line), hangs (the time limit hit), and whether ``trials --format json`` still reported every trial of the files that
@@ -216,21 +217,33 @@ def reported_ids(stdout: str) -> set[str] | None:
         return None
 
 
+def run_subprocess(argv: list[str], timeout: int) -> tuple[int | str, str, str]:
+    """(exit code, or "hang"; stdout; stderr) of ``python -m raynas argv`` (a fresh process, as a user runs it)."""
+    env = {**os.environ, "RAY_AIR_NEW_OUTPUT": "0", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "raynas", *argv], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        return "hang", str(exc.stdout or ""), str(exc.stderr or "")
+    return done.returncode, done.stdout, done.stderr
+
+
 def run_case(pristine: Path, folder: Path, rng: random.Random, ids: dict[str, list[str]], *, resume: bool,
-             timeout: int, file: str | None = None, kind: str | None = None, verbose: bool = False, keep_case: bool = False) -> dict[str, Any]:
-    """One case: copy, damage one file, run every command; what each did."""
-    case_dir = Path(tempfile.mkdtemp(prefix="case-", dir=folder))
-    experiment = case_dir / NAME
+             timeout: int, file: str | None = None, kind: str | None = None, verbose: bool = False) -> dict[str, Any]:
+    """One case: a fresh copy of the experiment at its own path (``folder/work/base``: config.json and Ray Tune's
+    state name it), one file damaged, every command run; what each did. Resume runs as a subprocess (its own Ray)."""
+    experiment = folder / "work" / NAME
+    shutil.rmtree(experiment, ignore_errors=True)
     shutil.copytree(pristine, experiment)
     file, kind = damage(experiment, rng, file=file, kind=kind)
     if verbose:
-        print(f"case {case_dir.name}: {file} ({kind})", flush=True)
+        print(f"case: {file} ({kind})", flush=True)
     expected = {tid for f, tids in ids.items() if f != file for tid in tids}
     result: dict[str, Any] = {"file": file, "kind": kind, "codes": {}, "tracebacks": [], "hangs": [], "lost": []}
     for name, argv in commands(experiment, folder, resume=resume):
         if verbose:
             print(f"  {name}", flush=True)
-        code, out, err = run_cli(argv, timeout)
+        code, out, err = (run_subprocess if name == "resume" else run_cli)(argv, timeout)
         if "Traceback" in err and code != "traceback":
             code = "traceback"
         result["codes"][name] = code
@@ -244,9 +257,16 @@ def run_case(pristine: Path, folder: Path, rng: random.Random, ids: dict[str, li
             got = reported_ids(out) if code == 0 else None
             if got is None or not expected <= got:
                 result["lost"].append((name, code, sorted(expected - (got or set()))[:5], err[-300:]))
-    if not keep_case:
-        shutil.rmtree(case_dir, ignore_errors=True)
     return result
+
+
+def summary(cases: int, kinds: collections.Counter, codes: dict[str, collections.Counter], tracebacks: int,
+            hangs: int, lost: int, seconds: float, timeout: int) -> None:
+    print(f"cases: {cases} ({dict(sorted(kinds.items()))}), {seconds:.0f} s")
+    print(f"tracebacks: {tracebacks}; hangs (>{timeout} s): {hangs}; cases where `trials --format json` missed a "
+          f"trial of an undamaged file: {lost}")
+    for name, counter in codes.items():
+        print(f"  {name:20s} exit codes: {dict(sorted(counter.items()))}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="~20 cases, no resume (CI)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=60, help="seconds per command (default 60)")
-    parser.add_argument("--resume-every", type=int, default=10,
+    parser.add_argument("--resume-every", type=int, default=20,
                         help="run resume in every N-th case (0: never; default 10)")
     parser.add_argument("--keep", help="work in this folder and keep it")
     parser.add_argument("--verbose", action="store_true", help="print each case and command as it starts")
@@ -266,16 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     started = time.time()
-    pristine = folder / "work" / NAME
+    pristine = folder / "pristine" / NAME
     if not (pristine / "status.json").is_file():
-        pristine = build_experiment(folder)
+        shutil.rmtree(folder / "work", ignore_errors=True)
+        shutil.copytree(build_experiment(folder), pristine)
     ids = store_ids(pristine)
     print(f"experiment: {pristine} ({sum(len(v) for v in ids.values())} trials in {len(ids)} files, "
           f"{len(targets(pristine))} files to damage); built in {time.time() - started:.0f} s", flush=True)
-    if resume_every:
-        import ray
-
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     rng = random.Random(args.seed)
     codes: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     kinds: collections.Counter = collections.Counter()
@@ -284,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     for i in range(cases):
         case = run_case(pristine, folder, rng, ids, resume=bool(resume_every) and i % resume_every == 0,
-                        timeout=args.timeout, verbose=args.verbose, keep_case=args.verbose)
+                        timeout=args.timeout, verbose=args.verbose)
         kinds[case["kind"]] += 1
         for name, code in case["codes"].items():
             codes[name][str(code)] += 1
@@ -293,14 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         lost += bool(case["lost"])
         if case["tracebacks"] or case["hangs"] or case["lost"]:
             bad.append(case)
-        if (i + 1) % 100 == 0:
-            print(f"  {i + 1} cases, {time.time() - t0:.0f} s: {tracebacks} tracebacks, {hangs} hangs, "
-                  f"{lost} cases lost trials", flush=True)
-    print(f"cases: {cases} ({dict(sorted(kinds.items()))}), {time.time() - t0:.0f} s")
-    print(f"tracebacks: {tracebacks}; hangs (>{args.timeout} s): {hangs}; cases where `trials --format json` missed a "
-          f"trial of an undamaged file: {lost}")
-    for name, counter in codes.items():
-        print(f"  {name:20s} exit codes: {dict(sorted(counter.items()))}")
+        if (i + 1) % 250 == 0 and i + 1 < cases:
+            summary(i + 1, kinds, codes, tracebacks, hangs, lost, time.time() - t0, args.timeout)
+    summary(cases, kinds, codes, tracebacks, hangs, lost, time.time() - t0, args.timeout)
     for case in bad[:10]:
         print(f"-- {case['file']} ({case['kind']}): hangs {case['hangs']}, lost {case['lost']}")
         for name, text in case["tracebacks"][:2]:

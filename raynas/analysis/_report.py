@@ -10,6 +10,7 @@ import base64
 import datetime as _dt
 import html
 import json
+import logging
 import math
 import numbers
 import re
@@ -21,8 +22,8 @@ from raynas._plotting import pyplot as _pyplot
 from raynas._plotting import save_figure
 from raynas.analysis._decisions import ALPHA, TARGET_POWER, advise, decision_stats, importance_plot, options_plot
 from raynas.analysis._pareto import COST_METRICS, pareto_fronts, pareto_plot
-from raynas.errors import ConfigError
-from raynas.experiment import ExperimentPaths, find_experiment
+from raynas.errors import ConfigError, DamagedFileError
+from raynas.experiment import ExperimentPaths, find_experiment, read_json
 from raynas.trials import TrialStatus
 from raynas.tune import search_curve, search_plot
 
@@ -174,7 +175,8 @@ class _Context:
         ctx = cls(name=str(raw.get("name") or paths.root.name), mode_max=str(raw.get("mode", "max")) != "min",
                   metric=str(raw.get("metric", "reward")), raw=raw)
         if not raw:
-            ctx.space_note = f"no readable config.json in {paths.root}: the space of the search is unknown"
+            ctx.space_note = (f"no readable config.json in {paths.root}: the space of the search is unknown "
+                              f"(`raynas doctor {paths.root}` checks the experiment's files)")
             return ctx
         try:
             ctx.config = SearchConfig.from_dict(raw)
@@ -708,7 +710,11 @@ def _size(size: int) -> str:
 
 
 def _read_json(path: Path) -> Any:
+    """A JSON file of the experiment (None when it is missing; a damaged one is skipped with a warning naming it
+    and ``raynas doctor``: the report is derived from the trial store)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return read_json(path, expect=dict)
+    except DamagedFileError as exc:
+        if exc.problem != "missing":
+            logging.getLogger(__name__).warning("%s; the report leaves it out", exc)
         return None

@@ -9,7 +9,7 @@ deleted), rebuilds what the trial store can rebuild (``status.json``, ``runs.jso
 (``config.json``).
 """
 
-from raynas.doctor._checks import FileCheck, Report, State, check_experiment
+from raynas.doctor._checks import FileCheck, Report, State, check_experiment, timed
 from raynas.doctor._repair import repair
 
-__all__ = ["FileCheck", "Report", "State", "check_experiment", "repair"]
+__all__ = ["FileCheck", "Report", "State", "check_experiment", "repair", "timed"]

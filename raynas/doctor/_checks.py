@@ -21,8 +21,8 @@ LOAD_LIMIT_S = 20.0
 RUNNING_S = 120.0
 #: Where ``--repair`` puts what it moves aside: the store's under ``trials/``, the others' under the experiment.
 DAMAGED_DIR = "damaged"
-CONFIG_FIX = ("cannot be rebuilt from the store: write it again from the search's YAML "
-              "(`raynas validate FILE` shows it resolved; see docs/doctor.md)")
+CONFIG_FIX = ("cannot be rebuilt from the store: write it again from the search's YAML or workflow "
+              "(see \"config.json\" in docs/doctor.md)")
 NOT_NEEDED = "not needed to resume (a resume rebuilds the search from the trial store)"
 
 

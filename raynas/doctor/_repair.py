@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -92,8 +93,10 @@ def _records(paths: ExperimentPaths) -> list[Any]:
 def _rebuild_status(paths: ExperimentPaths, report: Report, path: Path) -> str:
     from raynas.tune import summarize
 
+    # the folder given, wherever config.json says the experiment was written (a moved or copied experiment)
+    config = dataclasses.replace(report.config, workdir=str(paths.root.parent), name=paths.root.name)
+    result = summarize(config, wall_seconds=0.0)
     _set_aside(path, paths.root / DAMAGED_DIR)
-    result = summarize(report.config, wall_seconds=0.0)
     atomic_write(path, json.dumps(result.to_dict(), indent=2, default=str))
     return f"rebuilt from the trial store ({result.status}: {result.reason})"
 

@@ -9,6 +9,7 @@ a trial end costs the same at trial 10,000 as at trial 100 (the rules are not re
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -106,9 +107,19 @@ class AutoStopStopper(Stopper):
 
 
 def read_decision(ledger_path: str) -> dict[str, Any] | None:
-    """The auto-stop decision of an experiment, if a rule fired."""
+    """The auto-stop decision of an experiment, if a rule fired (None, with a warning naming the file and ``raynas
+    doctor``, when the file is damaged)."""
     try:
-        with open(ledger_path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
+        with open(ledger_path, "rb") as handle:
+            decision = json.load(handle)
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, RecursionError) as exc:
+        decision = exc
+    if isinstance(decision, dict) and isinstance(decision.get("reason"), str):
+        return decision
+    from raynas.errors import DamagedFileError, problem_of
+
+    problem = problem_of(decision) if isinstance(decision, BaseException) else "no auto-stop decision with a reason"
+    logging.getLogger(__name__).warning("%s", DamagedFileError(ledger_path, problem))
+    return None
