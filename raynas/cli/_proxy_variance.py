@@ -30,7 +30,8 @@ def add_parser(tools: argparse._SubParsersAction) -> None:
     add_target_args(parser)
     parser.add_argument("--repeats", type=int, default=5, help="runs of the same model, at least 2 (default 5)")
     parser.add_argument("--candidate", metavar="NAME",
-                        help="proxy candidate (default: the one `raynas proxy search` chose, else the first candidate)")
+                        help="proxy candidate (default: the one `raynas proxy search` chose, else the only one; when "
+                             "no candidate passed, nothing is measured unless you name one here)")
     parser.add_argument("--model", metavar="ID",
                         help="reference model of `raynas proxy select-models`, or `baseline` (default: the reference "
                              "model with the median full-training accuracy; without references the baseline)")

@@ -36,6 +36,7 @@ from raynas.proxy._study import tabular_study
 from raynas.proxy._target import TABULAR_BASELINE, DesignTarget, Resources
 from raynas.proxy._variance import (
     TABULAR_NOTE,
+    NoProxyChosen,
     Separation,
     VarianceResult,
     VarianceSettings,
@@ -61,6 +62,6 @@ __all__ = ["BaselineResult", "CandidatePolicy", "CandidateResult", "CheckReport"
            "TABULAR_NOTE", "VarianceResult", "VarianceSettings", "Verdict", "baseline", "baseline_path",
            "better_half", "check_path", "coefficient_of_variation", "curve_rows", "duration_text", "estimate",
            "judge_separation", "load_baseline", "load_result", "load_variance", "measured_by_proxy_search",
-           "measured_proxy_cost", "proxy_check", "proxy_search", "proxy_variance", "prune_for_spread",
+           "measured_proxy_cost", "NoProxyChosen", "proxy_check", "proxy_search", "proxy_variance", "prune_for_spread",
            "rank_agreement", "reference_values", "references_path", "relative_cost", "resolution", "result_path",
            "select_models", "smoothness", "tabular_study", "task_candidates", "variance_path", "whole_space_tau"]

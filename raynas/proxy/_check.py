@@ -343,6 +343,13 @@ def _check_variance(target: DesignTarget, inputs: _Inputs) -> CheckRow:
     chosen = inputs.chosen.name if inputs.chosen is not None else None
     ratio, low, high = _number(sep.get("ratio")), _number(sep.get("low")), _number(sep.get("high"))
     value = f"separation {ratio:.2f} [{low:.2f}, {high:.2f}]" if math.isfinite(ratio) else str(verdict)
+    if chosen is None:  # never a pass for a proxy no search chose (e.g. measured with an explicit --candidate)
+        why = ("no proxy candidate passed the proxy search (see rank correlation)" if inputs.search is not None
+               else f"no proxy search chose it ({inputs.search_error})")
+        return CheckRow(name, CheckResult.WARN, value,
+                        f"{verdict} for proxy {candidate} ({repeats} repeats of {model}), but {why}: the noise of a "
+                        "proxy that was not chosen does not qualify the search's proxy; make a proxy pass `raynas "
+                        f"proxy search`, then run {_command(target, 'proxy variance')} again")
     if chosen is not None and candidate is not None and str(candidate) != chosen:
         return CheckRow(name, CheckResult.WARN, value,
                         f"measured with proxy {candidate}, but the chosen proxy is {chosen}: run "

@@ -58,7 +58,7 @@ import numpy as np
 
 from raynas._files import write_json
 from raynas._parse import as_float, as_int
-from raynas.errors import ConfigError, UnknownNameError
+from raynas.errors import ConfigError, RaynasError, UnknownNameError
 from raynas.proxy._baseline import curve_frame, curve_rows
 from raynas.proxy._common import finish_tool, missing_result, ray_session, run_tool_jobs
 from raynas.targets import Stage
@@ -338,7 +338,9 @@ def proxy_variance(target: DesignTarget, settings: VarianceSettings, *, overwrit
                    progress_interval_s: float = 5.0) -> VarianceResult:
     """Run (or resume) ``settings.repeats`` trainings of one model with a proxy candidate and different seeds.
 
-    The candidate defaults to the one ``raynas proxy search`` chose, else the target's first candidate; the model
+    The candidate is the one named in ``settings``, else the one ``raynas proxy search`` chose, else the target's
+    only candidate; when the search chose none (no candidate passed) :class:`NoProxyChosen` says so and which
+    candidates failed why -- nothing is measured unless a candidate is named; the model
     to the reference model of ``raynas proxy select-models`` with the median full-training accuracy, else the
     target's baseline architecture. The repeats' sd is judged against the candidate's proxy accuracies of the
     reference models in the proxy search's trial store (else their full-training accuracies; see the module
@@ -352,22 +354,49 @@ def proxy_variance(target: DesignTarget, settings: VarianceSettings, *, overwrit
                          progress_interval_s=progress_interval_s)
 
 
+class NoProxyChosen(RaynasError):
+    """``raynas proxy variance`` was asked for the chosen proxy, and there is none (no candidate passed the proxy
+    search, or no search chose among several candidates): it measures a candidate only when one is named."""
+
+
 def _candidate(target: DesignTarget, name: str | None) -> Any:
+    """The candidate to measure: the one named (``--candidate``), else the one ``raynas proxy search`` chose, else
+    the only candidate there is. Never a silent fallback: when the search chose none, :class:`NoProxyChosen`."""
     candidates = target.candidates()
     known = {c.name: c for c in candidates}
-    if name is None:
-        from raynas.proxy._search import load_result
+    from raynas.proxy._search import load_result, result_path
 
-        try:
-            name = load_result(target).chosen
-        except ConfigError:
-            name = None
+    if name is not None:
         if name not in known:
+            raise UnknownNameError("proxy candidate", name, known, "Candidates come from the task's proxy_candidates "
+                                   "(or are generated from its proxy variant).")
+        chosen = load_result(target).chosen if result_path(target).is_file() else name
+        if chosen != name:
+            log.warning(f"{TOOL}: measuring proxy {name} because --candidate names it, but `raynas proxy search` "
+                        + ("chose no proxy (no candidate passed)" if chosen is None else f"chose {chosen}")
+                        + ": `raynas proxy check` will not pass this variance")
+        return known[name]
+
+    names = ", ".join(known)
+    flags = f" --task {target.task}" if getattr(target, "task", None) else ""
+    if not result_path(target).is_file():
+        if len(candidates) == 1:
             return candidates[0]
-    if name not in known:
-        raise UnknownNameError("proxy candidate", name, known, "Candidates come from the task's proxy_candidates "
-                               "(or are generated from its proxy variant).")
-    return known[name]
+        raise NoProxyChosen(f"which proxy candidate should `raynas proxy variance` measure? No `raynas proxy search` "
+                            f"has chosen one of the {len(candidates)} candidates ({names}): run `raynas proxy "
+                            f"search{flags}` first, or name one with --candidate NAME")
+    search = load_result(target)
+    if search.chosen is None:
+        why = "; ".join(f"{c.name}: {c.outcome}" for c in search.candidates) or "no candidates"
+        raise NoProxyChosen(f"no proxy candidate passed `raynas proxy search` ({why}), so there is no chosen proxy "
+                            "to measure and `raynas proxy variance` measures none by default; make a proxy pass first "
+                            "(cheaper reductions of fewer settings, see `raynas proxy search`), or measure one anyway "
+                            f"with --candidate NAME (one of {names}); `raynas proxy check` will not pass it")
+    if search.chosen not in known:
+        raise NoProxyChosen(f"`raynas proxy search` chose proxy {search.chosen!r}, which is no longer one of the "
+                            f"candidates ({names}): run `raynas proxy search{flags}` again, or name one with "
+                            "--candidate NAME")
+    return known[search.chosen]
 
 
 def _model(target: DesignTarget, name: str | None) -> tuple[str, Any]:
@@ -545,6 +574,6 @@ def load_variance(target: DesignTarget) -> VarianceResult:
     return VarianceResult(**{k: v for k, v in data.items() if k in known})
 
 
-__all__ = ["MIN_MODELS", "Separation", "TABULAR_NOTE", "VarianceResult", "VarianceSettings", "Verdict", "better_half",
-           "coefficient_of_variation", "judge_separation", "load_variance", "proxy_variance", "reference_values",
-           "resolution", "smoothness", "variance_path"]
+__all__ = ["MIN_MODELS", "NoProxyChosen", "Separation", "TABULAR_NOTE", "VarianceResult", "VarianceSettings", "Verdict",
+           "better_half", "coefficient_of_variation", "judge_separation", "load_variance", "proxy_variance",
+           "reference_values", "resolution", "smoothness", "variance_path"]

@@ -112,13 +112,14 @@ class _Workflow:
             self.say(f"proxy search: {result.summary()}")
         else:
             done.append("proxy search")
-        if not variance_path(self.target).is_file():
+        chosen = self._chosen()
+        if not variance_path(self.target).is_file() and chosen is not None:
             proxy_variance(self.target, self.config.variance_settings(),
                            progress_interval_s=self.progress_interval_s)
-        else:
+        elif chosen is not None:
             done.append("variance")
-        chosen = self._chosen()
-        what = f"chosen proxy {chosen.name}" if chosen else "no proxy candidate passed: the task's own proxy is used"
+        what = (f"chosen proxy {chosen.name}" if chosen else "no proxy candidate passed: the task's own proxy is used "
+                "(variance not measured: there is no chosen proxy to measure)")
         return what + (f" ({', '.join(done)} done already)" if done else "")
 
     def check(self) -> str:
