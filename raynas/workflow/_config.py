@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from raynas._parse import as_int, as_mapping, as_str, reject_unknown
-from raynas.config import NAME_PATTERN, Resources
+from raynas.config import Resources, check_name
 from raynas.errors import ConfigError
 
 #: The workflow `raynas run` runs without a file (`make demo`): MNIST-1D on CPU, in raynas/examples/.
@@ -63,7 +63,7 @@ class WorkflowConfig:
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        as_str("name", self.name, pattern=NAME_PATTERN)
+        check_name(self.name)  # it names the search and its folders: length and characters
         if self.task is not None:
             as_str("task", self.task)
         as_str("workdir", self.workdir)

@@ -168,3 +168,12 @@ def test_yaml_deeper_than_the_reader_can_follow_is_one_error(tmp_path):
     path.write_text("fixed: " + "[" * 20000 + "1" + "]" * 20000 + "\n")
     with pytest.raises(ConfigError, match="nested too deeply for the YAML reader"):
         load_search_config(path)
+
+
+def test_a_workflow_name_is_checked_as_a_search_name():
+    from raynas.workflow import workflow_from_dict
+
+    with pytest.raises(ConfigError, match=f"at most {MAX_NAME_LENGTH} characters"):
+        workflow_from_dict({"name": "w" * 300})
+    with pytest.raises(ConfigError, match="it holds '/'"):
+        workflow_from_dict({"name": "a/b"})
