@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
-from raynas._lookup import FAMILY_FOLDER, describe, explicit_path, is_path, lookup_dirs, not_found_fix
+from raynas._lookup import FAMILY_FOLDER, bundled_dir, describe, explicit_path, is_path, lookup_dirs, not_found_fix
 from raynas.errors import ConfigError, UnknownNameError
 from raynas.space import SearchSpace
 
@@ -49,13 +49,21 @@ def default_search_dirs(relative_to: str | Path | None = None) -> list[Path]:
 def discover_families(search_dirs: Sequence[Path] | None = None, *,
                       relative_to: str | Path | None = None) -> dict[str, Path]:
     """Family name -> file, for every ``*.py`` (not starting with ``_``) in the search folders (the first folder
-    that has a name wins)."""
+    that has a name wins). Names come from file names: nothing is imported (see :func:`load_family`)."""
     found: dict[str, Path] = {}
     for folder in search_dirs if search_dirs is not None else default_search_dirs(relative_to):
         for path in sorted(Path(folder).glob("*.py")):
             if not path.name.startswith("_"):
                 found.setdefault(path.stem, path.resolve())
     return found
+
+
+def is_bundled(path: Path) -> bool:
+    """Whether the family file ``path`` is one installed with raynas (its own code), not one found in a folder of the
+    user's (``./search_spaces``, beside a task file): code that only runs when a search, a task or
+    ``raynas space info`` names that family, never by merely listing what is there."""
+    bundled = bundled_dir(FAMILY_FOLDER)
+    return bundled is not None and Path(path).resolve().parent == bundled
 
 
 def find_family(name: str, *, search_dirs: Sequence[Path] | None = None,

@@ -20,15 +20,31 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from raynas.registry import get_space, space_names
+    """Every space name; sizes of the built-in spaces and bundled families only. A family found in a folder of the
+    user's (``./search_spaces`` of the current directory...) is listed by its file name and not imported: listing
+    what a folder holds never runs code from it (``raynas space info NAME`` loads that one family)."""
+    from raynas.families import discover_families, is_bundled
+    from raynas.registry import BUILTIN_SPACES, get_space, space_names
 
-    spaces = [get_space(name) for name in space_names()]
+    files = discover_families()
+    rows: list[dict[str, object]] = []
+    for name in space_names():
+        path = None if name in BUILTIN_SPACES else files[name]
+        if path is not None and not is_bundled(path):
+            rows.append({"name": name, "size": None, "log10_size": None, "num_decisions": None, "source": str(path)})
+            continue
+        space = get_space(name)
+        rows.append({"name": name, "size": str(space.size), "log10_size": round(space.log10_size, 3),
+                     "num_decisions": space.num_decisions, "source": "built-in" if path is None else "bundled"})
     if args.format == "json":
-        print_json([{"name": s.name, "size": str(s.size), "log10_size": round(s.log10_size, 3),
-                     "num_decisions": s.num_decisions} for s in spaces])
-    else:
-        print_table([[s.name, s.num_decisions, f"{s.size:,}", f"{s.log10_size:.2f}"] for s in spaces],
-                    ["space", "decisions", "size", "log10(size)"])
+        print_json(rows)
+        return 0
+    print_table([[r["name"], "-" if r["size"] is None else r["num_decisions"],
+                  "-" if r["size"] is None else f"{int(str(r['size'])):,}",
+                  "-" if r["size"] is None else f"{r['log10_size']:.2f}", r["source"]] for r in rows],
+                ["space", "decisions", "size", "log10(size)", "source"])
+    if any(r["size"] is None for r in rows):
+        print("(-: a family file of yours, not imported by listing; `raynas space info NAME` loads it)")
     return 0
 
 

@@ -39,7 +39,8 @@ def test_space_info_text_and_json():
     assert data["num_decisions"] == 6 and data["size"] == "15625"
     assert [d["num_options"] for d in data["decisions"]] == [5] * 6
     listing = json.loads(run("space", "list", "--format", "json").stdout)
-    assert {"name": "nasbench201", "size": "15625", "log10_size": 4.194, "num_decisions": 6} in listing
+    assert {"name": "nasbench201", "size": "15625", "log10_size": 4.194, "num_decisions": 6,
+            "source": "built-in"} in listing
 
 
 def test_controllers_listing_json():
