@@ -269,5 +269,7 @@ def _utc(t: float) -> str:
 
 
 def _command_line() -> str:
-    argv = [Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]]
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    name = program.parent.name if program.name == "__main__.py" else program.name  # python -m raynas: raynas
+    argv = [name, *sys.argv[1:]]
     return " ".join(argv)[:500]

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from raynas.cli._output import add_format_flag, print_json, print_table
-from raynas.cli._proxy_target import add_target_args, target_from_args
+from raynas.cli._proxy_target import add_target_args, target_from_args, workspace_lock
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from raynas.proxy import baseline
 
-    result = baseline(target_from_args(args), overwrite=args.overwrite, seed=args.seed)
+    with workspace_lock(target_from_args(args)) as target:
+        result = baseline(target, overwrite=args.overwrite, seed=args.seed)
     if args.format == "json":
         print_json(result.to_dict())
     else:

@@ -6,7 +6,7 @@ import argparse
 import math
 
 from raynas.cli._output import add_format_flag, print_json, print_table
-from raynas.cli._proxy_target import add_target_args, target_from_args
+from raynas.cli._proxy_target import add_target_args, target_from_args, workspace_lock
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,8 +61,8 @@ def _run_select(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError("--fractions", args.fractions, "comma-separated numbers", "e.g. --fractions 0.1,0.25,0.5") from None
     settings = SelectionSettings(initial=args.initial, keep=args.keep, fractions=fractions, seed=args.seed)
-    target = target_from_args(args)
-    selection = select_models(target, settings, overwrite=args.overwrite)
+    with workspace_lock(target_from_args(args)) as target:
+        selection = select_models(target, settings, overwrite=args.overwrite)
     if args.format == "json":
         print_json(selection.to_dict())
         return 0
@@ -79,7 +79,8 @@ def _run_search(args: argparse.Namespace) -> int:
     settings = ProxySearchSettings(min_tau=args.min_tau, min_valid=args.min_valid,
                                    min_valid_fraction=args.min_valid_fraction, time_limit_s=args.time_limit,
                                    top_k=args.top_k, candidates=names, seed=args.seed)
-    result = proxy_search(target_from_args(args), settings, overwrite=args.overwrite)
+    with workspace_lock(target_from_args(args)) as target:
+        result = proxy_search(target, settings, overwrite=args.overwrite)
     if args.format == "json":
         print_json(result.to_dict())
         return 0 if result.chosen else 1

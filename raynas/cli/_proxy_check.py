@@ -86,11 +86,12 @@ def _flag_words(text: str | None) -> str | None:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from raynas.cli._proxy_target import target_from_args
+    from raynas.cli._proxy_target import target_from_args, workspace_lock
     from raynas.proxy import proxy_check
 
     settings = settings_from_args(args)
-    report = proxy_check(target_from_args(args), settings)
+    with workspace_lock(target_from_args(args)) as target:  # it writes check.json into the workspace
+        report = proxy_check(target, settings)
     if args.format == "json":
         print_json(report.to_dict())
     else:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from typing import Any, Iterator
 
 from raynas.experiment import DEFAULT_WORKDIR
 
@@ -41,3 +43,13 @@ def target_from_args(args: argparse.Namespace):
     tracking = TrackingConfig(enabled=not args.no_mlflow, tracking_uri=args.tracking_uri)
     return DesignTarget(task=args.task, table=args.table, name=args.name, workdir=args.workdir, resources=resources,
                         mlflow=tracking, ray_address=args.ray_address, sleep_fraction=args.simulate_time)
+
+
+@contextlib.contextmanager
+def workspace_lock(target: Any) -> Iterator[Any]:
+    """Hold the lock of the tool's workspace (``<workdir>/<name>``, see :func:`raynas.experiment.experiment_lock`)
+    while the block runs: one proxy-design writer at a time; a second one is refused naming the first."""
+    from raynas.experiment import experiment_lock
+
+    with experiment_lock(target.workspace):
+        yield target

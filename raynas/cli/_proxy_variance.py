@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from raynas.cli._output import add_format_flag, print_json, print_table
-from raynas.cli._proxy_target import add_target_args, target_from_args
+from raynas.cli._proxy_target import add_target_args, target_from_args, workspace_lock
 from raynas.trials import TrialStatus
 
 
@@ -60,7 +60,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = VarianceSettings(repeats=args.repeats, candidate=args.candidate, model=args.model,
                                 pass_separation=args.pass_separation, fail_separation=args.fail_separation,
                                 level=args.level, min_smoothness=args.min_smoothness, seed=args.seed)
-    result = proxy_variance(target_from_args(args), settings, overwrite=args.overwrite)
+    with workspace_lock(target_from_args(args)) as target:
+        result = proxy_variance(target, settings, overwrite=args.overwrite)
     smooth_ok = result.smoothness == result.smoothness and result.smoothness >= settings.min_smoothness
     code = 1 if result.verdict == Verdict.FAIL.value or not smooth_ok else 0
     if args.format == "json":

@@ -7,13 +7,14 @@ search is resumed, not restarted). Proxy-design results go to ``<workdir>/<name>
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 from raynas._log import log_to
 from raynas.errors import RaynasError
@@ -277,9 +278,23 @@ def run_workflow(config: WorkflowConfig, *, stream: TextIO | None = None, progre
     """Run the workflow's steps in order, skipping those whose results exist; returns what each did.
 
     Progress lines (each step, the tools' progress, the checklist and estimate tables) are logged through the
-    ``"raynas"`` logger (stderr by default), or written to ``stream`` when given."""
-    with log_to(stream):
+    ``"raynas"`` logger (stderr by default), or written to ``stream`` when given.
+
+    The whole run holds the locks of its two folders (the proxy-design workspace and the search's experiment, see
+    :func:`raynas.experiment.experiment_lock`): a second writer of either is refused, naming this run; the steps,
+    in this process, take the same locks again without waiting."""
+    with log_to(stream), _locks(config):
         return _run_workflow(config, stream, progress_interval_s)
+
+
+@contextlib.contextmanager
+def _locks(config: WorkflowConfig) -> Iterator[None]:
+    """The locks of the workflow's workspace (``<workdir>/<name>-proxy``) and experiment (``<workdir>/<name>``)."""
+    from raynas.experiment import experiment_lock
+
+    root = Path(config.root).expanduser().resolve()
+    with experiment_lock(root / f"{config.name}-proxy"), experiment_lock(root / config.name):
+        yield
 
 
 def _run_workflow(config: WorkflowConfig, stream: TextIO | None, progress_interval_s: float) -> WorkflowResult:
