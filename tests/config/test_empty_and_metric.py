@@ -171,9 +171,9 @@ def test_yaml_deeper_than_the_reader_can_follow_is_one_error(tmp_path):
 
 
 def test_a_workflow_name_is_checked_as_a_search_name():
-    from raynas.workflow import workflow_from_dict
+    from raynas.workflow import WorkflowConfig
 
     with pytest.raises(ConfigError, match=f"at most {MAX_NAME_LENGTH} characters"):
-        workflow_from_dict({"name": "w" * 300})
+        WorkflowConfig(name="w" * 300)
     with pytest.raises(ConfigError, match="it holds '/'"):
-        workflow_from_dict({"name": "a/b"})
+        WorkflowConfig(name="a/b")
