@@ -26,24 +26,19 @@ def _searcher(seed: int = 0):
     return ControllerSearcher(config.build_controller(space), max_trials=50, metric="reward", mode="max", seed=seed)
 
 
-def test_searcher_state_round_trip_continues_identically(tmp_path):
-    from ray.tune.search import Searcher
-
-    original = _searcher()
-    for i in range(12):
-        config = original.suggest(f"t{i}")
-        if i % 4 == 0:
-            original.on_trial_complete(f"t{i}", error=True)
-        elif i % 3 != 0:  # leave some trials live (running) at save time
-            original.on_trial_complete(f"t{i}", {"reward": float(sum(config["genotype"])), "raynas_status": "completed"})
-    original.save_to_dir(str(tmp_path), session_str="s")
-    restored = _searcher(seed=5)
-    restored.restore_from_dir(str(tmp_path))
-    assert restored.num_suggested == 12 and restored.live == original.live
-    assert restored.controller.num_failed == original.controller.num_failed == 3
-    for i in range(12, 50):
-        assert restored.suggest(f"t{i}") == original.suggest(f"t{i}")
-    assert restored.suggest("t50") == Searcher.FINISHED == original.suggest("t50")
+def test_the_searcher_saves_nothing_for_ray_tune_and_never_unpickles(tmp_path):
+    """Resume rebuilds the searcher from the trial store (issue 16): Ray Tune's searcher checkpoint is not written,
+    and a file planted where Tune would look for one is never read (anyone who can write the folder could make an
+    unpickling resume run code)."""
+    searcher = _searcher()
+    for i in range(5):
+        searcher.suggest(f"t{i}")
+    searcher.save_to_dir(str(tmp_path), session_str="s")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "searcher-state-s.pkl").write_bytes(b"\x80\x04cos\nsystem\n(S'touch planted'\ntR.")
+    state = searcher.get_state()
+    searcher.restore_from_dir(str(tmp_path))
+    assert searcher.get_state() == state and not (Path.cwd() / "planted").exists()
 
 
 def test_failure_budget_state_round_trip():
@@ -79,6 +74,8 @@ def test_search_killed_with_sigkill_resumes_and_keeps_its_failure_count(tmp_path
     config_path.write_text(yaml.safe_dump({
         "name": "killed", "workdir": str(tmp_path / "work"), "max_trials": 100, "max_concurrent": 2,
         "max_failed": 15, "gpus_per_trial": 0, "cpus_per_trial": 0.5, "controller": "evolution",
+        # auto stop off: its ">20% without a valid reward" rule could end this search (30% failures) before the budget
+        "auto_stop": False,
         "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.3, "failure_rate": 0.3},
     }))
     env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
@@ -147,31 +144,31 @@ def test_stopper_restored_separately_from_its_callback_still_sees_the_count(tmp_
     assert stopper_copy.stop_all()
 
 
-def test_restored_searcher_catches_up_with_trials_stored_after_its_save(tmp_path):
+def test_rebuilt_searcher_knows_every_stored_trial(tmp_path):
+    """No saved state: the trial store alone tells a rebuilt searcher what ran (controller replayed, numbers on)."""
+    from raynas.config import Mode
     from raynas.tracking import TrialRecord
+    from raynas.tune import ControllerSearcher
+    from raynas.tune._resume import plan_resume
 
     store = TrialStore(tmp_path / "trials")
     config = SearchConfig.from_dict({"max_trials": 50, "controller": "evolution"})
-    from raynas.tune import ControllerSearcher
 
     def searcher():
         return ControllerSearcher(config.build_controller(config.build_space()), max_trials=50, metric="reward",
                                   mode="max", seed=0, store_dir=str(store.directory))
 
     original = searcher()
-    for i in range(5):
-        original.suggest(f"t{i}")
-    original.save_to_dir(str(tmp_path), session_str="s")  # saved with 5 trials launched
-    later = [original.suggest(f"t{i}") for i in range(5, 8)]  # launched and finished after the save
-    for i, cfg in enumerate(later, start=5):
+    launched = [original.suggest(f"t{i}") for i in range(8)]
+    for i, cfg in enumerate(launched):
         store.append(TrialRecord(trial_id=f"t{i}", number=cfg["number"], arch=cfg["arch"],
                                  genotype=tuple(cfg["genotype"]), reward=70.0 + i, status="completed"))
-    restored = searcher()
-    restored.restore_from_dir(str(tmp_path))
-    assert restored.num_suggested == 8
-    assert restored.controller.num_observed == 3 and restored.controller.best[0] == 77.0
-    nxt = restored.suggest("t8")
-    assert nxt["number"] == 9 and tuple(nxt["genotype"]) not in {tuple(c["genotype"]) for c in later}
+    rebuilt = searcher()
+    rebuilt.resume(plan_resume(store.records(), {}, [], max_trials=50, direction=Mode.MAX, seed=0))
+    assert rebuilt.num_suggested == 8
+    assert rebuilt.controller.num_observed == 8 and rebuilt.controller.best[0] == 77.0
+    nxt = rebuilt.suggest("t8")
+    assert nxt["number"] == 9 and tuple(nxt["genotype"]) not in {tuple(c["genotype"]) for c in launched}
 
 
 @pytest.mark.ray

@@ -37,9 +37,11 @@ def test_store_history_tells_rewards_as_the_live_searcher_does():
 
 
 def test_resumed_searcher_proposes_what_the_dead_one_would_have(tmp_path):
-    """The driver died after trials it launched after the last save had ended: replaying them from the store makes
-    the restored searcher propose exactly what the searcher that lived them proposes next."""
+    """The driver died with no saved searcher state at all: replaying the whole trial store (with trials ending out of
+    launch order, failures, a min metric) makes the rebuilt searcher propose exactly what the one that lived them
+    proposes next."""
     from raynas.tune import ControllerSearcher
+    from raynas.tune._resume import plan_resume
 
     store = TrialStore(tmp_path / "trials")
     config = SearchConfig.from_dict({"max_trials": 40, "seed": 4, "controller": {
@@ -50,12 +52,15 @@ def test_resumed_searcher_proposes_what_the_dead_one_would_have(tmp_path):
                                   mode="min", seed=4, store_dir=str(store.directory))
 
     lived = searcher()
+    clock = 0.0
     for i in range(6):
         cfg = lived.suggest(f"t{i}")
         lived.on_trial_complete(f"t{i}", {"loss": float(sum(cfg["genotype"])), "raynas_status": "completed"})
-    lived.save_to_dir(str(tmp_path), session_str="s")
+        store.append(record(cfg["number"], cfg["genotype"], "completed", float(sum(cfg["genotype"])),
+                            start=clock, end=clock + 0.5))
+        clock += 1.0
     clock, running = 100.0, {}
-    for i in range(6, 18):  # two trials at a time after the save; every one ends before the driver dies
+    for i in range(6, 18):  # two trials at a time; every one ends before the driver dies
         cfg = lived.suggest(f"t{i}")
         running[f"t{i}"] = (cfg, clock)
         clock += 1.0
@@ -73,9 +78,19 @@ def test_resumed_searcher_proposes_what_the_dead_one_would_have(tmp_path):
     store.append(record(cfg["number"], cfg["genotype"], "completed", 0.5, start=started, end=clock))
 
     restored = searcher()
-    restored.restore_from_dir(str(tmp_path))
+    restored.resume(plan_resume(store.records(), {}, [], max_trials=40, direction=Mode.MIN, seed=4))
     assert restored.num_suggested == lived.num_suggested == 18
     assert restored.controller.num_failed == lived.controller.num_failed > 0
     assert restored.controller.best == lived.controller.best
     for i in range(18, 40):
         assert restored.suggest(f"t{i}") == lived.suggest(f"t{i}")
+
+
+def test_store_history_puts_trials_to_run_again_as_proposals_in_their_place():
+    from raynas.tune._searcher import store_history
+
+    records = [record(1, (1,), start=0.0, end=5.0), record(3, (3,), start=2.0, end=3.0)]
+    events = [(e.number, e.status is not None) for e in store_history(records, Mode.MAX, pending=[(2, (2,))])]
+    assert events == [(1, False), (2, False), (3, False), (3, True), (1, True)]
+    untimed = store_history([record(1, (1,)), record(3, (3,))], Mode.MAX, pending=[(2, (2,))])
+    assert [(e.number, e.status is not None) for e in untimed] == [(1, True), (2, False), (3, True)]
