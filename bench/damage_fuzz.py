@@ -5,8 +5,9 @@ One small real experiment is built once (the bundled NAS-Bench-201 dry run, 14 t
 Each case copies it, damages ONE file (``truncate``, ``zero``, ``garble`` bytes, ``delete``, ``wrong_schema``
 Parquet, ``wrong_type`` JSON, or ``create`` a missing optional JSON file with garbage) chosen at random (seeded), then
 runs ``raynas trials --format json``, ``monitor --format json``, ``analyze``, ``mlflow sync`` (to the bench's SQLite
-store), ``doctor``, ``doctor --repair`` then ``trials`` again, and ``resume`` (every ``--resume-every``-th case: a
-resume with a damaged part runs the lost trial again on Ray, which costs seconds). The copy lies at the experiment's
+store), ``doctor``, ``doctor --repair`` then ``trials`` again; ``analyze`` (the HTML report, seconds) every
+``--analyze-every``-th case and ``resume`` every ``--resume-every``-th (a resume with a damaged part runs the lost
+trial again on Ray, which costs seconds). The copy lies at the experiment's
 own path, since config.json and Ray Tune's state name it. Commands run in this process (``raynas.cli.main``) with a
 time limit each (SIGALRM, ``--timeout`` s), resume as a subprocess (a fresh Ray, killed at the time limit).
 
@@ -14,7 +15,8 @@ Counted per command: exit codes, tracebacks (any exception out of ``main``: the 
 line), hangs (the time limit hit), and whether ``trials --format json`` still reported every trial of the files that
 were not damaged. Exits 1 when any case had a traceback, a hang or a lost trial.
 
-    python bench/damage_fuzz.py              # 2,000 cases
+    python bench/damage_fuzz.py              # 2,000 cases (analyze in 1 of 10, resume in 1 of 100)
+    python bench/damage_fuzz.py --cases 1000 --seed 2 --keep /tmp/fuzz2   # run two halves side by side
     python bench/damage_fuzz.py --smoke      # ~20 cases, no resume (CI)
     python bench/damage_fuzz.py --cases 200 --seed 3 --keep /tmp/fuzz
 """
@@ -196,12 +198,13 @@ def run_cli(argv: list[str], timeout: int) -> tuple[int | str, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def commands(experiment: Path, folder: Path, *, resume: bool) -> list[tuple[str, list[str]]]:
+def commands(experiment: Path, folder: Path, *, resume: bool, analyze: bool = True) -> list[tuple[str, list[str]]]:
     exp = str(experiment)
     steps = [("trials", ["trials", exp, "--format", "json"]),
-             ("monitor", ["monitor", exp, "--format", "json"]),
-             ("analyze", ["analyze", exp, "-o", str(experiment.parent / "report")]),
-             ("mlflow sync", ["mlflow", "sync", exp, "--tracking-uri", tracking_uri(folder), "--format", "json"]),
+             ("monitor", ["monitor", exp, "--format", "json"])]
+    if analyze:
+        steps.append(("analyze", ["analyze", exp, "-o", str(experiment.parent / "report")]))
+    steps += [("mlflow sync", ["mlflow", "sync", exp, "--tracking-uri", tracking_uri(folder), "--format", "json"]),
              ("doctor", ["doctor", exp]),
              ("doctor --repair", ["doctor", exp, "--repair"]),
              ("trials after repair", ["trials", exp, "--format", "json"])]
@@ -229,7 +232,8 @@ def run_subprocess(argv: list[str], timeout: int) -> tuple[int | str, str, str]:
 
 
 def run_case(pristine: Path, folder: Path, rng: random.Random, ids: dict[str, list[str]], *, resume: bool,
-             timeout: int, file: str | None = None, kind: str | None = None, verbose: bool = False) -> dict[str, Any]:
+             timeout: int, file: str | None = None, kind: str | None = None, verbose: bool = False,
+             analyze: bool = True) -> dict[str, Any]:
     """One case: a fresh copy of the experiment at its own path (``folder/work/base``: config.json and Ray Tune's
     state name it), one file damaged, every command run; what each did. Resume runs as a subprocess (its own Ray)."""
     experiment = folder / "work" / NAME
@@ -240,7 +244,7 @@ def run_case(pristine: Path, folder: Path, rng: random.Random, ids: dict[str, li
         print(f"case: {file} ({kind})", flush=True)
     expected = {tid for f, tids in ids.items() if f != file for tid in tids}
     result: dict[str, Any] = {"file": file, "kind": kind, "codes": {}, "tracebacks": [], "hangs": [], "lost": []}
-    for name, argv in commands(experiment, folder, resume=resume):
+    for name, argv in commands(experiment, folder, resume=resume, analyze=analyze):
         if verbose:
             print(f"  {name}", flush=True)
         code, out, err = (run_subprocess if name == "resume" else run_cli)(argv, timeout)
@@ -275,13 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="~20 cases, no resume (CI)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=60, help="seconds per command (default 60)")
-    parser.add_argument("--resume-every", type=int, default=20,
-                        help="run resume in every N-th case (0: never; default 10)")
+    parser.add_argument("--resume-every", type=int, default=100,
+                        help="run resume (a subprocess starting Ray: seconds) in every N-th case (0: never; default 100)")
+    parser.add_argument("--analyze-every", type=int, default=10,
+                        help="run analyze (the HTML report: seconds) in every N-th case (default 10; 1: every case)")
     parser.add_argument("--keep", help="work in this folder and keep it")
     parser.add_argument("--verbose", action="store_true", help="print each case and command as it starts")
     args = parser.parse_args(argv)
     cases = 20 if args.smoke else args.cases
     resume_every = 0 if args.smoke else args.resume_every
+    analyze_every = 4 if args.smoke else args.analyze_every
     folder = Path(args.keep or tempfile.mkdtemp(prefix="damage-fuzz-"))
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -301,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     for i in range(cases):
         case = run_case(pristine, folder, rng, ids, resume=bool(resume_every) and i % resume_every == 0,
-                        timeout=args.timeout, verbose=args.verbose)
+                        timeout=args.timeout, verbose=args.verbose, analyze=i % max(1, analyze_every) == 0)
         kinds[case["kind"]] += 1
         for name, code in case["codes"].items():
             codes[name][str(code)] += 1

@@ -66,6 +66,11 @@ class DamagedStoreFile(Exception):
     """A store file that cannot be read as trial records (raised inside this module only: readers skip it)."""
 
 
+#: (file, problem) pairs already warned about in this process: a command opens a store several times (its summary,
+#: its callbacks...) and says each damage once. Log de-duplication only, like the ``warnings`` module's registry.
+_WARNED: set[tuple[str, str]] = set()
+
+
 class _DamageLog:
     """The damaged files (and unreadable records) a store object met, each reported once as a logging warning."""
 
@@ -78,8 +83,10 @@ class _DamageLog:
         if name in self.found:
             return
         self.found[name] = problem
-        if self.quiet:
+        key = (str(self.directory / name), problem)
+        if self.quiet or key in _WARNED:
             return
+        _WARNED.add(key)
         where = self.directory / name if not name.startswith("trial ") else f"{self.directory} ({name})"
         log.warning("trial store: skipped %s: damaged (%s); the other trials are read. Check the experiment with "
                     "`raynas doctor %s`", where, problem, experiment_of(self.directory / "x"))

@@ -130,3 +130,15 @@ def test_a_record_with_garbled_json_is_skipped_the_others_read(tmp_path, caplog)
         assert sorted(fresh.read_pandas()["number"]) == [1, 3]
     assert fresh.damaged()[0][0].name == "trial t002"
     assert check_file(part)[1] is not None
+
+
+def test_a_command_opening_the_store_several_times_warns_once(tmp_path, caplog):
+    store = store_with(tmp_path, n=3)
+    sorted(store.directory.glob("part-*.parquet"))[1].write_bytes(b"PAR1 cut")
+    with caplog.at_level(logging.WARNING, logger="raynas"):
+        stores = [TrialStore(store.directory) for _ in range(3)]
+        for each in stores:
+            assert [r.number for r in each.records()] == [1, 3]
+        assert [r.number for r in TrialStore(store.directory).reader().new_records()] == [1, 3]
+    assert all(len(each.damaged()) == 1 for each in stores)  # each reader still lists it
+    assert sum("raynas doctor" in r.getMessage() for r in caplog.records) == 1
