@@ -278,7 +278,7 @@ def _search(config: SearchConfig, space: Any, controller: Any, *, resume: bool, 
     from raynas.tune._generator import RaynasSearchGenerator
     from raynas.tune._mlflow_callback import MlflowLogger
     from raynas.tune._monitor import SearchPlotter
-    from raynas.tune._runs import DeadlineStopper
+    from raynas.tune._runs import DeadlineStopper, TrialClock
     from raynas.tune._searcher import ControllerSearcher
     from raynas.tune._trainable import run_trial
 
@@ -334,6 +334,7 @@ def _search(config: SearchConfig, space: Any, controller: Any, *, resume: bool, 
             progress,
             SearchPlotter(str(paths.trials), str(paths.search_plot), mode_max=mode_max),
             mlflow_logger,
+            TrialClock(str(paths.runs)),  # the timeout clock starts with the run's first trial
         ]
         tune_callbacks += [make() for make in callbacks]
         tune_dir = next_tune_run(paths.tune)  # each run its own: earlier runs' trial folders (checkpoints) stay

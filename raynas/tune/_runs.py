@@ -5,6 +5,11 @@ A run gets ``timeout`` (14 days by default) but never more than what is left of 
 once). Resuming after a crash or Ctrl-C does not count as a resume after a timeout, but its time counts towards
 ``max_total_time``. The deadline is enforced by :class:`DeadlineStopper`, which reads the file, so a restored
 search gets the new run's deadline.
+
+A run's clock starts when its first trial starts (:class:`TrialClock` calls :func:`start_clock`), not when the
+run is launched: Ray's start-up and a restore cost the search none of its time. Until then the run is recorded
+with ``clock: waiting`` (its ``launched`` time, and a provisional ``start``/``deadline`` from it), and it has no
+deadline; then ``start`` is the first trial's start and ``deadline`` is ``start`` + the run's ``budget``.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from raynas._files import atomic_write
 from raynas.errors import DamagedFileError, RaynasError, problem_of
+
+#: ``clock`` of a run whose first trial has not started (no deadline yet), and of one whose clock runs.
+WAITING = "waiting"
+RUNNING = "running"
 
 
 def read_runs(path: Path) -> list[dict[str, Any]]:
@@ -53,9 +63,12 @@ def _write(path: Path, runs: list[dict[str, Any]]) -> None:
 
 
 def used_seconds(runs: list[dict[str, Any]], store_end: float | None = None) -> float:
-    """Search time spent by earlier runs (a run killed without an end counts until its last stored trial)."""
+    """Search time spent by earlier runs, from each run's first trial (a run killed without an end counts until its
+    last stored trial; a run in which no trial started counts nothing)."""
     total = 0.0
     for run in runs:
+        if run.get("clock") == WAITING:
+            continue
         end = run.get("end")
         if end is None:
             end = max(run["start"], store_end or run["start"])
@@ -87,10 +100,42 @@ def begin_run(path: Path, *, timeout_s: float, max_total_s: float, max_resumes: 
         after = last or "interrupted"
     else:
         remaining, after = max_total_s, None
-    run = {"start": now, "deadline": now + min(timeout_s, remaining), "after": after, "end": None, "ended": None}
+    budget = min(timeout_s, remaining)
+    run = {"start": now, "deadline": now + budget, "budget": budget, "clock": WAITING, "launched": now,
+           "after": after, "end": None, "ended": None}
     runs.append(run)
     _write(path, runs)
     return run
+
+
+def start_clock(path: Path, now: float | None = None) -> dict[str, Any] | None:
+    """Start the current run's clock (its first trial started ``now``): ``start`` becomes now and ``deadline``
+    start + the run's budget. Once per run; returns the run when this call started it."""
+    runs = read_runs(path)
+    if not runs or runs[-1].get("clock") != WAITING:
+        return None
+    run = runs[-1]
+    now = time.time() if now is None else float(now)
+    budget = float(run.get("budget", float(run["deadline"]) - float(run["start"])))
+    run.update(start=now, deadline=now + budget, clock=RUNNING)
+    _write(path, runs)
+    return run
+
+
+class TrialClock(Callback):
+    """Starts the run's timeout clock when the first trial of the run starts (see :func:`start_clock`)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.started = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "started": False}  # a restored search is a new run: its clock starts again
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if not self.started:
+            self.started = True
+            start_clock(Path(self.path))
 
 
 def last_run(path: Path) -> dict[str, Any] | None:
@@ -109,7 +154,7 @@ def end_run(path: Path, status: str) -> None:
 
 def deadline_reached(path: Path) -> bool:
     runs = read_runs(path)
-    return bool(runs) and time.time() >= float(runs[-1]["deadline"]) - 1e-3
+    return bool(runs) and runs[-1].get("clock") != WAITING and time.time() >= float(runs[-1]["deadline"]) - 1e-3
 
 
 class DeadlineStopper(Stopper):
@@ -130,6 +175,7 @@ class DeadlineStopper(Stopper):
         now = time.time()
         if self._deadline is None or now - self._checked > 5.0:  # a restored search has a new deadline
             runs = read_runs(Path(self.path))
-            self._deadline = float(runs[-1]["deadline"]) if runs else float("inf")
-            self._checked = now
+            waiting = bool(runs) and runs[-1].get("clock") == WAITING  # no trial yet: no deadline, read again
+            self._deadline = float(runs[-1]["deadline"]) if runs and not waiting else float("inf")
+            self._checked = 0.0 if waiting else now
         return now >= self._deadline

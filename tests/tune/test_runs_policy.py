@@ -9,6 +9,7 @@ import pytest
 
 from raynas.errors import RaynasError
 from raynas.tune import begin_run, deadline_reached, end_run, used_seconds
+from raynas.tune._runs import start_clock
 
 DAY = 86400.0
 
@@ -62,6 +63,9 @@ def test_crash_resumes_are_allowed_but_count_towards_the_total_time(tmp_path):
 def test_deadline_and_end_are_recorded(tmp_path):
     path = tmp_path / "runs.json"
     begin_run(path, timeout_s=0.01, max_total_s=1.0, max_resumes=1, resume=False)
+    time.sleep(0.02)
+    assert not deadline_reached(path)  # no trial has started: the clock waits (tests/tune/test_rules.py)
+    start_clock(path)
     time.sleep(0.02)
     assert deadline_reached(path)
     end_run(path, "timed_out")
