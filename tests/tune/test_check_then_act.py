@@ -182,3 +182,35 @@ def test_two_resumes_at_once_one_runs_the_other_and_an_overwrite_are_refused(don
     assert numbers == list(range(1, 9))
     assert json.loads(paths.status.read_text())["status"] == "completed"
     assert not paths.lock.exists() and _siblings(paths.root) == ["exp"]
+
+
+def test_a_workflow_holds_its_locks_for_the_whole_run_and_its_steps_take_them_again(ray_cluster, tmp_path,
+                                                                                      monkeypatch):
+    """`raynas run`: one lock on the experiment and one on the proxy workspace for the whole run; the search and
+    stage 2 steps (same process) enter them again without deadlock; another process is refused meanwhile."""
+    from raynas.workflow import _run as workflow_run
+    from raynas.workflow import load_workflow, run_workflow
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    work = tmp_path / "work"
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump({"name": "flow", "workdir": str(work), "steps": ["search", "stage2"],
+                                    "max_concurrent": 2, "cpus_per_trial": 0.5, "mlflow": False, "top_k": 2,
+                                    "search": {"max_trials": 3, "controller": "random"}}))
+    seen = {}
+    stage2 = workflow_run._Workflow.stage2
+
+    def watched(self):
+        seen["locks"] = [read_holder(work / "flow" / LOCK_FILE), read_holder(work / "flow-proxy" / LOCK_FILE)]
+        seen["other"] = subprocess.run(
+            [sys.executable, "-c", "import sys\nfrom raynas.experiment import experiment_lock\n"
+             "with experiment_lock(sys.argv[1]):\n    pass\n", str(work / "flow")], capture_output=True, text=True)
+        return stage2(self)
+
+    monkeypatch.setattr(workflow_run._Workflow, "stage2", watched)
+    result = run_workflow(load_workflow(str(path)))
+    assert "completed" in result.steps["search"] and "stage2" in result.steps
+    assert all(h is not None and h.pid == os.getpid() for h in seen["locks"]), seen
+    assert seen["other"].returncode != 0 and f"pid {os.getpid()}" in seen["other"].stderr
+    assert "locked by another writer" in seen["other"].stderr
+    assert not (work / "flow" / LOCK_FILE).exists() and not (work / "flow-proxy").exists()
