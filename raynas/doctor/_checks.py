@@ -142,7 +142,7 @@ def _problem(exc: BaseException) -> str:
 
 def _running(paths: ExperimentPaths) -> bool:
     try:
-        live = json.loads(paths.live.read_bytes())
+        live = json.loads(paths.live.read_bytes()) if paths.live.is_file() else None
         return isinstance(live, dict) and time.time() - float(live.get("time", 0)) <= RUNNING_S
     except Exception:  # noqa: BLE001 - a damaged progress file is reported by its own check
         return False
@@ -280,6 +280,8 @@ def _check_uid(paths: ExperimentPaths) -> tuple[str | None, FileCheck]:
     if not paths.uid_file.exists():
         return None, FileCheck(name, State.MISSING, "the experiment's id", rebuild, kind="uid")
     try:
+        if not paths.uid_file.is_file():
+            raise ValueError("not a regular file")
         uid = paths.uid_file.read_bytes().decode("ascii").strip()
         if not uid or len(uid) > 64 or not all(c in "0123456789abcdef" for c in uid):
             raise ValueError("not a hexadecimal id")
@@ -327,7 +329,10 @@ def lock_files(paths: ExperimentPaths) -> list[Path]:
 def lock_holder(path: Path) -> tuple[dict[str, Any], bool | None]:
     """What a lock file says (host, pid, start) and whether it is stale (its process is gone on this host; None
     when that cannot be told from here)."""
-    text = path.read_bytes()[:4096].decode("utf-8", "replace")
+    if not path.is_file():
+        raise ValueError("not a regular file")
+    with open(path, "rb") as handle:
+        text = handle.read(4096).decode("utf-8", "replace")
     try:
         data = json.loads(text)
     except ValueError:
@@ -383,7 +388,8 @@ def _check_tune(paths: ExperimentPaths, limit_s: float) -> list[FileCheck]:
     for path in files:
         problem = None
         try:  # pickles (whatever their name) are never unpickled here: one from a shared folder can run code
-            head = path.read_bytes()[:2]
+            with open(path, "rb") as handle:
+                head = handle.read(2)
             if len(head) == 2 and head[0] == 0x80:
                 pass
             elif path.suffix == ".json":
