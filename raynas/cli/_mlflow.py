@@ -95,6 +95,45 @@ def ui_command(store_uri: str, artifacts: Path, host: str, port: int) -> list[st
             "--artifacts-destination", str(artifacts), "--host", host, "--port", str(port), "--workers", "1"]
 
 
+class _StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP received by ``raynas ui``: stop the server as Ctrl-C does."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _StopSignal(signal.Signals(signum).name)
+
+
+_STOP_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_stop, signal.SIGHUP: _raise_stop}
+UI_STOP_GRACE_S = 5.0
+"""How long the MLflow server (and its workers) get to exit after SIGTERM before SIGKILL."""
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """End the server's whole process group (its gunicorn/uvicorn workers too): SIGTERM, then SIGKILL after
+    :data:`UI_STOP_GRACE_S` for whatever is left, the server's own process or its workers."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the group is gone
+    deadline = time.monotonic() + UI_STOP_GRACE_S
+    while time.monotonic() < deadline and _group_alive(process):
+        time.sleep(0.1)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _group_alive(process: subprocess.Popen) -> bool:
+    process.poll()  # reap the server itself, or the group would look alive
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _run_ui(args: argparse.Namespace) -> int:
     from raynas.tracking import embedded_target, reachable, resolve_target
 
@@ -117,13 +156,15 @@ def _run_ui(args: argparse.Namespace) -> int:
                          args.host, args.port)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     # Ctrl-C stops the UI even when it was started from a process that ignores SIGINT (Python keeps an inherited
-    # SIG_IGN; in a CI run the UI then never stopped)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    # MLflow's job runners (GenAI evaluation jobs; raynas uses none) would start half a dozen more processes
-    process = subprocess.Popen(command, start_new_session=True,
-                               env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    print(f"starting the MLflow UI on {target.uri} ...", flush=True)
+    # SIG_IGN; in a CI run the UI then never stopped); SIGTERM (kill, a service manager) and SIGHUP (the terminal
+    # closed) stop it the same way: the server runs in a session of its own, so no signal reaches it but ours
+    previous = {sig: signal.signal(sig, handler) for sig, handler in _STOP_HANDLERS.items()}
+    process: subprocess.Popen | None = None
     try:
+        # MLflow's job runners (GenAI evaluation jobs; raynas uses none) would start half a dozen more processes
+        process = subprocess.Popen(command, start_new_session=True,
+                                   env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+        print(f"starting the MLflow UI on {target.uri} ...", flush=True)
         probe = type(target)(url)
         while not reachable(probe, timeout_s=1.0):
             if process.poll() is not None:
@@ -132,12 +173,12 @@ def _run_ui(args: argparse.Namespace) -> int:
             time.sleep(0.5)
         print(f"MLflow UI: {url}  (Ctrl-C to stop)", flush=True)
         return process.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or _StopSignal (SIGTERM, SIGHUP)
         return 0
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        for sig in previous:  # a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        if process is not None:
+            _stop_group(process)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
