@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -322,39 +320,25 @@ def _check_ledgers(paths: ExperimentPaths, uid: str | None, limit_s: float) -> l
 
 
 def lock_files(paths: ExperimentPaths) -> list[Path]:
-    """Lock files of the experiment (``lock``, ``*.lock``, ``.lock``), whatever wrote them."""
+    """Lock files of the experiment (``raynas.lock``, and any ``*.lock``)."""
     return sorted(p for p in paths.root.iterdir() if p.name in ("lock", ".lock") or p.name.endswith(".lock"))
 
 
 def lock_holder(path: Path) -> tuple[dict[str, Any], bool | None]:
-    """What a lock file says (host, pid, start) and whether it is stale (its process is gone on this host; None
-    when that cannot be told from here)."""
+    """What a lock file says (host, pid, command...) and whether it is stale: True when its process is gone on this
+    host (or the file names no process and is older than a minute: not one being written), False when it runs,
+    None when that cannot be told from here (another host)."""
+    from raynas._lock import LockHolder
+
     if not path.is_file():
         raise ValueError("not a regular file")
     with open(path, "rb") as handle:
-        text = handle.read(4096).decode("utf-8", "replace")
+        raw = handle.read(65536)
     try:
-        data = json.loads(text)
-    except ValueError:
-        data = dict(zip(("host", "pid"), text.split()))
-    if not isinstance(data, dict):
-        data = {}
-    host, pid = data.get("host"), data.get("pid")
-    try:
-        pid = int(pid) if pid is not None else None
-    except (TypeError, ValueError):
-        pid = None
-    if pid is None:
-        return data, True  # names no process: nothing can hold it
-    if host not in (None, socket.gethostname()):
-        return data, None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return data, True
-    except PermissionError:
-        return data, False
-    return data, False
+        holder = LockHolder.from_dict(json.loads(raw))
+    except ValueError as exc:
+        return {"problem": str(exc)}, time.time() - path.stat().st_mtime > 60.0
+    return {"host": holder.host, "pid": holder.pid, "command": holder.command}, holder.stale()
 
 
 def _check_locks(paths: ExperimentPaths) -> list[FileCheck]:
@@ -366,7 +350,12 @@ def _check_locks(paths: ExperimentPaths) -> list[FileCheck]:
         except Exception as exc:  # noqa: BLE001
             checks.append(FileCheck(name, State.DAMAGED, problem_of(exc), "--repair removes it", kind="lock"))
             continue
-        who = f"host {data.get('host', '?')}, pid {data.get('pid', '?')}"
+        if "problem" in data:
+            checks.append(FileCheck(name, State.DAMAGED, f"unreadable lock ({data['problem']})",
+                                    "--repair removes it" if stale else "a writer may be creating it: check again",
+                                    kind="lock"))
+            continue
+        who = f"host {data['host']}, pid {data['pid']}" + (f", `{data['command']}`" if data.get("command") else "")
         if stale:
             checks.append(FileCheck(name, State.DAMAGED, f"stale lock ({who}: that process is gone)",
                                     "--repair removes it", kind="lock"))

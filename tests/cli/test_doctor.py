@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
+import socket
 import threading
 
 import pytest
 
+from raynas._lock import LockHolder
 from raynas.cli import main
 from raynas.config import SearchConfig
 from raynas.doctor import timed
@@ -74,13 +75,14 @@ def test_repair_sets_damage_aside_and_rebuilds_what_the_store_can(capsys, experi
     experiment.runs.write_text(json.dumps({"start": "yesterday"}))
     experiment.live.write_text("[1, 2")
     experiment.budget.write_text(json.dumps({"failed": "many"}))
-    lock = experiment.root / "lock"
-    lock.write_text(json.dumps({"host": os.uname().nodename, "pid": 2**22 + 12345, "start": 1.0}))  # no such pid
+    lock = experiment.root / "raynas.lock"
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345, "process_start": 1.0,
+                                "since": 1.0, "command": "raynas resume exp"}))  # no such pid: stale
     experiment.uid_file.unlink()
 
     code, out = doctor(capsys, experiment)
     assert code == 1
-    for name in (part.name, "status.json", "runs.json", "progress.json", "failure_budget.json", "lock"):
+    for name in (part.name, "status.json", "runs.json", "progress.json", "failure_budget.json", "raynas.lock"):
         assert any(line.startswith("damaged") and name in line for line in out.splitlines()), (name, out)
     assert any(line.startswith("missing") and "uid" in line for line in out.splitlines())
     assert part.read_bytes() == damaged_bytes  # checking changes nothing
@@ -115,8 +117,8 @@ def test_a_damaged_config_cannot_be_rebuilt_and_says_so(capsys, experiment):
 
 
 def test_a_live_lock_is_kept_and_tune_damage_is_not_needed_to_resume(capsys, experiment):
-    lock = experiment.root / "lock"
-    lock.write_text(json.dumps({"host": os.uname().nodename, "pid": os.getpid(), "start": 1.0}))
+    lock = experiment.root / "raynas.lock"
+    lock.write_text(LockHolder.me("raynas search").to_json())  # this process: alive
     (experiment.tune).mkdir()
     (experiment.tune / "searcher-state.pkl").write_bytes(b"garbage")
     code, out = doctor(capsys, experiment, "--repair")
