@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 from raynas.errors import RaynasError
 
 LOCAL = "local"
 CONNECT_TIMEOUT_S = 10.0
-"""How long a cluster has to accept a connection and answer the gRPC handshake (each of the two steps)."""
+"""How long a cluster has to accept a connection and answer the gRPC handshake (both steps together)."""
 
 # HTTP/2 client connection preface and an empty SETTINGS frame: every gRPC server (Ray's GCS, the Ray Client server)
 # answers with a SETTINGS frame of its own; anything else (nothing listening, a web server, a dashboard port) does not.
@@ -58,11 +59,12 @@ def check_reachable(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S, sourc
     host, port = _host_port(target)
     if port is None:
         raise unreachable(address, "no port in the address; expected host:port, e.g. 10.0.0.1:6379", source=source)
+    deadline = time.monotonic() + timeout_s
     try:
         with socket.create_connection((host, port), timeout=timeout_s) as sock:
             if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
                 return  # a TLS handshake would come first; the connection is proof enough
-            sock.settimeout(timeout_s)
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
             sock.sendall(_PREFACE)
             head = _read(sock, 9)
     except socket.timeout:

@@ -118,7 +118,7 @@ def ensure_ray(address: str | None = None) -> bool:
     """Connect to the cluster at ``address`` / ``RAY_ADDRESS``, or else start a Ray instance of this run's own
     (never a cluster merely recorded on the machine); True when this call initialised Ray here (and should shut it
     down, or disconnect, at the end). A cluster that does not answer is one :class:`RaynasError` line within
-    :data:`raynas.tune._ray_address.CONNECT_TIMEOUT_S` per step, not Ray's minutes of retries."""
+    :data:`raynas.tune._ray_address.CONNECT_TIMEOUT_S` (10 s), not Ray's minutes of retries."""
     import ray
 
     from raynas.tune._ray_address import LOCAL, check_reachable, resolve_address
@@ -138,10 +138,11 @@ def ensure_ray(address: str | None = None) -> bool:
         if address == LOCAL:
             raise
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise RaynasError(f"{source} {address!r}: a Ray cluster answers there but joining it failed ({reason}). Fix: "
-                          f"the cluster must run Ray {ray.__version__} as here, and one that uses token "
-                          "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
-                          "~/.ray/auth_token) here") from None
+        raise RaynasError(f"{source} {address!r}: no Ray cluster could be joined there ({reason}). Fix: check host "
+                          f"and port (the GCS port, 6379 by default), that the cluster runs Ray {ray.__version__} as "
+                          "here and, for a cluster with token authentication, set RAY_AUTH_MODE=token and its token "
+                          "(RAY_AUTH_TOKEN or ~/.ray/auth_token); or remove ray_address (and unset RAY_ADDRESS) for "
+                          "a local run") from None
     return True
 
 

@@ -187,3 +187,4 @@ def test_search_with_an_unreachable_ray_address_exits_2_with_one_line_and_no_tra
     assert errors[-1].startswith("raynas: error: ray_address") and f"127.0.0.1:{port}" in errors[-1]
     assert "no Ray cluster answered there" in errors[-1] and "ray start --head" in errors[-1]
     assert not any("raynas: error" in line for line in errors[:-1])
+
