@@ -87,6 +87,8 @@ def _run_search(args: argparse.Namespace) -> int:
     rows = []
     for c in result.candidates:
         space = "-" if not math.isfinite(c.space_tau) else f"{c.space_tau:.3f} [{c.space_tau_low:.2f}, {c.space_tau_high:.2f}]"
+        if getattr(c, "space_note", None):
+            space = "inconclusive: too few reference models"
         rows.append([c.name, _fmt(c.cost_per_model_s, "{:.3g}"), _fmt(c.cost_vs_full, "{:.1%}"), f"{c.valid}/{c.models}",
                      _fmt(c.kendall_tau, "{:.3f}"), _fmt(c.spearman, "{:.3f}"), _fmt(c.top_k_overlap, "{:.2f}"),
                      _fmt(c.latency_tau, "{:.3f}"), space, c.outcome])
@@ -94,6 +96,8 @@ def _run_search(args: argparse.Namespace) -> int:
                        "whole-space tau [90%]", "result"])
     print()
     print(result.note)
+    for note in sorted({c.space_note for c in result.candidates if getattr(c, "space_note", None)}):
+        print(f"whole-space estimate: inconclusive: {note}")
     print()
     print(result.summary())
     print(f"table and plots: {result.directory}")

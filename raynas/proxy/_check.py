@@ -304,6 +304,9 @@ def _check_space_tau(target: DesignTarget, inputs: _Inputs) -> CheckRow:
         return CheckRow(name, CheckResult.WARN, "no proxy", "no proxy was chosen (see rank correlation)")
     c, bar = inputs.chosen, _min_tau(inputs)
     tau, low, high = _number(c.space_tau), _number(c.space_tau_low), _number(c.space_tau_high)
+    if getattr(c, "space_note", None):  # too few reference models: no figure, inconclusive
+        return CheckRow(name, CheckResult.WARN, "inconclusive", f"inconclusive: {c.space_note}, then "
+                        f"{_command(target, 'proxy search')} again")
     if not math.isfinite(tau):
         return CheckRow(name, CheckResult.WARN, "-",
                         "not estimated (the sampled models lack round-1 measurements): run "

@@ -167,6 +167,8 @@ class CandidateResult:
     space_tau_high: float
     passed: bool
     outcome: str
+    #: Why there is no whole-space estimate (too few reference models), or None.
+    space_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,11 @@ class ProxySearchResult:
     def summary(self) -> str:
         if self.chosen is not None:
             best = next(c for c in self.candidates if c.name == self.chosen)
+            space = (f"whole-space estimate inconclusive: {best.space_note}" if best.space_note else
+                     f"whole-space estimate {best.space_tau:.3f}, interval {best.space_tau_low:.3f} to "
+                     f"{best.space_tau_high:.3f}")
             return (f"chosen proxy {best.name}: Kendall tau {best.kendall_tau:.3f} on {best.valid} reference models "
-                    f"(whole-space estimate {best.space_tau:.3f}, interval {best.space_tau_low:.3f} to "
-                    f"{best.space_tau_high:.3f}), {best.cost_per_model_s:.3g} s per model = "
+                    f"({space}), {best.cost_per_model_s:.3g} s per model = "
                     f"{best.cost_vs_full:.1%} of full training")
         reasons = "; ".join(f"{c.name}: {c.outcome}" for c in self.candidates)
         return (f"no candidate passed (tau >= {self.settings['min_tau']:g} on >= {self.settings['min_valid']} valid "
@@ -284,9 +288,9 @@ def _candidate_result(cand: Any, records: Mapping[str, Any], refs: list, setting
     if row_of:
         estimate = whole_space_tau(covariates=population, reference_rows=[row_of[m.model] for m in refs],
                                    proxy=proxy, full=full, seed=settings.seed)
-        space = (estimate.tau, estimate.low, estimate.high)
+        space, space_note = (estimate.tau, estimate.low, estimate.high), estimate.note
     else:
-        space = (math.nan, math.nan, math.nan)
+        space, space_note = (math.nan, math.nan, math.nan), None
     n = len(refs)
     cost_vs_full = cost / full_cost if math.isfinite(full_cost) and full_cost > 0 else math.nan
     reasons = []
@@ -309,7 +313,7 @@ def _candidate_result(cand: Any, records: Mapping[str, Any], refs: list, setting
         cost_vs_full=cost_vs_full, valid=valid, models=n, kendall_tau=agreement.kendall_tau,
         spearman=agreement.spearman, top_k_overlap=agreement.top_k_overlap, latency_tau=latency_tau,
         space_tau=space[0], space_tau_low=space[1], space_tau_high=space[2], passed=passed,
-        outcome="passed" if passed else "; ".join(reasons))
+        outcome="passed" if passed else "; ".join(reasons), space_note=space_note)
 
 
 def _artifacts(root: Path, policy: CandidatePolicy, settings: ProxySearchSettings, results: list,
@@ -349,7 +353,7 @@ def load_result(target: DesignTarget) -> ProxySearchResult:
     if not path.is_file():
         raise missing_result("proxy search", path, "raynas proxy search", target)
     data = json.loads(path.read_text())
-    cands = tuple(CandidateResult(**{k: (math.nan if v is None and k not in ("latency_tau",) else v)
+    cands = tuple(CandidateResult(**{k: (math.nan if v is None and k not in ("latency_tau", "space_note") else v)
                                      for k, v in c.items()}) for c in data.pop("candidates"))
     data["artifacts"] = tuple(data.get("artifacts", ()))
     return ProxySearchResult(candidates=cands, **{k: (math.nan if v is None and k == "full_cost_per_model_s" else v)

@@ -13,6 +13,10 @@ where ``x`` are the covariates, ``y`` the proxy and full-training scores (mapped
 covariates by rank), ``S`` covariances within the reference set and ``P_xx`` within the population. The
 corrected correlation becomes a Kendall tau by Greiner's relation ``tau = 2/pi * asin(rho)``. The uncertainty
 is a bootstrap interval over both the reference models and the population.
+
+With fewer than :data:`MIN_SPACE_REFERENCES` valid reference models there is no estimate: the noise of a Kendall
+tau on so few models makes any figure meaningless (five reference models once gave 1.0, interval -0.41 to 1.0,
+against a reference-set tau of 0.527), so the estimate says "too few reference models" and is inconclusive.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
+
+#: The fewest valid reference models a whole-space estimate is made from, and the width its 95% interval then stays
+#: under. Measured on the bundled NAS-Bench-201 table (12-epoch vs 200-epoch accuracy, whole-table tau 0.649;
+#: ``python bench/reference_models.py``): the central 95% of Kendall tau over 2,000 random sets of n cells is
+#: 1.00 wide at n = 5 ([0.00, 1.00]), 0.79 at 8, 0.67 at 10 ([0.24, 0.91]), 0.53 at 15 and 0.45 at 20. Ten is the
+#: smallest n under 0.7, which can tell a useful proxy from a useless one; it is also ``raynas proxy select-models``'
+#: default ``--keep``. With spread-selected sets the estimate below 10 often comes out exactly 1.0 (28% of 100
+#: seeds at 5 models, 2% at 10).
+MIN_SPACE_REFERENCES = 10
+SPACE_INTERVAL_WIDTH = 0.7
 
 METHOD = ("Pearson-Lawley selection correction on normal scores of the selection covariates (round-1 accuracy "
           "and latency of the sampled population), Kendall tau via Greiner's relation, bootstrap interval")
@@ -72,11 +86,16 @@ class SpaceEstimate:
     population: int
     covariates: tuple[str, ...]
     method: str = METHOD
+    #: ``estimated``, or ``inconclusive`` with the reason in ``note`` (too few reference models: no figure at all).
+    verdict: str = "estimated"
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def text(self) -> str:
+        if self.note is not None:
+            return f"{self.verdict}: {self.note} (reference-set tau {self.reference_tau:.3f})"
         return (f"{self.tau:.3f} ({self.level:.0%} interval {self.low:.3f} to {self.high:.3f}; reference-set tau "
                 f"{self.reference_tau:.3f} on {self.references} models, corrected with the {self.population} "
                 f"sampled models as the population)")
@@ -90,15 +109,23 @@ def normal_scores(values: Sequence[float]) -> np.ndarray:
     return stats.norm.ppf((stats.rankdata(values) - 0.5) / len(values))
 
 
+def too_few_references(n: int, minimum: int = MIN_SPACE_REFERENCES) -> str:
+    """Why a whole-space estimate from ``n`` reference models is not made (one line)."""
+    return (f"too few reference models (n={n}; at least {minimum} needed for an interval narrower than "
+            f"{SPACE_INTERVAL_WIDTH:g}): run `raynas proxy select-models` with --keep {minimum} or more")
+
+
 def whole_space_tau(*, covariates: np.ndarray, reference_rows: Sequence[int], proxy: Sequence[float],
                     full: Sequence[float], names: Sequence[str] = ("accuracy", "latency"), seed: int = 0,
-                    bootstrap: int = 400, level: float = 0.9) -> SpaceEstimate:
+                    bootstrap: int = 400, level: float = 0.9,
+                    min_references: int = MIN_SPACE_REFERENCES) -> SpaceEstimate:
     """Estimate Kendall tau of ``proxy`` vs ``full`` over the space from reference models chosen out of a
     population sample.
 
     ``covariates``: (population x k) selection covariates measured for every sampled model; ``reference_rows``:
     the rows of the reference models in it; ``proxy``/``full``: their scores, in the same order (non-finite
-    ones are left out). Covariates that do not vary are ignored.
+    ones are left out). Covariates that do not vary are ignored. With fewer than ``min_references`` valid
+    reference models there is no estimate: NaN figures, verdict ``inconclusive`` and a note saying so.
     """
     from scipy import stats
 
@@ -113,6 +140,11 @@ def whole_space_tau(*, covariates: np.ndarray, reference_rows: Sequence[int], pr
               if np.all(np.isfinite(covariates[:, j])) and np.ptp(covariates[:, j]) > 0]
     scores = np.column_stack([normal_scores(covariates[:, j]) for j in usable]) if usable else np.zeros((len(covariates), 0))
     raw = _float(stats.kendalltau(proxy, full).statistic) if len(proxy) >= 2 else math.nan
+    if len(rows) < min_references:
+        return SpaceEstimate(tau=math.nan, low=math.nan, high=math.nan, level=level, reference_tau=raw,
+                             references=len(rows), population=len(scores),
+                             covariates=tuple(names[j] for j in usable if j < len(names)), verdict="inconclusive",
+                             note=too_few_references(len(rows), min_references))
     point = _corrected_tau(scores, rows, proxy, full)
     rng = np.random.default_rng(seed)
     draws = []
@@ -126,6 +158,23 @@ def whole_space_tau(*, covariates: np.ndarray, reference_rows: Sequence[int], pr
     return SpaceEstimate(tau=point, low=float(low), high=float(high), level=level, reference_tau=raw,
                          references=len(rows), population=len(scores), covariates=tuple(names[j] for j in usable
                                                                                         if j < len(names)))
+
+
+def tau_interval_width(proxy: Sequence[float], full: Sequence[float], n: int, *, draws: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float, float]:
+    """How noisy a Kendall tau on ``n`` models is: over ``draws`` random sets of ``n`` of the (proxy, full) pairs
+    (finite ones), the central ``level`` range of their tau -- (low, high, width). What
+    :data:`MIN_SPACE_REFERENCES` was chosen from (``bench/reference_models.py``)."""
+    from scipy import stats
+
+    p, f = _finite_pairs(proxy, full)
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(draws):
+        pick = rng.choice(len(p), int(n), replace=False)
+        taus.append(stats.kendalltau(p[pick], f[pick]).statistic)
+    low, high = np.nanquantile(np.asarray(taus, dtype=float), [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high), float(high - low)
 
 
 def _corrected_tau(scores: np.ndarray, rows: np.ndarray, proxy: np.ndarray, full: np.ndarray,

@@ -48,8 +48,9 @@ def test_tabular_select_then_search_reports_tau_and_the_corrected_estimate(tmp_p
     # the same figures as the offline study of the same seed and settings (which the estimate tests average)
     study = tabular_study(seeds=range(1, 2), settings=SelectionSettings(initial=12, keep=6, fractions=(0.5,)))
     assert chosen["kendall_tau"] == pytest.approx(study.runs[0].reference_tau)
-    assert chosen["space_tau"] == pytest.approx(study.runs[0].space_tau)
-    assert chosen["space_tau_low"] <= chosen["space_tau"] <= chosen["space_tau_high"]
+    # 6 reference models are too few for a whole-space estimate (tests/proxy/test_too_few_references.py)
+    assert chosen["space_tau"] is None and study.runs[0].space_tau != study.runs[0].space_tau  # no figure (NaN)
+    assert chosen["space_note"].startswith("too few reference models (n=6; at least 10 needed")
     assert 0.04 < chosen["cost_vs_full"] < 0.09  # the 12-epoch proxy costs ~6% of full training
     assert "easier to rank" in result["note"] and "Pearson-Lawley" in result["note"]
     for name in ("tau_vs_time.png", "proxy_vs_full.png"):
