@@ -98,6 +98,9 @@ def _run_search(args: argparse.Namespace) -> int:
     # the config's own workdir too: a file, or a folder this user cannot write in, is refused before anything runs
     check_folder(config.workdir, flag="--workdir" if args.workdir is not None else "workdir")
     config.validate_deep()
+    note = max_trials_note(args.config, config.max_trials)
+    if note:
+        log.warning(note)
     from raynas.tune import run_search
 
     what = f"task {config.task} ({config.variant})" if config.task else f"space {config.space}"
@@ -107,6 +110,27 @@ def _run_search(args: argparse.Namespace) -> int:
 
     result = run_search(config, overwrite=args.overwrite, callbacks=inline_stage2_callbacks(config))
     return _report(result, args.format)
+
+
+#: What a real search needs, in trials (the note a search left at the default ``max_trials`` prints).
+REAL_SEARCH_TRIALS = "5,000-10,000"
+
+
+def max_trials_note(config_file: str | None, max_trials: int) -> str | None:
+    """A note for a search whose file leaves ``max_trials`` at its default (the embedded dry run sets it): the
+    default is a dry run's size, a real search needs thousands of trials. None when the file sets it."""
+    if config_file is None:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None  # the config loaded already: nothing to say here
+    if isinstance(data, dict) and "max_trials" in data:
+        return None
+    return (f"note: max_trials is left at its default ({max_trials}), a dry run's size; a real search needs "
+            f"thousands of trials (typically {REAL_SEARCH_TRIALS}): size it with `raynas estimate` and set max_trials")
 
 
 def _run_resume(args: argparse.Namespace) -> int:
