@@ -57,12 +57,10 @@ class Controller(ABC):
        proposals may be pending at once (parallel trials); each later gets exactly one :meth:`observe` with its
        status: COMPLETED with a finite reward, FAILED, INVALID, or STOPPED (early-stopped, maybe with the partial
        reward it reached). Failures are never rewards of zero.
-    3. **Resume.** The engine saves :meth:`state_dict` with the experiment and, after a restart, calls
-       :meth:`load_state_dict` on a freshly constructed controller: it then continues exactly where it was. What
-       happened after the last save (trials launched and finished before the driver died) is in the trial store,
-       not in the saved state: the engine hands it to :meth:`replay`, which brings the controller to the state it
-       would have had after living through those events. A controller rebuilt from nothing (no saved state)
-       catches up the same way: ``replay`` of the whole history.
+    3. **Resume.** After a restart the engine constructs a fresh controller and calls :meth:`replay` with the
+       whole history the trial store holds (trials to run again come as pending proposals): replay brings the
+       controller to the state it would have had after living through those events. Nothing is saved with the
+       experiment; :meth:`state_dict` / :meth:`load_state_dict` stay for callers that keep a controller themselves.
 
     Subclasses implement :meth:`_propose` and :meth:`_observe_reward`; failed/invalid/stopped trials go to
     :meth:`_observe_failure` (default: ignored). State is everything in the instance except the attributes named in
