@@ -23,6 +23,7 @@ Prints one line per kill, one per case and a summary; exits 1 when any check fai
     python bench/kill_resume.py              # 3 repetitions of a 60-trial search with 5 kills
     python bench/kill_resume.py --smoke      # 1 repetition, 20 trials, 2 kills (CI)
     python bench/kill_resume.py --reps 1 --trials 30 --kills 3 --seed 7 --keep /tmp/kr
+    python bench/kill_resume.py --smoke --kill-pid   # kill -9 of the driver alone
 """
 
 from __future__ import annotations
@@ -215,12 +216,13 @@ class Driver:
     def poll_tree(self) -> None:
         self.seen.update(descendants(self.proc.pid))
 
-    def kill(self) -> dict[tuple[int, float], str]:
-        """SIGKILL the process group; returns every process of the run known just before."""
+    def kill(self, group: bool = True) -> dict[tuple[int, float], str]:
+        """SIGKILL the process group (``group``) or the driver alone; returns every process of the run known just
+        before."""
         self.poll_tree()
         known = {**self.seen, **marked_processes(self.token)}
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            (os.killpg if group else os.kill)(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
         return known
@@ -245,7 +247,8 @@ def _check_later(kill: Kill, known: dict[tuple[int, float], str], token: str, at
 
 
 def run_case(rep: int, *, trials: int, kills: int, seed: int, sleep_s: float = 0.6, jitter_s: float = 1.0,
-             root: Path | None = None, timeout_s: float = 900.0, say: Any = print) -> CaseResult:
+             root: Path | None = None, timeout_s: float = 900.0, kill_group: bool = True,
+             say: Any = print) -> CaseResult:
     """One search of ``trials`` trials killed ``kills`` times (seeded moments), resumed after each; see the module."""
     rng = random.Random(seed * 1000 + rep)
     folder = Path(tempfile.mkdtemp(prefix="kr", dir=root))
@@ -291,7 +294,7 @@ def run_case(rep: int, *, trials: int, kills: int, seed: int, sleep_s: float = 0
             time.sleep(0.05)
         _, top = _launched(exp / "launches.jsonl", skip)
         stored = _stored(exp / "trials")
-        known = driver.kill()
+        known = driver.kill(kill_group)
         kill = Kill(run=run, target=target, launched=top, stored=stored, processes=len(known))
         done.append(kill)
         checker = threading.Thread(target=_check_later, args=(kill, known, driver.token, time.time() + GRACE_S),
@@ -391,18 +394,22 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=0.6, help="seconds a simulated trial sleeps at most")
     parser.add_argument("--jitter", type=float, default=1.0, help="random seconds between the launch and the kill")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kill-pid", action="store_true",
+                        help="SIGKILL the driver process alone (kill -9 PID), not its process group")
     parser.add_argument("--keep", type=Path, help="keep the case folders under this folder")
     args = parser.parse_args()
     if args.smoke:
         args.reps, args.trials, args.kills = 1, 20, 2
     root = args.keep or Path(tempfile.mkdtemp(prefix="krb"))
     root.mkdir(parents=True, exist_ok=True)
-    print(f"kill/resume: {args.reps} x {args.trials} trials, {args.kills} SIGKILLs each, seed {args.seed}", flush=True)
+    print(f"kill/resume: {args.reps} x {args.trials} trials, {args.kills} SIGKILLs each "
+          f"({'of the driver alone' if args.kill_pid else 'of the process group'}), seed {args.seed}", flush=True)
     results = []
     try:
         for rep in range(args.reps):
             result = run_case(rep, trials=args.trials, kills=args.kills, seed=args.seed, sleep_s=args.sleep,
-                              jitter_s=args.jitter, root=root)
+                              jitter_s=args.jitter, root=root,
+                              kill_group=not args.kill_pid)
             print(result.line(), flush=True)
             if result.output_tail:
                 print(result.output_tail, flush=True)
