@@ -334,13 +334,44 @@ def _sqlite_without_fsync_per_commit() -> None:
             cursor.close()
 
 
+def create_sqlite_store(database: str | os.PathLike[str], artifact_root: str | None = None) -> bool:
+    """Create a new SQLite tracking store whole or not at all; True when this call created it.
+
+    MLflow builds its tables by running migrations on the database file itself, so a driver killed meanwhile left
+    a half-built store that every later run refused (``table ... already exists``). Here the tables are built in a
+    temporary file beside ``database`` and linked into place (``os.link`` never replaces: a store another process
+    made meanwhile is kept). A store that already exists is left as it is.
+    """
+    from pathlib import Path
+
+    target = Path(database).expanduser()
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore(f"sqlite:///{partial}", artifact_root or str(target.parent / "mlartifacts"))
+        store.engine.dispose()  # closes its connections: the file is complete on disk
+        os.link(partial, target)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def serve(stdin: Any, stdout: Any) -> None:
     """The child process: feed pickled events to a worker thread until told to close (or stdin ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _lowest_cpu_priority()
 
     tracking, ledger_state = pickle.load(stdin)
-    if tracking.target.uri.startswith("sqlite:"):
+    if tracking.target.uri.startswith("sqlite:///"):
+        with contextlib.suppress(Exception):  # the worker reports what MLflow says if the store still cannot open
+            create_sqlite_store(tracking.target.uri[len("sqlite:///"):], tracking.target.artifact_root)
         _sqlite_without_fsync_per_commit()
     worker = MlflowSyncWorker(tracking, ledger_state, log.warning)  # its lines are about MLflow trouble
     worker.start()
