@@ -167,7 +167,9 @@ def test_a_task_without_a_baseline_architecture_is_a_clear_cli_error(tmp_path, c
     assert "a baseline architecture for task 'plain-mlp'" in err and "add `baseline:`" in err
     assert not (tmp_path / "plain-mlp-proxy" / "baseline").exists()
     # variance falls back to the baseline when there are no reference models: the same problem, with both fixes
-    assert main(["proxy", "variance", "--task", str(task), "--workdir", str(tmp_path), "--no-mlflow"]) == 2
+    # (no proxy search chose a candidate: variance refuses to pick one itself, so the test names one)
+    assert main(["proxy", "variance", "--task", str(task), "--workdir", str(tmp_path), "--no-mlflow",
+                 "--candidate", "e1"]) == 2
     err = capsys.readouterr().err
     assert "raynas proxy select-models" in err and "baseline" in err and "Traceback" not in err
 
@@ -306,7 +308,11 @@ def test_variance_defaults_to_the_chosen_proxy_and_the_median_reference_model(tm
     from raynas.proxy._variance import _candidate, _model
 
     target = DesignTarget(task=str(tiny_task(tmp_path)), workdir=str(tmp_path))
-    assert _candidate(target, None).name == "e1"  # no proxy search yet: the first candidate
+    from raynas.proxy._variance import NoProxyChosen
+
+    with pytest.raises(NoProxyChosen, match="No `raynas proxy search` has chosen one"):
+        _candidate(target, None)  # no proxy search yet: no silent fallback to the first candidate
+    assert _candidate(target, "e1").name == "e1"  # named: measured
     assert _model(target, None) == ("baseline", target.baseline_arch())  # no reference models yet: the baseline
     archs = target.sample(4, seed=0)
     models = tuple(ReferenceModel(f"m{i:02d}", a, full_accuracy=acc, full_status="completed")

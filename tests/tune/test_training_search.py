@@ -122,7 +122,7 @@ def test_full_training_trials_keep_their_final_checkpoint(ray_cluster, tmp_path)
     result = run_search(config)
     (record,) = TrialStore(result.store_dir).records()
     assert record.status == "completed" and "raynas_checkpoint_dir" not in record.metrics
-    (path,) = glob.glob(str(config.experiment_dir / "tune" / "*" / "checkpoint_*" / "model.pt"))
+    (path,) = glob.glob(str(config.experiment_dir / "tune" / "run-*" / "*" / "checkpoint_*" / "model.pt"))
     state = torch.load(path)
     assert state["epoch"] == load_task("proxy_tasks/digits.yaml").variant("full").epochs
     assert state["metrics"]["val_accuracy"] == record.metrics["val_accuracy"]
