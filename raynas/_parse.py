@@ -72,3 +72,21 @@ def as_duration(field: str, value: Any, *, source: str | None = None) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigError(field, value, "a positive duration", source=source)
     return seconds
+
+
+def parse_yaml_text(text: str, source: str, what: str = "valid YAML") -> Any:
+    """``yaml.safe_load(text)``; malformed or too deeply nested YAML is a ConfigError naming ``source`` (``what``: what
+    the error says was expected)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("YAML", f"malformed{where}", what, f"{problem}", source=source) from None
+    except RecursionError:
+        raise ConfigError("YAML", "nested too deeply for the YAML reader", "settings nested a few levels deep",
+                          "a config nests a few levels (fixed: parts of a space, sections): flatten the file",
+                          source=source) from None

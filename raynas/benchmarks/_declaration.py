@@ -42,6 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from raynas._parse import parse_yaml_text
 from raynas.errors import ConfigError, SpaceError, suggest
 from raynas.plugins import Registry
 
@@ -244,16 +245,7 @@ def _cached_file_declaration(path: str, stamp: tuple[int, int]) -> TableDeclarat
 
 
 def _read_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("YAML", f"malformed{where}", "a valid YAML declaration", str(problem),
-                          source=source) from None
+    return parse_yaml_text(text, source, "a valid YAML declaration")
 
 
 def _parquet_declaration(path: Path) -> TableDeclaration | None:

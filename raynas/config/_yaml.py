@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from raynas._parse import parse_yaml_text
 from raynas.errors import ConfigError
 
 #: Where a user finds complete files to start from (in the installed package and the repository).
@@ -19,23 +20,6 @@ def empty_file_error(source: str, what: str = "a search config") -> ConfigError:
                        "or null), so every setting would be a default",
                        f"start from an example in {EXAMPLES} and check the file with `raynas validate FILE`",
                        source=source)
-
-
-def parse_yaml_text(text: str, source: str) -> Any:
-    """``yaml.safe_load(text)``; malformed or too deeply nested YAML is a ConfigError naming ``source``."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("YAML", f"malformed{where}", "valid YAML", f"{problem}", source=source) from None
-    except RecursionError:
-        raise ConfigError("YAML", "nested too deeply for the YAML reader", "settings nested a few levels deep",
-                          "a config nests a few levels (fixed: parts of a space, sections): flatten the file",
-                          source=source) from None
 
 
 def read_yaml_file(path: str | Path, *, what: str = "a search config", allow_empty: bool = False) -> Any:
