@@ -121,11 +121,12 @@ def max_trials_note(config_file: str | None, max_trials: int) -> str | None:
     default is a dry run's size, a real search needs thousands of trials. None when the file sets it."""
     if config_file is None:
         return None
-    import yaml
+    from raynas.config import read_yaml_file
+    from raynas.errors import RaynasError
 
     try:
-        data = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+        data = read_yaml_file(Path(config_file))
+    except RaynasError:
         return None  # the config loaded already: nothing to say here
     if isinstance(data, dict) and "max_trials" in data:
         return None
