@@ -441,15 +441,39 @@ def _tune_environment() -> Iterator[None]:
     analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
     level = analysis_logger.level
     analysis_logger.setLevel(logging.ERROR)
+    state_logger = logging.getLogger("ray.tune.execution.experiment_state")
+    state_filter = TuneStateSaveFilter()
+    state_logger.addFilter(state_filter)
     try:
         yield
     finally:
+        state_logger.removeFilter(state_filter)
         analysis_logger.setLevel(level)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+class TuneStateSaveFilter(logging.Filter):
+    """Ray Tune's failure to copy its own experiment state into ``tune/run-<n>`` becomes one warning line.
+
+    Ray uploads its state from a staging folder in a background thread while the next save may rewrite that folder;
+    a file renamed away mid-copy then logs an error with a traceback (seen on resumes that end at once). raynas never
+    reads that state (a resume rebuilds from the trial store), so the failure loses nothing and is said as such.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and "Saving experiment state" in str(record.msg):
+            error = record.exc_info[1]
+            record.msg = ("Ray Tune could not save its own state (%s: %s); nothing is lost: raynas resumes from the "
+                          "trial store, not from that state")
+            record.args = (type(error).__name__, error)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def _timed_out(config: SearchConfig, wall_seconds: float) -> bool:
