@@ -13,7 +13,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                           "stage 2, analysis",
                               description="Run every step of a workflow file in order, skipping steps whose results "
                                           "exist (run it again to resume). Without a file: the bundled CPU workflow "
-                                          "on the MNIST-1D task (raynas/examples/mnist1d_workflow.yaml).")
+                                          "on the MNIST-1D task (the package's examples/mnist1d_workflow.yaml).")
     run.add_argument("workflow", nargs="?", help="workflow YAML (default: the bundled MNIST-1D workflow)")
     run.add_argument("--workdir", help="override the workflow's workdir")
     run.add_argument("--steps", help="comma-separated steps to run (default: the workflow's)")

@@ -10,15 +10,20 @@ from typing import Any
 from raynas._parse import parse_yaml_text
 from raynas.errors import ConfigError
 
-#: Where a user finds complete files to start from (in the installed package and the repository).
-EXAMPLES = "raynas/examples/ (nasbench201_dryrun.yaml: a search config; mnist1d_workflow.yaml: a workflow)"
+#: The complete files a user starts from, in the installed package's ``examples`` folder.
+EXAMPLES = "nasbench201_dryrun.yaml: a search config; mnist1d_workflow.yaml: a workflow"
+
+
+def examples_dir() -> Path:
+    """The bundled examples folder of this installation (a checkout's ``raynas/examples`` or site-packages')."""
+    return Path(__file__).resolve().parent.parent / "examples"
 
 
 def empty_file_error(source: str, what: str = "a search config") -> ConfigError:
     """The error for a settings file with no settings in it (``raynas validate`` and the loaders use it)."""
     return ConfigError("FILE", "empty", f"{what} with settings; the file is empty (nothing but blank lines, comments "
                        "or null), so every setting would be a default",
-                       f"start from an example in {EXAMPLES} and check the file with `raynas validate FILE`",
+                       f"start from an example in {examples_dir()} ({EXAMPLES}) and check the file with `raynas validate FILE`",
                        source=source)
 
 

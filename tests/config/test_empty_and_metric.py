@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from raynas.config import MAX_NAME_LENGTH, SearchConfig, load_search_config
+from raynas.config._yaml import examples_dir
 from raynas.errors import ConfigError, SpaceError
 
 EMPTY = ["", "\n\n", "# a comment\n# another\n", "null\n", "~\n", "---\n"]
@@ -17,7 +18,8 @@ def test_an_empty_search_config_is_refused(tmp_path, text):
     path.write_text(text)
     with pytest.raises(ConfigError, match="the file is empty") as caught:
         load_search_config(path)
-    assert str(path) in str(caught.value) and "raynas/examples" in str(caught.value)
+    assert str(path) in str(caught.value) and str(examples_dir()) in str(caught.value)
+    assert (examples_dir() / "nasbench201_dryrun.yaml").is_file()  # the folder it names is there, installed or not
 
 
 @pytest.mark.parametrize("text", EMPTY)
