@@ -7,19 +7,24 @@ import math
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Sequence, Union
 
 from raynas.errors import ConfigError
 from raynas.space import Genotype, SearchSpace
 from raynas.trials import TrialStatus
 
+#: What a controller is told a completed trial achieved: one number (single objective) or a tuple of
+#: ``num_objectives`` numbers (multi-objective); always maximised (a ``min`` objective arrives negated).
+Reward = Union[float, tuple[float, ...]]
+
 
 @dataclass(frozen=True)
 class Observation:
-    """The outcome of one proposed genotype. ``reward`` is None unless the trial completed."""
+    """The outcome of one proposed genotype. ``reward`` is None unless the trial completed (a tuple of floats for a
+    multi-objective controller)."""
 
     genotype: Genotype
-    reward: float | None
+    reward: Reward | None
     status: TrialStatus
 
 
@@ -32,12 +37,12 @@ class PastTrial:
     for a ``min`` metric: controllers always maximise; a STOPPED trial may carry the reward it reached). An
     outcome whose trial is not pending (proposed earlier, without an outcome yet) stands for both: the proposal,
     then the outcome. ``number`` is the trial's launch number when known (for controllers that use it; the
-    default replay does not need it).
+    default replay does not need it). A multi-objective controller's rewards are tuples (one float per objective).
     """
 
     genotype: Genotype
     status: TrialStatus | None = None
-    reward: float | None = None
+    reward: Reward | None = None
     number: int | None = None
 
     def __post_init__(self) -> None:
@@ -66,17 +71,27 @@ class Controller(ABC):
     :meth:`_observe_failure` (default: ignored). State is everything in the instance except the attributes named in
     ``transient`` (the space). :meth:`replay` works for every subclass whose ``_propose`` only changes state
     through ``self.rng`` and its own counters; override :meth:`_replay_proposal` otherwise.
+
+    **Objectives.** ``num_objectives`` (default 1) is how many numbers each reward holds. With 1, rewards are
+    floats. Controllers that set ``multi_objective = True`` accept ``num_objectives >= 2``: each reward is then a
+    tuple of that many floats, every one maximised (the engine negates ``min`` objectives); a reward with a
+    non-finite component is INVALID, a reward of the wrong length a ValueError; ``best`` is the lexicographically
+    greatest reward (first objective first). Single-objective controllers refuse ``num_objectives > 1``.
     """
 
     #: Registry name of the controller (set by each subclass).
     name: ClassVar[str] = ""
+    #: Whether the controller searches for a Pareto front (accepts ``num_objectives >= 2``).
+    multi_objective: ClassVar[bool] = False
     #: Attributes that are not state (rebuilt on demand after a restore).
     transient: ClassVar[tuple[str, ...]] = ("space",)
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None,
-                 avoid_duplicates: bool = True) -> None:
+                 avoid_duplicates: bool = True, num_objectives: int = 1) -> None:
         if max_trials is not None and max_trials < 1:
             raise ConfigError("max_trials", max_trials, "an integer >= 1")
+        check_num_objectives(type(self), num_objectives)
+        self.num_objectives = num_objectives
         self.space = space
         self.seed = seed
         self.max_trials = max_trials
@@ -88,7 +103,7 @@ class Controller(ABC):
         self.proposed: set[Genotype] = set()
         #: Proposals without an outcome yet (genotype -> how many), so that replay knows what is running.
         self.pending: dict[Genotype, int] = {}
-        self.best: tuple[float, Genotype] | None = None
+        self.best: tuple[Any, Genotype] | None = None
 
     # --- public contract -------------------------------------------------------------------------------
     def propose(self) -> Genotype | None:
@@ -100,34 +115,50 @@ class Controller(ABC):
         self._record_proposal(genotype)
         return genotype
 
-    def observe(self, genotype: Genotype, reward: float | None = None,
+    def observe(self, genotype: Genotype, reward: Reward | None = None,
                 status: TrialStatus | str = TrialStatus.COMPLETED) -> None:
         """Record the outcome of a proposed genotype.
 
         A COMPLETED trial needs a finite reward; a non-finite reward is recorded as INVALID. A STOPPED trial may
-        carry the reward it reached before it was stopped (a low-fidelity result).
+        carry the reward it reached before it was stopped (a low-fidelity result). With ``num_objectives > 1`` the
+        reward is a tuple of that many floats (see the class docstring).
         """
         status = TrialStatus(status)
         genotype = tuple(genotype)
+        value: Any = reward
+        if reward is not None:
+            value = float(reward) if self.num_objectives == 1 else self._reward_vector(reward)  # type: ignore[arg-type]
         self.num_observed += 1
         left = self.pending.get(genotype, 0) - 1
         if left > 0:
             self.pending[genotype] = left
         else:
             self.pending.pop(genotype, None)
-        if status is TrialStatus.COMPLETED and (reward is None or not math.isfinite(float(reward))):
+        finite = value is not None and (math.isfinite(value) if self.num_objectives == 1
+                                        else all(math.isfinite(v) for v in value))
+        if status is TrialStatus.COMPLETED and not finite:
             status = TrialStatus.INVALID
-        if status is TrialStatus.COMPLETED and reward is not None:
-            reward = float(reward)
-            if self.best is None or reward > self.best[0]:
-                self.best = (reward, genotype)
-            self._observe_reward(genotype, reward)
-        elif status is TrialStatus.STOPPED and reward is not None and math.isfinite(float(reward)):
-            self._observe_low_fidelity(genotype, float(reward))
+        if status is TrialStatus.COMPLETED and value is not None:
+            if self.best is None or value > self.best[0]:
+                self.best = (value, genotype)
+            self._observe_reward(genotype, value)
+        elif status is TrialStatus.STOPPED and finite:
+            self._observe_low_fidelity(genotype, value)
         else:
             if status.counts_as_failure():
                 self.num_failed += 1
             self._observe_failure(genotype, status)
+
+    def _reward_vector(self, reward: Reward) -> tuple[float, ...]:
+        """``reward`` as a tuple of ``num_objectives`` floats; a ValueError naming the expected shape otherwise."""
+        ok = isinstance(reward, Sequence) and not isinstance(reward, str) and len(reward) == self.num_objectives
+        if ok:
+            try:
+                return tuple(float(v) for v in reward)  # type: ignore[union-attr]
+            except (TypeError, ValueError):
+                pass
+        raise ValueError(f"controller {self.name or type(self).__name__!r} has {self.num_objectives} objectives: "
+                         f"a reward must be a tuple of {self.num_objectives} floats (each maximised); got {reward!r}")
 
     def replay(self, history: Iterable[PastTrial]) -> None:
         """Catch up with events that happened without this controller (see the lifecycle above).
@@ -167,8 +198,8 @@ class Controller(ABC):
         """Return the next genotype (None when exhausted)."""
 
     @abstractmethod
-    def _observe_reward(self, genotype: Genotype, reward: float) -> None:
-        """Learn from a completed trial."""
+    def _observe_reward(self, genotype: Genotype, reward: Any) -> None:
+        """Learn from a completed trial (``reward``: a float, or a tuple of floats with ``num_objectives > 1``)."""
 
     def _replay_proposal(self, genotype: Genotype) -> None:
         """Advance the internal state as if :meth:`_propose` had just returned ``genotype`` (see :meth:`replay`).
@@ -179,7 +210,7 @@ class Controller(ABC):
         """
         self._propose()
 
-    def _observe_low_fidelity(self, genotype: Genotype, reward: float) -> None:
+    def _observe_low_fidelity(self, genotype: Genotype, reward: Any) -> None:
         """A trial stopped early (e.g. by ASHA) with the reward it had reached: a partial, low-fidelity result.
 
         Default: not used as a final reward (an early-stopped trial is not comparable with finished ones).
@@ -202,3 +233,15 @@ class Controller(ABC):
                     break
                 genotype = self.space.sample_genotype(self.rng)
         return genotype
+
+
+def check_num_objectives(cls: type[Controller], num_objectives: object) -> None:
+    """A ConfigError unless ``cls`` can search ``num_objectives`` objectives (single-objective ones: only 1)."""
+    if isinstance(num_objectives, bool) or not isinstance(num_objectives, int) or num_objectives < 1:
+        raise ConfigError("num_objectives", num_objectives, "an integer >= 1 (how many objectives each reward holds)")
+    if num_objectives > 1 and not cls.multi_objective:
+        raise ConfigError(
+            "controller", cls.name or cls.__name__,
+            f"a multi-objective controller for {num_objectives} objectives",
+            "use controller 'mo-surrogate' (the default with `objectives:`) or 'nsga2', or keep one objective "
+            "(a single `metric:` with optional targets)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
-from raynas.controllers._base import Controller
+from raynas.controllers._base import Controller, check_num_objectives
 from raynas.controllers._evolution import RegularizedEvolution
 from raynas.controllers._grid import GridController
 from raynas.controllers._policy_gradient import PolicyGradient
@@ -32,7 +32,7 @@ CONTROLLER_REGISTRY: Registry[type[Controller]] = Registry(
 CONTROLLERS: Mapping[str, type[Controller]] = CONTROLLER_REGISTRY.builtins
 #: The controller used when a config names none.
 DEFAULT_CONTROLLER = "surrogate"
-_COMMON = {"space", "seed", "max_trials"}
+_COMMON = {"space", "seed", "max_trials", "num_objectives"}
 
 
 def controller_names() -> list[str]:
@@ -61,9 +61,14 @@ def controller_options(name: str) -> dict[str, Any]:
 
 
 def make_controller(name: str, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None,
-                    options: Mapping[str, Any] | None = None) -> Controller:
-    """Build a registered controller; unknown options are errors naming the closest valid option."""
+                    options: Mapping[str, Any] | None = None, num_objectives: int = 1) -> Controller:
+    """Build a registered controller; unknown options are errors naming the closest valid option.
+
+    ``num_objectives > 1`` needs a multi-objective controller (``nsga2``, ``mo-surrogate``): its rewards are then
+    tuples of that many floats, all maximised; a single-objective controller is a ConfigError naming them.
+    """
     cls = _lookup(name)
+    check_num_objectives(cls, num_objectives)
     options = dict(options or {})
     known = controller_options(name)
     for key in options:
@@ -71,6 +76,8 @@ def make_controller(name: str, space: SearchSpace, *, seed: int = 0, max_trials:
             raise ConfigError(f"controller.{key}", options[key], f"an option of controller {name!r}: "
                               f"{', '.join(sorted(known))}", f"remove or rename it{suggest(key, known)}")
     try:
+        if cls.multi_objective:
+            return cls(space, seed=seed, max_trials=max_trials, num_objectives=num_objectives, **options)
         return cls(space, seed=seed, max_trials=max_trials, **options)
     except TypeError as exc:  # wrong value type deep inside
         raise ConfigError(f"controller ({name})", options, "options of the right types", str(exc)) from None

@@ -1,0 +1,150 @@
+"""Pareto math for multi-objective search (pure numpy): fronts, crowding distance and hypervolume.
+
+Every function takes ``points`` as an array of shape ``(n, m)`` (n points, m objectives) and treats every
+objective as **maximised** (negate a minimised one first). A point *dominates* another when it is at least as good
+in every objective and better in one; equal points do not dominate each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _as_points(points: Any) -> np.ndarray:
+    array = np.asarray(points, dtype=float)
+    if array.ndim == 1 and array.size == 0:
+        return array.reshape(0, 1)
+    if array.ndim != 2:
+        raise ValueError(f"points must have shape (n, m): got an array of shape {array.shape}")
+    return array
+
+
+def pareto_mask(points: Any) -> np.ndarray:
+    """A boolean array: True for the points no other point dominates (the non-dominated set, all maximised)."""
+    pts = _as_points(points)
+    n = len(pts)
+    mask = np.zeros(n, dtype=bool)
+    if n == 0:
+        return mask
+    # Best first by the sum of objectives: no point can be dominated by one that comes after it.
+    order = np.argsort(-pts.sum(axis=1), kind="stable")
+    kept: list[int] = []
+    for i in order:
+        p = pts[i]
+        if kept:
+            k = pts[kept]
+            if np.any(np.all(k >= p, axis=1) & np.any(k > p, axis=1)):
+                continue
+        kept.append(int(i))
+    mask[kept] = True
+    return mask
+
+
+def non_dominated_sort(points: Any) -> list[list[int]]:
+    """The fronts of ``points`` as lists of indices (ascending): front 0 is the non-dominated set, front 1 the
+    non-dominated set of what is left, and so on (NSGA-II's ranking, all objectives maximised)."""
+    pts = _as_points(points)
+    left = np.arange(len(pts))
+    fronts: list[list[int]] = []
+    while len(left):
+        mask = pareto_mask(pts[left])
+        fronts.append([int(i) for i in left[mask]])
+        left = left[~mask]
+    return fronts
+
+
+def crowding_distance(points: Any) -> np.ndarray:
+    """NSGA-II's crowding distance of each point within ``points`` (usually one front).
+
+    Per objective, the points are sorted; the two extremes get ``inf`` and each other point adds the gap between
+    its two neighbours divided by the objective's range (an objective with a range of zero adds nothing). Larger is
+    lonelier. With two points or fewer every distance is ``inf``.
+    """
+    pts = _as_points(points)
+    n, m = pts.shape
+    distance = np.zeros(n)
+    if n <= 2:
+        distance[:] = np.inf
+        return distance
+    for j in range(m):
+        order = np.argsort(pts[:, j], kind="stable")
+        values = pts[order, j]
+        span = values[-1] - values[0]
+        distance[order[0]] = distance[order[-1]] = np.inf
+        if span > 0:
+            distance[order[1:-1]] += (values[2:] - values[:-2]) / span
+    return distance
+
+
+def hypervolume(points: Any, reference: Any) -> float:
+    """The volume dominated by ``points`` and bounded below by ``reference`` (all objectives maximised).
+
+    Only points that strictly dominate ``reference`` (better in every objective) count; the others add nothing.
+    Exact for any number of objectives: a sweep for 2 objectives (``O(n log n)``), slicing along the last objective
+    for 3 or more (``O(n^(m-1) log n)``: fine for fronts of a few hundred points).
+    """
+    ref = np.asarray(reference, dtype=float).ravel()
+    pts = _as_points(points)
+    if len(pts) == 0:
+        return 0.0
+    if pts.shape[1] != len(ref):
+        raise ValueError(f"reference has {len(ref)} objectives but the points have {pts.shape[1]}")
+    pts = pts[np.all(pts > ref, axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    return float(_hypervolume(pts[pareto_mask(pts)], ref))
+
+
+def _hypervolume(pts: np.ndarray, ref: np.ndarray) -> float:
+    m = pts.shape[1]
+    if m == 1:
+        return float(pts[:, 0].max() - ref[0])
+    if m == 2:
+        order = np.argsort(-pts[:, 0], kind="stable")
+        x, y = pts[order, 0], pts[order, 1]
+        top = np.maximum.accumulate(y)  # best second objective among points at least this good on the first
+        widths = x - np.append(x[1:], ref[0])
+        return float(np.sum(widths * (top - ref[1])))
+    # Slice along the last objective: between consecutive levels, the (m-1)-volume of the points above the slice.
+    order = np.argsort(-pts[:, -1], kind="stable")
+    pts = pts[order]
+    levels = np.append(pts[:, -1], ref[-1])
+    total = 0.0
+    for i in range(len(pts)):
+        height = levels[i] - levels[i + 1]
+        if height > 0:
+            above = pts[: i + 1, :-1]
+            total += height * _hypervolume(above[pareto_mask(above)], ref[:-1])
+    return total
+
+
+def hypervolume_improvement(candidates: Any, points: Any, reference: Any) -> np.ndarray:
+    """How much each candidate alone would add to the hypervolume of ``points`` (all maximised): one value per
+    row of ``candidates``, 0 for a candidate that ``points`` dominate or that does not dominate ``reference``.
+
+    Vectorised for 2 objectives; with 3 or more each candidate costs one :func:`hypervolume` call.
+    """
+    cand = _as_points(candidates)
+    ref = np.asarray(reference, dtype=float).ravel()
+    pts = _as_points(points)
+    if len(cand) == 0:
+        return np.zeros(0)
+    if len(pts):
+        pts = pts[np.all(pts > ref, axis=1)]
+    if len(pts):
+        pts = pts[pareto_mask(pts)]
+    if cand.shape[1] != 2:
+        base = hypervolume(pts, ref) if len(pts) else 0.0
+        return np.array([hypervolume(np.vstack([pts, c[None, :]]) if len(pts) else c[None, :], ref) - base
+                         for c in cand])
+    # The dominated region's height is a step function of the first objective: h(x) = max y_i over x_i >= x.
+    order = np.argsort(pts[:, 0], kind="stable") if len(pts) else np.zeros(0, dtype=int)
+    xs, ys = pts[order, 0] if len(pts) else np.zeros(0), pts[order, 1] if len(pts) else np.zeros(0)
+    heights = np.append(np.maximum.accumulate(ys[::-1])[::-1], ref[1])  # on (lo_k, hi_k]
+    lows = np.append(ref[0], xs)
+    highs = np.append(xs, np.inf)
+    width = np.clip(np.minimum(cand[:, :1], highs[None, :]) - lows[None, :], 0.0, None)
+    gain = np.clip(cand[:, 1:2] - heights[None, :], 0.0, None)
+    return (width * gain).sum(axis=1)
