@@ -8,6 +8,9 @@ import math
 import numpy as np
 
 from raynas.controllers._base import Controller
+from raynas.controllers._options import check_int as _check_int
+from raynas.controllers._options import check_number as _check_number
+from raynas.controllers._ridge import RidgeModel
 from raynas.errors import ConfigError
 from raynas.space import Genotype, SearchSpace
 
@@ -21,8 +24,8 @@ class SurrogateSearch(Controller):
     Algorithm (it knows nothing about any particular space and only uses the :class:`SearchSpace` API):
 
     1. **Warm-up.** The first ``warmup_trials`` proposals are uniformly random (unproposed) genotypes.
-    2. **Surrogate.** A Bayesian ridge regression on one-hot encodings of the *active* decisions (one feature
-       per (decision, option); inactive decisions of a conditional space contribute nothing) predicts the
+    2. **Surrogate.** A Bayesian ridge regression (``RidgeModel``) on one-hot encodings of the *active* decisions
+       (one feature per (decision, option); inactive decisions of a conditional space contribute nothing) predicts the
        reward. Rewards are rank-transformed to normal scores (``reward_transform="rank"``) so that a few very
        bad architectures do not dominate the fit and nothing depends on the reward's scale. The posterior
        covariance ``(X^T X + ridge * I)^-1`` is updated incrementally (Sherman-Morrison) after each result;
@@ -72,20 +75,11 @@ class SurrogateSearch(Controller):
         self.reward_transform = reward_transform
 
         options = space.options_per_decision
-        self.offsets = [sum(options[:i]) for i in range(len(options))]
-        self.num_features = sum(options)  # feature index num_features is padding (inactive decision)
         self.conditional = space.is_conditional
         self.mutable = [i for i, n in enumerate(options) if n > 1]
         # Completed trials, best first: (-reward, order, genotype).
         self.ranked: list[tuple[float, int, Genotype]] = []
-        # The design matrix as feature indices, one column per decision, and the raw rewards.
-        self.features = np.full((16, len(options)), self.num_features, dtype=np.int64)
-        self.rewards = np.zeros(16)
-        # Posterior covariance (X^T X + ridge I)^-1 in units of the noise; padding row/column stay zero.
-        self.covariance = np.zeros((self.num_features + 1, self.num_features + 1))
-        self.covariance[:self.num_features, :self.num_features] = np.eye(self.num_features) / self.ridge
-        self.weights = np.zeros(self.num_features + 1)
-        self.num_fitted = 0
+        self.model = RidgeModel(space, ridge=self.ridge, transform=reward_transform)
 
     # --- proposing ----------------------------------------------------------------------------------------
     def _propose(self) -> Genotype | None:
@@ -93,15 +87,14 @@ class SurrogateSearch(Controller):
             return None
         if len(self.ranked) < max(2, self.warmup_trials) or self.rng.random() < self.random_fraction:
             return self._random_unproposed()
-        self._maybe_refit()
+        self.model.refit()
         candidates = self._candidates()
         if not candidates:
             return self._random_unproposed()
-        idx = self._encode_many(candidates)
-        score = self.weights[idx].sum(axis=1)
+        idx = self.model.encode_many(self.space, candidates)
+        score = self.model.mean(idx)
         if self.exploration > 0:
-            var = self.covariance[idx[:, :, None], idx[:, None, :]].sum(axis=(1, 2))
-            score += self.exploration * np.sqrt(np.maximum(var, 0.0))
+            score += self.exploration * self.model.sd(idx)
         return candidates[int(np.argmax(score))]
 
     def _candidates(self) -> list[Genotype]:
@@ -140,76 +133,6 @@ class SurrogateSearch(Controller):
         return genotype
 
     # --- the surrogate ------------------------------------------------------------------------------------
-    def _encode(self, genotype: Genotype) -> list[int]:
-        if not self.conditional:
-            return [o + v for o, v in zip(self.offsets, genotype)]
-        row = [self.num_features] * len(self.offsets)
-        for i in self.space.active_decisions(genotype):
-            row[i] = self.offsets[i] + genotype[i]
-        return row
-
-    def _encode_many(self, genotypes: list[Genotype]) -> np.ndarray:
-        shape = (len(genotypes), len(self.offsets))
-        if not self.conditional:
-            return np.array(genotypes, dtype=np.int64).reshape(shape) + np.array(self.offsets, dtype=np.int64)
-        return np.array([self._encode(g) for g in genotypes], dtype=np.int64).reshape(shape)
-
     def _observe_reward(self, genotype: Genotype, reward: float) -> None:
-        n = len(self.ranked)
-        bisect.insort(self.ranked, (-reward, n, genotype))
-        if n == len(self.rewards):
-            self.features = np.concatenate([self.features, np.full_like(self.features, self.num_features)])
-            self.rewards = np.concatenate([self.rewards, np.zeros(n)])
-        row = self._encode(genotype)
-        self.features[n] = row
-        self.rewards[n] = reward
-        # Sherman-Morrison: (A + x x^T)^-1 = A^-1 - (A^-1 x)(A^-1 x)^T / (1 + x^T A^-1 x), x one-hot on `row`.
-        u = self.covariance[:, row].sum(axis=1)
-        self.covariance -= np.outer(u / (1.0 + u[row].sum()), u)
-
-    def _maybe_refit(self) -> None:
-        n = len(self.ranked)
-        if n == self.num_fitted or n - self.num_fitted < max(1, n // 50):
-            return
-        y = self.rewards[:n]
-        if self.reward_transform == "rank":
-            y = _normal_scores(y)
-        scale = float(np.std(y)) or 1.0
-        target = (y - float(np.mean(y))) / scale
-        k = self.features.shape[1]
-        b = np.bincount(self.features[:n].ravel(), weights=np.repeat(target, k), minlength=self.num_features + 1)
-        self.weights = self.covariance @ b
-        self.num_fitted = n
-
-
-def _normal_scores(y: np.ndarray) -> np.ndarray:
-    """Ranks mapped to (approximately) standard-normal quantiles; ties share their mean rank.
-
-    Uses the logistic approximation of the probit, ``logit(p) / 1.702``: only the order matters here.
-    Plain numpy on purpose: ``scipy.stats.rankdata`` gives the same ranks but its per-call overhead doubled
-    the controller's cost per proposal (bench/controller_speed.py: ~260 us -> ~600 us).
-    """
-    n = len(y)
-    order = np.argsort(y, kind="stable")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(n, dtype=float)
-    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if len(counts) < n:
-        ranks = (np.bincount(inverse, weights=ranks) / counts)[inverse]
-    p = (ranks + 0.5) / n
-    return np.log(p / (1.0 - p)) / 1.702
-
-
-def _check_int(field: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"controller.{field}", value, f"an integer >= {low}")
-
-
-def _check_number(field: str, value: object, low: float, high: float, expected: str, *,
-                  strict_low: bool = False) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = (v > low if strict_low else v >= low) and v <= high
-    if not ok:
-        raise ConfigError(f"controller.{field}", value, expected)
+        bisect.insort(self.ranked, (-reward, len(self.ranked), genotype))
+        self.model.add(self.model.encode(self.space, genotype), (reward,))
