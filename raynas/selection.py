@@ -114,14 +114,15 @@ class Selection:
 def choose_for_full_training(ids: Sequence[Hashable], proxy: Sequence[float], k: int, *,
                              cost: Sequence[float] | None = None, references: References | None = None,
                              covariates: Mapping[str, Sequence[float]] | None = None, mode: str = "max",
-                             min_references: int = MIN_REFERENCES, pool_factor: int = POOL_FACTOR) -> Selection:
+                             min_references: int = MIN_REFERENCES, pool_factor: int = POOL_FACTOR,
+                             by_prediction: int | None = None) -> Selection:
     """Choose ``k`` of the candidates ``ids`` (proxy scores ``proxy``; ``cost`` and ``covariates`` per candidate) to
     full-train, using the fully trained ``references`` (see the module docstring for the rule).
 
     ``mode``: ``"max"`` when higher proxy and full scores are better, ``"min"`` when lower are. Candidates with a
     non-finite proxy score are never chosen (fewer than ``k`` ids come back when too few are finite); ties in
     proxy score keep the order of ``ids``. A candidate without a finite prediction (cost unknown) can still be
-    chosen by proxy rank.
+    chosen by proxy rank. ``by_prediction`` (default ``k // 2``) is how many the model may choose.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
@@ -140,7 +141,9 @@ def choose_for_full_training(ids: Sequence[Hashable], proxy: Sequence[float], k:
         return Selection(chosen=chosen, method="proxy", reason=reason, by_proxy=len(chosen), by_prediction=0,
                          references=n_ref, candidates=len(valid), fallback=fallback)
 
-    by_prediction = k // 2
+    by_prediction = k // 2 if by_prediction is None else by_prediction
+    if not 0 <= by_prediction <= k:
+        raise ValueError(f"by_prediction must be between 0 and k={k}, got {by_prediction!r}")
     if by_prediction == 0:
         return by_rank(FALLBACKS[0], f"a set of {k} cannot be split between proxy rank and a prediction")
     if len(order) <= k:
