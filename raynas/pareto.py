@@ -22,23 +22,39 @@ def _as_points(points: Any) -> np.ndarray:
 
 
 def pareto_mask(points: Any) -> np.ndarray:
-    """A boolean array: True for the points no other point dominates (the non-dominated set, all maximised)."""
+    """A boolean array: True for the points no other point dominates (the non-dominated set, all maximised).
+
+    ``O(n log n)`` for 2 objectives (one sort); ``O(n^2 m)`` in blocks for more.
+    """
     pts = _as_points(points)
     n = len(pts)
-    mask = np.zeros(n, dtype=bool)
     if n == 0:
-        return mask
-    # Best first by the sum of objectives: no point can be dominated by one that comes after it.
-    order = np.argsort(-pts.sum(axis=1), kind="stable")
-    kept: list[int] = []
-    for i in order:
-        p = pts[i]
-        if kept:
-            k = pts[kept]
-            if np.any(np.all(k >= p, axis=1) & np.any(k > p, axis=1)):
-                continue
-        kept.append(int(i))
-    mask[kept] = True
+        return np.zeros(0, dtype=bool)
+    if pts.shape[1] == 1:
+        return pts[:, 0] == pts[:, 0].max()
+    if pts.shape[1] == 2:
+        return _pareto_mask_2d(pts)
+    dominated = np.zeros(n, dtype=bool)
+    block = max(1, 4_000_000 // (n * pts.shape[1]))
+    for lo in range(0, n, block):
+        p = pts[lo:lo + block, None, :]
+        ge = np.all(pts[None, :, :] >= p, axis=2)
+        gt = np.any(pts[None, :, :] > p, axis=2)
+        dominated[lo:lo + block] = np.any(ge & gt, axis=1)
+    return ~dominated
+
+
+def _pareto_mask_2d(pts: np.ndarray) -> np.ndarray:
+    x, y = pts[:, 0], pts[:, 1]
+    order = np.lexsort((-y, -x))  # by x descending, then y descending
+    xs, ys = x[order], y[order]
+    first = np.r_[True, xs[1:] != xs[:-1]]  # the first point of each run of equal x (the run's largest y)
+    group = np.cumsum(first) - 1
+    group_top = ys[first]
+    before = np.r_[-np.inf, np.maximum.accumulate(group_top)[:-1]]  # best y among strictly larger x
+    dominated = (before[group] >= ys) | (group_top[group] > ys)
+    mask = np.empty(len(pts), dtype=bool)
+    mask[order] = ~dominated
     return mask
 
 

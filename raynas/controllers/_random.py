@@ -7,9 +7,14 @@ from raynas.space import Genotype
 
 
 class RandomController(Controller):
-    """Samples each decision uniformly at random, skipping architectures already proposed."""
+    """Samples each decision uniformly at random, skipping architectures already proposed.
+
+    It ignores rewards, so it also runs a multi-objective search (any ``num_objectives``): the baseline of
+    ``nsga2`` and ``mo-surrogate``.
+    """
 
     name = "random"
+    multi_objective = True
 
     def _propose(self) -> Genotype | None:
         if self.avoid_duplicates and len(self.proposed) >= self.space.size:

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from raynas.controllers._base import Controller, check_num_objectives
 from raynas.controllers._evolution import RegularizedEvolution
 from raynas.controllers._grid import GridController
+from raynas.controllers._nsga2 import NSGA2
 from raynas.controllers._policy_gradient import PolicyGradient
 from raynas.controllers._random import RandomController
 from raynas.controllers._surrogate import SurrogateSearch
@@ -27,7 +28,8 @@ def _check_controller(name: str, cls: object) -> None:
 CONTROLLER_REGISTRY: Registry[type[Controller]] = Registry(
     "controller", group="raynas.controllers", check=_check_controller,
     builtins={cls.name: cls
-              for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch)})
+              for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch,
+                          NSGA2)})
 #: The built-in controllers (name -> class).
 CONTROLLERS: Mapping[str, type[Controller]] = CONTROLLER_REGISTRY.builtins
 #: The controller used when a config names none.
