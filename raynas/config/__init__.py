@@ -1,6 +1,18 @@
 """Configuration dataclasses (frozen, validated on construction) and their YAML loaders."""
 
 from raynas.config._autostop import AutoStopConfig
+from raynas.config._objectives import (
+    DEFAULT_MO_CONTROLLER,
+    REFERENCE_TRIALS,
+    FrontSummary,
+    Mode,
+    Objective,
+    front_summary,
+    in_metric_units,
+    objective_vector,
+    parse_objectives,
+    reference_point,
+)
 from raynas.config._resources import Resources, check_cpus, check_gpus, check_max_concurrent, check_pair
 from raynas.config._search import (
     BUILTIN_TRAINER_METRICS,
@@ -9,7 +21,6 @@ from raynas.config._search import (
     SCHEDULER_REGISTRY,
     SCHEDULERS,
     ControllerConfig,
-    Mode,
     SchedulerConfig,
     SearchConfig,
     check_name,
@@ -18,7 +29,9 @@ from raynas.config._search import (
 from raynas.config._tracking import TrackingConfig
 from raynas.config._yaml import EXAMPLES, empty_file_error, parse_yaml_text, read_yaml_file
 
-__all__ = ["AutoStopConfig", "BUILTIN_TRAINER_METRICS", "ControllerConfig", "EXAMPLES", "MAX_NAME_LENGTH", "Mode",
-           "NAME_PATTERN", "Resources", "SCHEDULER_REGISTRY", "SCHEDULERS",
+__all__ = ["AutoStopConfig", "BUILTIN_TRAINER_METRICS", "ControllerConfig", "DEFAULT_MO_CONTROLLER", "EXAMPLES",
+           "FrontSummary", "MAX_NAME_LENGTH", "Mode", "NAME_PATTERN", "Objective", "REFERENCE_TRIALS",
+           "Resources", "SCHEDULER_REGISTRY", "SCHEDULERS", "front_summary", "in_metric_units", "objective_vector",
+           "parse_objectives", "reference_point",
            "SchedulerConfig", "SearchConfig", "TrackingConfig", "check_cpus", "check_gpus", "check_max_concurrent",
            "check_name", "check_pair", "empty_file_error", "load_search_config", "parse_yaml_text", "read_yaml_file"]

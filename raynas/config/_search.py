@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +17,7 @@ from raynas._parse import (
     reject_unknown,
 )
 from raynas.config._autostop import AutoStopConfig
+from raynas.config._objectives import DEFAULT_MO_CONTROLLER, Mode, Objective, parse_objectives
 from raynas.config._resources import Resources
 from raynas.config._tracking import TrackingConfig
 from raynas.config._yaml import read_yaml_file
@@ -59,13 +59,6 @@ def _check_nesting(field: str, value: Any) -> None:
         raise ConfigError(field, f"a value nested more than {MAX_DEPTH} levels deep", f"at most {MAX_DEPTH} levels "
                           "of nested mappings and lists", f"`{field}:` fixes parts of the space by their paths "
                           "(e.g. cell.edge0: conv): flatten it")
-
-
-class Mode(str, Enum):
-    """Whether the search metric is maximised or minimised."""
-
-    MAX = "max"
-    MIN = "min"
 
 
 @dataclass(frozen=True)
@@ -167,6 +160,9 @@ class SearchConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
     metric: str = "reward"
     mode: Mode = Mode.MAX
+    #: Multi-objective search: the Pareto front of these metrics (at least 2) instead of one reward; ``metric`` and
+    #: ``mode`` are then the first objective's (what schedulers and the "best" trial go by).
+    objectives: tuple[Objective, ...] = ()
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     seed: int = 0
@@ -225,6 +221,7 @@ class SearchConfig:
             raise ConfigError("mode", self.mode, "'max' or 'min'") from None
         if not isinstance(self.controller, ControllerConfig):
             raise ConfigError("controller", self.controller, "a ControllerConfig")
+        self._check_objectives()
         if not isinstance(self.scheduler, SchedulerConfig):
             raise ConfigError("scheduler", self.scheduler, "a SchedulerConfig")
         as_int("seed", self.seed, minimum=0)
@@ -363,7 +360,39 @@ class SearchConfig:
         from raynas.controllers import make_controller
 
         return make_controller(self.controller.name, space, seed=self.seed, max_trials=self.max_trials,
-                               options=self.controller.options)
+                               options=self.controller.options, num_objectives=self.num_objectives)
+
+    @property
+    def num_objectives(self) -> int:
+        """How many numbers each reward the controller gets holds (1 without ``objectives:``)."""
+        return len(self.objectives) or 1
+
+    def _check_objectives(self) -> None:
+        """``objectives:`` (when given): at least 2 distinct ones, ``metric``/``mode`` the first one's, a
+        multi-objective controller (default mo-surrogate), no single-reward targets in the task."""
+        objectives = parse_objectives(self.objectives)
+        object.__setattr__(self, "objectives", objectives)
+        if not objectives:
+            return
+        first = objectives[0]
+        if self.metric == "reward" and self.mode is Mode.MAX:  # the defaults: the first objective stands for them
+            object.__setattr__(self, "metric", first.metric)
+            object.__setattr__(self, "mode", first.mode)
+        if self.metric != first.metric or self.mode is not first.mode:
+            raise ConfigError("metric", f"{self.metric} ({self.mode.value})", f"the first objective, {first.label()}, "
+                              "or no `metric:`/`mode:` with `objectives:`", "remove `metric:` and `mode:` (the "
+                              "objectives say what is searched for)")
+        if self.controller == ControllerConfig():  # none named: the multi-objective default
+            object.__setattr__(self, "controller", ControllerConfig(DEFAULT_MO_CONTROLLER))
+        _check_mo_controller(self.controller.name, len(objectives))
+        if self.task is not None:
+            targets = self.task_config().targets
+            set_ = [f"targets.{k}" for k in ("latency_ms", "memory_mb") if getattr(targets, k) is not None]
+            if set_:
+                raise ConfigError(set_[0], getattr(targets, set_[0].split(".")[1]), "no reward targets with "
+                                  "`objectives:` (targets fold latency and memory into one reward; objectives search "
+                                  "for the front of them instead)", f"remove {' and '.join(set_)} from the task file "
+                                  f"{self.task}, or remove `objectives:` to keep the single reward with targets")
 
     def validate_deep(self) -> None:
         """Build the space, the controller and (for tabular spaces) load the table, so bad values fail before
@@ -383,6 +412,8 @@ class SearchConfig:
 
             load_table(self.benchmark_settings().table)
         self._check_metric()
+        for i, objective in enumerate(self.objectives):
+            self._check_metric(objective.metric, f"objectives[{i}].metric")
 
     def reported_metrics(self) -> tuple[str, ...] | None:
         """The metrics every trial of this search reports (None when they cannot be known before a trial runs:
@@ -396,28 +427,40 @@ class SearchConfig:
             return None
         declared = self.benchmark_settings().declaration()
         variant = str(getattr(self.benchmark_settings().variant, "value", self.benchmark_settings().variant))
-        out = ["reward", "val_accuracy", "train_seconds"]
+        out = ["reward", "val_accuracy", "train_seconds", *getattr(declared, "metrics", ())]
         if variant == "full" and declared.full_epochs:
             out.append("epoch")
         if declared.test_column(variant) is not None:
             out.append("test_accuracy")
         return tuple(out)
 
-    def _check_metric(self) -> None:
-        """``metric`` must be one the trials report (when that is known): else every trial would be invalid."""
+    def _check_metric(self, metric: str | None = None, field: str = "metric") -> None:
+        """``metric`` (or an objective's) must be one the trials report (when that is known): else every trial would
+        be invalid."""
+        metric = self.metric if metric is None else metric
         known = self.reported_metrics()
-        if known is None or self.metric in known:
+        measured_for_targets = ("latency_ms", "memory_mb", "latency_factor", "memory_factor")
+        if known is BUILTIN_TRAINER_METRICS and self.objectives:  # no targets with objectives: nothing measured
+            known = tuple(m for m in known if m not in measured_for_targets)
+            if metric in measured_for_targets:
+                raise ConfigError(field, metric, f"a metric the built-in trainer reports with `objectives:`: "
+                                  f"{', '.join(known)}", f"the built-in trainer measures {metric} only for reward "
+                                  "targets, which objectives replace: use params or flops, or a trainer of your own "
+                                  "that reports it")
+        if known is None or metric in known:
             return
         from raynas.errors import suggest
 
         what = "the built-in trainer" if self.task is not None else "the benchmark table's trials"
-        raise ConfigError("metric", self.metric, f"a metric {what} report{'s' if self.task is not None else ''}: "
-                          f"{', '.join(known)}", f"set `metric:` to one of them{suggest(self.metric, known)} "
-                          "(default: reward)")
+        default = " (default: reward)" if field == "metric" else ""
+        raise ConfigError(field, metric, f"a metric {what} report{'s' if self.task is not None else ''}: "
+                          f"{', '.join(known)}", f"set `{field.split('.')[-1]}:` to one of them{suggest(metric, known)}"
+                          f"{default}")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["mode"] = self.mode.value
+        out["objectives"] = [o.to_dict() for o in self.objectives]
         out["controller"] = {"name": self.controller.name, **dict(self.controller.options)}
         out["scheduler"] = {"name": self.scheduler.name, **dict(self.scheduler.options)}
         out["timeout"] = out.pop("timeout_s")
@@ -481,9 +524,23 @@ class SearchConfig:
                 kwargs[key] = as_mapping(key, value)
             elif key == "max_failed" and value is None:
                 continue
+            elif key == "objectives":
+                kwargs[key] = parse_objectives(value)
             else:
                 kwargs[key] = value
+        if kwargs.get("objectives") and "controller" in kwargs:  # named explicitly: even the single-objective default
+            _check_mo_controller(kwargs["controller"].name, len(kwargs["objectives"]))
         return cls(**kwargs)
+
+
+def _check_mo_controller(name: str, num_objectives: int) -> None:
+    """A ConfigError unless controller ``name`` searches for a Pareto front."""
+    from raynas.controllers import controller_class
+
+    if not controller_class(name).multi_objective:
+        raise ConfigError("controller", name, f"a multi-objective controller for {num_objectives} objectives",
+                          f"use controller {DEFAULT_MO_CONTROLLER!r} (the default with `objectives:`) or 'nsga2', or "
+                          "remove `objectives:` for a single reward")
 
 
 def _named_section(section: str, value: Any, cls: type, default_name: str) -> Any:
