@@ -19,6 +19,8 @@ the key ``raynas.table``)::
     baseline: {depth: 2, op: conv}  # optional: the architecture `raynas baseline` full-trains
     epochs: {proxy: 12, full: 200}  # optional: epochs the two columns stand for (curves, candidate name)
     validation_examples: 25000    # optional: examples the full column's accuracy was measured on (its noise)
+    metrics: [params, flops]      # optional: more numeric columns of each architecture (e.g. a cost), which
+                                  #   trials report and a search's `objectives:` can name
     provenance: where the numbers come from
 
 Reading a declaration reads no table; :func:`raynas.benchmarks.load_table` reads the table and checks it
@@ -55,7 +57,7 @@ PARQUET_KEY = b"raynas.table"
 #: Formats of a single architecture column.
 ARCH_FORMATS = ("json", "nasbench201")
 REQUIRED_KEYS = ("name", "table", "space", "arch", "proxy", "full", "proxy_cost", "full_cost")
-OPTIONAL_KEYS = ("title", "test", "baseline", "epochs", "validation_examples", "provenance")
+OPTIONAL_KEYS = ("title", "test", "baseline", "epochs", "validation_examples", "metrics", "provenance")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _HELP = "see docs/benchmarks.md, section 'Your own benchmark table'"
 _WHAT = {
@@ -103,6 +105,8 @@ class TableDeclaration:
     full_epochs: int | None = None
     #: Validation examples the full column's accuracy was measured on (stage 2's noise estimate); None: unknown.
     validation_examples: int | None = None
+    #: More numeric columns of each architecture (``metrics:``), e.g. parameter count or FLOPs: objectives.
+    metrics: tuple[str, ...] = ()
     provenance: str = ""
     title: str = ""
     source: str = ""
@@ -136,6 +140,7 @@ class TableDeclaration:
         out = [("proxy", self.proxy), ("full", self.full)]
         out += [("proxy_cost", c) for c, _ in self.proxy_cost] + [("full_cost", c) for c, _ in self.full_cost]
         out += [(f"test.{v}", c) for v, c in self.test]
+        out += [("metrics", c) for c in self.metrics]
         return out
 
     def with_table(self, path: str | Path) -> "TableDeclaration":
@@ -320,6 +325,8 @@ def parse_declaration(data: Any, *, source: str, base_dir: Path | None) -> Table
             raise err("validation_examples", examples, "a positive integer: the examples the full column's accuracy "
                       "was measured on", "e.g. validation_examples: 10000, or leave it out when unknown")
         declared = replace(declared, validation_examples=examples)
+    if data.get("metrics") is not None:
+        declared = replace(declared, metrics=_metrics(err, data["metrics"], declared))
     if declared.baseline is not None:
         try:
             space.encode(declared.baseline)
@@ -390,6 +397,20 @@ def _cost(err: Any, field: str, value: Any) -> tuple[tuple[str, float], ...]:
             out.append((column, float(factor)))
         return tuple(out)
     raise err(field, value, _WHAT[field], _HELP)
+
+
+def _metrics(err: Any, value: Any, declared: TableDeclaration) -> tuple[str, ...]:
+    example = "e.g. metrics: [params, flops]"
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) and c.strip() for c in value):
+        raise err("metrics", value, "a list of numeric columns (besides the accuracies and costs)", example)
+    taken = {c: f for f, c in declared.metric_columns()} | {c: "arch" for c in declared.arch.names}
+    for column in value:
+        if column in taken:
+            raise err("metrics", column, f"a column not declared elsewhere (it is the {taken[column]} column)",
+                      "list only the table's other numeric columns")
+    if len(set(value)) < len(value):
+        raise err("metrics", value, "each column once", "remove the repeated names")
+    return tuple(value)
 
 
 def _test(err: Any, value: Any) -> tuple[tuple[str, str], ...]:

@@ -93,7 +93,8 @@ class TabularEvaluator:
     """Evaluates an architecture of a declared table by look-up (optionally sleeping and failing on purpose).
 
     Reports ``val_accuracy`` (the chosen variant's column), ``test_accuracy`` when the table declares a test
-    column for it, ``train_seconds`` (its recorded cost) and ``reward`` (= ``val_accuracy``). When the table
+    column for it, ``train_seconds`` (its recorded cost), ``reward`` (= ``val_accuracy``) and each declared
+    ``metrics`` column under its own name (NAS-Bench-201: ``params``, ``flops``). When the table
     declares its epochs (NAS-Bench-201: 12 and 200), full training given a ``report`` callback first reports the
     proxy column as the proxy's epoch and returns its metrics as the full epoch, so that its validation curve has
     the two points the table knows.
@@ -142,4 +143,6 @@ class TabularEvaluator:
         test = table.test("full" if full else "proxy")
         if test is not None:
             metrics["test_accuracy"] = float(test[row])
+        for column in declared.metrics:  # e.g. params, flops: objectives a search can name
+            metrics[column] = float(table.column(column)[row])
         return metrics

@@ -134,8 +134,9 @@ def read_declared_table(declaration: TableDeclaration) -> BenchmarkTable:
                                     f"reading failed: {exc}") from None
         source = str(path)
     names = list(table.column_names)
-    if declaration.implied:  # the NAS-Bench-201 columns, test columns optional
-        declaration = replace(declaration, test=tuple((v, c) for v, c in declaration.test if c in names))
+    if declaration.implied:  # the NAS-Bench-201 columns, test and metrics (params, flops) columns optional
+        declaration = replace(declaration, test=tuple((v, c) for v, c in declaration.test if c in names),
+                              metrics=tuple(c for c in declaration.metrics if c in names))
     for field_name, column in [("arch", c) for c in declaration.arch.names] + declaration.metric_columns():
         if column not in names:
             fix = f"the table's columns are {names}{suggest(column, names)}"
@@ -182,8 +183,9 @@ def _check_values(declaration: TableDeclaration, columns: dict[str, np.ndarray],
 
     - at least :data:`MIN_ROWS` rows;
     - cost columns (``proxy_cost``, ``full_cost``): finite seconds >= 0 in every row;
-    - accuracy columns (``proxy``, ``full``, ``test``): not NaN in every row, never infinite. A NaN in some rows is
-      allowed: it is an architecture whose training diverged (its trials are invalid, as a real NaN loss is).
+    - accuracy columns (``proxy``, ``full``, ``test``) and ``metrics`` columns: not NaN in every row, never infinite.
+      A NaN in some rows is allowed: it is an architecture whose training diverged (its trials are invalid, as a
+      real NaN loss is).
     """
     if rows < MIN_ROWS:
         raise declaration.error("table", source, f"a table with at least {MIN_ROWS} rows (one per architecture); "
@@ -198,13 +200,14 @@ def _check_values(declaration: TableDeclaration, columns: dict[str, np.ndarray],
                                             f"{int(bad.sum())} of {rows} rows of {source} hold {what} "
                                             f"({_rows_text(bad)}): fix or remove them")
             continue
+        kind = "values" if field_name == "metrics" else "accuracies"
         nan = np.isnan(values)
         if nan.all():
-            raise declaration.error(field_name, column, "a column of accuracies (numbers)",
+            raise declaration.error(field_name, column, f"a column of {kind} (numbers)",
                                     f"every one of its {rows} values in {source} is NaN (empty): fill it in")
         infinite = np.isinf(values)
         if infinite.any():
-            raise declaration.error(field_name, column, "a column of finite accuracies (NaN for a diverged run)",
+            raise declaration.error(field_name, column, f"a column of finite {kind} (NaN for a diverged run)",
                                     f"{int(infinite.sum())} of {rows} rows of {source} hold infinite values "
                                     f"({_rows_text(infinite)}): fix them")
 
