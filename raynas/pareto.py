@@ -48,25 +48,34 @@ def _pareto_mask_2d(pts: np.ndarray) -> np.ndarray:
     x, y = pts[:, 0], pts[:, 1]
     order = np.lexsort((-y, -x))  # by x descending, then y descending
     xs, ys = x[order], y[order]
-    first = np.r_[True, xs[1:] != xs[:-1]]  # the first point of each run of equal x (the run's largest y)
+    first = np.empty(len(xs), dtype=bool)
+    first[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=first[1:])  # the first point of each run of equal x (the run's largest y)
     group = np.cumsum(first) - 1
     group_top = ys[first]
-    before = np.r_[-np.inf, np.maximum.accumulate(group_top)[:-1]]  # best y among strictly larger x
+    before = np.empty(len(group_top))
+    before[0] = -np.inf
+    np.maximum.accumulate(group_top[:-1], out=before[1:])  # the best y among strictly larger x
     dominated = (before[group] >= ys) | (group_top[group] > ys)
     mask = np.empty(len(pts), dtype=bool)
     mask[order] = ~dominated
     return mask
 
 
-def non_dominated_sort(points: Any) -> list[list[int]]:
+def non_dominated_sort(points: Any, *, until: int | None = None) -> list[list[int]]:
     """The fronts of ``points`` as lists of indices (ascending): front 0 is the non-dominated set, front 1 the
-    non-dominated set of what is left, and so on (NSGA-II's ranking, all objectives maximised)."""
+    non-dominated set of what is left, and so on (NSGA-II's ranking, all objectives maximised).
+
+    With ``until``, only the first fronts that hold at least ``until`` points together (all of them if fewer).
+    """
     pts = _as_points(points)
     left = np.arange(len(pts))
     fronts: list[list[int]] = []
-    while len(left):
+    done = 0
+    while len(left) and (until is None or done < until):
         mask = pareto_mask(pts[left])
         fronts.append([int(i) for i in left[mask]])
+        done += len(fronts[-1])
         left = left[~mask]
     return fronts
 

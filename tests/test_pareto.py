@@ -121,3 +121,21 @@ def test_malformed_points_are_clear_errors():
         pareto_mask([1.0, 2.0])
     with pytest.raises(ValueError, match="objectives"):
         hypervolume([[1.0, 2.0]], [0.0, 0.0, 0.0])
+
+
+def test_sorting_can_stop_after_the_first_fronts():
+    rng = np.random.default_rng(3)
+    points = rng.random((50, 2))
+    fronts = non_dominated_sort(points)
+    assert non_dominated_sort(points, until=1) == fronts[:1]
+    k = len(fronts[0]) + 1  # more than the first front holds: the second one too
+    assert non_dominated_sort(points, until=k) == fronts[:2]
+    assert non_dominated_sort(points, until=10_000) == fronts
+
+
+def test_one_and_four_objectives():
+    assert pareto_mask([[1.0], [3.0], [3.0], [2.0]]).tolist() == [False, True, True, False]
+    assert hypervolume([[1.0], [3.0]], [0.0]) == 3.0
+    rng = np.random.default_rng(4)
+    points = rng.integers(0, 4, size=(30, 4)).astype(float)
+    assert pareto_mask(points).tolist() == brute_mask(points.tolist())

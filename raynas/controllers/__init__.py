@@ -8,6 +8,7 @@ Every controller follows the same contract (:class:`Controller`): ``propose()`` 
 from raynas.controllers._base import Controller, Observation, PastTrial, TrialStatus
 from raynas.controllers._evolution import RegularizedEvolution
 from raynas.controllers._grid import GridController
+from raynas.controllers._mo_surrogate import MultiObjectiveSurrogate
 from raynas.controllers._multi import MultiObjectiveController
 from raynas.controllers._nsga2 import NSGA2
 from raynas.controllers._policy_gradient import PolicyGradient, default_exploration_trials
@@ -24,7 +25,7 @@ from raynas.controllers._registry import (
 from raynas.controllers._surrogate import SurrogateSearch
 
 __all__ = ["CONTROLLERS", "CONTROLLER_REGISTRY", "Controller", "DEFAULT_CONTROLLER", "GridController",
-           "MultiObjectiveController", "NSGA2", "Observation", "PastTrial", "PolicyGradient", "RandomController",
-           "RegularizedEvolution", "SurrogateSearch", "TrialStatus",
+           "MultiObjectiveController", "MultiObjectiveSurrogate", "NSGA2", "Observation", "PastTrial", "PolicyGradient",
+           "RandomController", "RegularizedEvolution", "SurrogateSearch", "TrialStatus",
            "controller_class", "controller_names", "controller_options", "default_exploration_trials",
            "make_controller"]

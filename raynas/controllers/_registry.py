@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from raynas.controllers._base import Controller, check_num_objectives
 from raynas.controllers._evolution import RegularizedEvolution
 from raynas.controllers._grid import GridController
+from raynas.controllers._mo_surrogate import MultiObjectiveSurrogate
 from raynas.controllers._nsga2 import NSGA2
 from raynas.controllers._policy_gradient import PolicyGradient
 from raynas.controllers._random import RandomController
@@ -29,7 +30,7 @@ CONTROLLER_REGISTRY: Registry[type[Controller]] = Registry(
     "controller", group="raynas.controllers", check=_check_controller,
     builtins={cls.name: cls
               for cls in (RandomController, GridController, RegularizedEvolution, PolicyGradient, SurrogateSearch,
-                          NSGA2)})
+                          NSGA2, MultiObjectiveSurrogate)})
 #: The built-in controllers (name -> class).
 CONTROLLERS: Mapping[str, type[Controller]] = CONTROLLER_REGISTRY.builtins
 #: The controller used when a config names none.
@@ -78,11 +79,17 @@ def make_controller(name: str, space: SearchSpace, *, seed: int = 0, max_trials:
             raise ConfigError(f"controller.{key}", options[key], f"an option of controller {name!r}: "
                               f"{', '.join(sorted(known))}", f"remove or rename it{suggest(key, known)}")
     try:
-        if cls.multi_objective:
+        if cls.multi_objective and (num_objectives != 1 or _accepts(cls, "num_objectives")):
             return cls(space, seed=seed, max_trials=max_trials, num_objectives=num_objectives, **options)
         return cls(space, seed=seed, max_trials=max_trials, **options)
     except TypeError as exc:  # wrong value type deep inside
         raise ConfigError(f"controller ({name})", options, "options of the right types", str(exc)) from None
+
+
+def _accepts(cls: type, keyword: str) -> bool:
+    """Whether ``cls(...)`` takes ``keyword`` (a user's subclass may narrow its parent's signature)."""
+    params = inspect.signature(cls).parameters.values()
+    return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _lookup(name: str) -> type[Controller]:

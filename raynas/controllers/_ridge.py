@@ -76,14 +76,18 @@ class RidgeModel:
         k = self.features.shape[1]
         cells = self.features[:n].ravel()
         for j in range(self.num_targets):
-            y = self.targets[j, :n]
-            if self.transform == "rank":
-                y = normal_scores(y)
-            scale = float(np.std(y)) or 1.0
-            target = (y - float(np.mean(y))) / scale
+            target = self.standardised(j)
             b = np.bincount(cells, weights=np.repeat(target, k), minlength=self.num_features + 1)
             self.weights[j] = self.covariance @ b
         self.num_fitted = n
+
+    def standardised(self, target: int = 0) -> np.ndarray:
+        """The observed values of ``target`` as the model fits them: transformed, then zero mean and unit sd."""
+        y = self.targets[target, :self.count]
+        if self.transform == "rank":
+            y = normal_scores(y)
+        scale = float(np.std(y)) or 1.0
+        return (y - float(np.mean(y))) / scale
 
     def mean(self, idx: np.ndarray, target: int = 0) -> np.ndarray:
         """The predicted (standardised) value of ``target`` for encoded rows ``idx`` (from :meth:`encode_many`)."""

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from raynas.controllers._base import Controller
+from raynas.controllers._candidates import mutable_decisions, mutated_candidates
 from raynas.controllers._options import check_int as _check_int
 from raynas.controllers._options import check_number as _check_number
 from raynas.controllers._ridge import RidgeModel
@@ -74,9 +75,7 @@ class SurrogateSearch(Controller):
         self.random_fraction = float(random_fraction)
         self.reward_transform = reward_transform
 
-        options = space.options_per_decision
-        self.conditional = space.is_conditional
-        self.mutable = [i for i, n in enumerate(options) if n > 1]
+        self.mutable = mutable_decisions(space)
         # Completed trials, best first: (-reward, order, genotype).
         self.ranked: list[tuple[float, int, Genotype]] = []
         self.model = RidgeModel(space, ridge=self.ridge, transform=reward_transform)
@@ -99,30 +98,9 @@ class SurrogateSearch(Controller):
 
     def _candidates(self) -> list[Genotype]:
         pool = [entry[2] for entry in self.ranked[:self.parent_pool]]
-        rng, rand = self.rng, self.rng.random
-        num_parents, num_mutable, max_mutations = len(pool), len(self.mutable), self.max_mutations
-        fast = not self.conditional and num_mutable > 0
-        if fast:  # the move of space.mutate (one decision changes to a neighbouring option), inlined
-            neighbours = [d.leaf.neighbour for d in self.space.decisions]
-        seen: set[Genotype] = set()
-        out: list[Genotype] = []
-        for _ in range(self.num_candidates):
-            child = pool[int(rand() * num_parents)]
-            steps = 1 + int(rand() * max_mutations)
-            if fast:
-                genes = list(child)
-                for _ in range(steps):
-                    i = self.mutable[int(rand() * num_mutable)]
-                    genes[i] = neighbours[i](genes[i], rng)
-                child = tuple(genes)
-            else:
-                for _ in range(steps):
-                    child = self.space.mutate(child, rng)
-            if child in seen or (self.avoid_duplicates and child in self.proposed):
-                continue
-            seen.add(child)
-            out.append(child)
-        return out
+        return mutated_candidates(self.space, pool, self.rng, count=self.num_candidates,
+                                  max_mutations=self.max_mutations, mutable=self.mutable,
+                                  exclude=self.proposed if self.avoid_duplicates else None)
 
     def _random_unproposed(self) -> Genotype:
         genotype = self._random_new()
