@@ -5,16 +5,18 @@ bigger, slower models gain more from longer training than small ones. Models tha
 also have a proxy score (the reference models of proxy design, earlier stage-2 rounds) show that disagreement.
 :func:`choose_for_full_training` fits it and uses it for part of the set:
 
-1. **Model.** A linear regression of the full score on the proxy score, ``log(cost)`` (the proxy's training
+1. **Model.** A ridge regression of the full score on the proxy score, ``log(cost)`` (the proxy's training
    time of the model: a measure of its size and compute known for every evaluated trial) and any further
-   covariates, fitted on the references (least squares on standardised features with a tiny ridge for
-   numerical stability; the intercept is not penalised).
-2. **Guard.** The model is used only if it predicts the references' full scores better than the proxy score
-   alone does (a regression of full on proxy), judged by leave-one-out error, so that an extra term that fits
-   noise is never trusted. It also needs at least :data:`MIN_REFERENCES` references (the number below which
-   a rank correlation between proxy and full training says little: the same minimum the proxy design uses)
-   and some spread in the extra features (a cost that is the same for every reference teaches nothing).
-   Otherwise the rule falls back to proxy rank and says why.
+   covariates, fitted on the references (standardised features; the intercept and the proxy slope are not
+   penalised). The penalty on the correction terms (cost, covariates) is chosen by leave-one-out error from
+   :data:`PENALTIES` (ordinary ridge practice: a few references support a shrunk correction sooner than a
+   full one); an infinite penalty is the proxy score alone.
+2. **Guard.** The model is used only if its leave-one-out error on the references is below that of the proxy
+   score alone (a regression of full on proxy), so that a correction that fits noise is never trusted. It also
+   needs at least :data:`MIN_REFERENCES` references (the number below which a rank correlation between proxy
+   and full training says little: the same minimum the proxy design uses) and some spread in the extra
+   features (a cost that is the same for every reference teaches nothing). Otherwise the rule falls back to
+   proxy rank and says why.
 3. **Hedged choice.** ``k - k // 2`` candidates are the best by proxy score and ``k // 2`` the best by the
    model's prediction among the rest of the top ``POOL_FACTOR * k`` by proxy. Half of the set follows each
    signal, so neither a wrong correction nor a wrong proxy can cost the whole set; the pool keeps the
@@ -36,8 +38,9 @@ import numpy as np
 MIN_REFERENCES = 10
 #: The corrected picks come from the top ``POOL_FACTOR * k`` candidates by proxy score.
 POOL_FACTOR = 5
-#: Ridge penalty on the standardised non-intercept weights, relative to the number of references (stability only).
-_RIDGE = 1e-6
+#: Penalties tried on the standardised correction weights (relative to the number of references): the one with the
+#: lowest leave-one-out error is used. The proxy slope gets only the first (numerical stability).
+PENALTIES = (1e-6, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 #: A feature whose standard deviation over the references is below this (relative to its mean magnitude) is constant.
 _CONSTANT = 1e-9
 #: Why the rule fell back to proxy rank (``Selection.fallback``), each with its sentence in ``Selection.reason``.
@@ -67,12 +70,12 @@ class Selection:
 
     ``method`` is ``"corrected"`` (part of the set chosen by the model) or ``"proxy"`` (proxy rank only;
     ``reason`` says why in a sentence, ``fallback`` names the case: one of :data:`FALLBACKS`). ``by_proxy`` /
-    ``by_prediction`` count the ids chosen each way; ``references`` is the
-    number of usable references; ``coefficients`` holds the fitted model in the original units (``intercept``,
-    ``proxy``, ``log_cost``, each covariate) when a model was fitted; ``loo_error`` / ``loo_error_proxy_only``
-    the leave-one-out root mean squared errors of the model and of proxy alone; ``pool`` the number of
-    candidates the model picks came from; ``predicted`` the model's prediction per chosen id (NaN for proxy picks
-    when there is no model)."""
+    ``by_prediction`` count the ids chosen each way; ``references`` is the number of usable references;
+    ``coefficients`` holds the fitted model in the original units (``intercept``, ``proxy``, ``log_cost``, each
+    covariate) when it is used; ``penalty`` the ridge penalty chosen for the correction; ``loo_error`` /
+    ``loo_error_proxy_only`` the leave-one-out root mean squared errors of the model and of proxy alone;
+    ``pool`` the number of candidates the model picks came from; ``candidates`` how many had a finite proxy
+    score; ``predicted`` the model's prediction per chosen id (only when the model is used)."""
 
     chosen: tuple[Hashable, ...]
     method: str
@@ -87,6 +90,7 @@ class Selection:
     candidates: int = 0
     predicted: dict[Hashable, float] = field(default_factory=dict)
     fallback: str | None = None
+    penalty: float = math.nan
 
     def summary(self) -> str:
         """One line: how the set was chosen (and why the model was not used, when it was not)."""
@@ -94,7 +98,7 @@ class Selection:
             return f"{len(self.chosen)} chosen by proxy rank ({self.reason})"
         terms = ", ".join(f"{name} {value:+.3g}" for name, value in self.coefficients.items() if name != "intercept")
         return (f"{self.by_proxy} chosen by proxy rank and {self.by_prediction} by the full score predicted from "
-                f"{self.references} fully trained references (slopes: {terms}; leave-one-out error "
+                f"{self.references} fully trained references (slopes: {terms}; penalty {self.penalty:g}; leave-one-out error "
                 f"{self.loo_error:.3g} vs {self.loo_error_proxy_only:.3g} for proxy alone), from the top {self.pool} "
                 f"by proxy")
 
@@ -108,6 +112,7 @@ class Selection:
                 "coefficients": dict(self.coefficients), "loo_error": self.loo_error,
                 "loo_error_proxy_only": self.loo_error_proxy_only, "pool": self.pool, "candidates": self.candidates,
                 "predicted": {str(key(k)): v for k, v in self.predicted.items()}, "fallback": self.fallback,
+                "penalty": self.penalty,
                 "summary": self.summary()}
 
 
@@ -159,8 +164,10 @@ def choose_for_full_training(ids: Sequence[Hashable], proxy: Sequence[float], k:
         what = " or ".join(names[1:]) or "any covariate"
         return by_rank(FALLBACKS[4], f"no spread in {what} over the references (nothing to correct the proxy with)")
     columns = [0] + extra
-    weights, loo = _fit(ref_x[:, columns], ref_y)
-    _, loo_proxy = _fit(ref_x[:, [0]], ref_y)
+    fits = [_fit(ref_x[:, columns], ref_y, penalty) for penalty in PENALTIES]
+    best = min(range(len(fits)), key=lambda i: (fits[i][1], i))  # ties: the smaller penalty
+    weights, loo = fits[best]
+    _, loo_proxy = _fit(ref_x[:, [0]], ref_y, PENALTIES[0])
     if not loo < loo_proxy:
         fallback = by_rank(FALLBACKS[5], "the correction does not predict the references' full scores better than "
                            f"the proxy alone (leave-one-out error {loo:.3g} vs {loo_proxy:.3g})")
@@ -183,6 +190,7 @@ def choose_for_full_training(ids: Sequence[Hashable], proxy: Sequence[float], k:
                      reason="the correction predicts the references better than the proxy alone (leave-one-out)",
                      by_proxy=len(first), by_prediction=len(second), references=n_ref, coefficients=coefficients,
                      loo_error=loo, loo_error_proxy_only=loo_proxy, pool=len(pool), candidates=len(valid),
+                     penalty=PENALTIES[best],
                      predicted={ids[i]: float(predicted[i]) for i in chosen})
 
 
@@ -239,15 +247,17 @@ def _varies(column: np.ndarray) -> bool:
     return bool(np.std(column) > _CONSTANT * max(1.0, float(np.mean(np.abs(column)))))
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Ridge regression of ``y`` on ``x`` (standardised; unpenalised intercept): the weights in the original units
-    (intercept first) and the exact leave-one-out root mean squared error (from the hat matrix)."""
+def _fit(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, float]:
+    """Ridge regression of ``y`` on ``x`` (standardised; the intercept unpenalised, the first column's weight with
+    :data:`PENALTIES[0] <PENALTIES>`, the others with ``penalty``, each times the number of rows): the weights in
+    the original units (intercept first) and the exact leave-one-out root mean squared error (from the hat
+    matrix)."""
     n = len(y)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     z = np.column_stack([np.ones(n), (x - mean) / scale])
-    penalty = np.diag([0.0] + [_RIDGE * n] * x.shape[1])
-    inverse = np.linalg.pinv(z.T @ z + penalty)
+    diagonal = np.diag([0.0, PENALTIES[0] * n] + [penalty * n] * (x.shape[1] - 1))
+    inverse = np.linalg.pinv(z.T @ z + diagonal)
     w = inverse @ z.T @ y
     hat = np.einsum("ij,jk,ik->i", z, inverse, z)
     residual = (y - z @ w) / np.maximum(1.0 - hat, 1e-12)

@@ -48,6 +48,19 @@ def test_recovers_a_known_disagreement_and_explains_it():
     assert sel.to_dict()["chosen"] == list(sel.chosen) and sel.to_dict()["summary"] == text
 
 
+def test_the_penalty_grows_as_the_evidence_weakens():
+    """Leave-one-out picks the ridge penalty on the correction: next to none for a strong, clean effect, a larger one
+    for a weak effect in noisy references (a shrunk correction, still better than proxy alone)."""
+    proxy, cost, _ = world(0, 200)
+    strong = choose_for_full_training(list(range(200)), proxy, 10, cost=cost, references=refs(seed=3))
+    weak = choose_for_full_training(list(range(200)), proxy, 10, cost=cost,
+                                    references=refs(seed=3, cost_effect=0.3, noise=0.5))
+    assert strong.method == weak.method == "corrected"
+    assert strong.penalty < weak.penalty and weak.loo_error < weak.loo_error_proxy_only
+    assert 0 < weak.coefficients["log_cost"] < strong.coefficients["log_cost"]
+    assert f"penalty {weak.penalty:g}" in weak.summary()
+
+
 @pytest.mark.parametrize("n", [0, MIN_REFERENCES - 1])
 def test_too_few_references_fall_back_to_proxy_rank(n):
     proxy, cost, _ = world(0, 40)
