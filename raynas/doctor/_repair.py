@@ -13,7 +13,7 @@ from typing import Any
 
 from raynas._files import atomic_write
 from raynas.doctor._checks import DAMAGED_DIR, FileCheck, Report, State, check_experiment, lock_holder
-from raynas.experiment import ExperimentPaths
+from raynas.experiment import ExperimentPaths, experiment_lock
 
 log = logging.getLogger(__name__)
 
@@ -23,22 +23,29 @@ def repair(report: Report) -> Report:
     say what was done (``repaired``) and what is still damaged."""
     paths = ExperimentPaths(report.root)
     done: dict[str, str] = {}
-    for check in report.files:
-        if not (check.state.bad() or (check.state is State.NOTE and check.kind in ("store_tmp", "tune")
-                                       and check.rebuild)):
-            continue
-        try:
-            action = _repair_one(paths, report, check)
-        except Exception as exc:  # noqa: BLE001 - a repair that fails leaves the file as it was, and says so
-            action = f"not repaired: {type(exc).__name__}: {exc}"
-        if action:
-            done[check.path] = action
+    todo = [check for check in report.files
+            if check.state.bad() or (check.state is State.NOTE and check.kind in ("store_tmp", "tune") and check.rebuild)]
+    locks = [check for check in todo if check.kind == "lock"]
+    _repair_all(paths, report, locks, done)  # a stale lock goes first: the repair then takes the lock itself
+    # a running writer (search, resume, train...) holds it: LockedError names it before anything changes
+    with experiment_lock(paths, command="raynas doctor --repair"):
+        _repair_all(paths, report, [check for check in todo if check.kind != "lock"], done)
     after = check_experiment(paths.root)
     for check in after.files:
         check.repaired = done.pop(check.path, "")
     for path, action in done.items():  # files moved away or dropped no longer appear: say what became of them
         after.files.append(FileCheck(path, State.OK, "", repaired=action, kind="repaired"))
     return after
+
+
+def _repair_all(paths: ExperimentPaths, report: Report, checks: list[FileCheck], done: dict[str, str]) -> None:
+    for check in checks:
+        try:
+            action = _repair_one(paths, report, check)
+        except Exception as exc:  # noqa: BLE001 - a repair that fails leaves the file as it was, and says so
+            action = f"not repaired: {type(exc).__name__}: {exc}"
+        if action:
+            done[check.path] = action
 
 
 def _repair_one(paths: ExperimentPaths, report: Report, check: FileCheck) -> str:

@@ -126,6 +126,31 @@ def test_a_live_lock_is_kept_and_tune_damage_is_not_needed_to_resume(capsys, exp
     assert "not needed to resume" in out and (experiment.root / "damaged" / "tune" / "searcher-state.pkl").exists()
 
 
+def test_repair_refuses_while_another_writer_holds_the_lock_and_changes_nothing(capsys, experiment):
+    import subprocess
+    import time
+
+    from raynas._lock import process_start_time
+
+    writer = subprocess.Popen(["sleep", "60"])  # a live process of this host: a search that runs
+    try:
+        holder = LockHolder(host=socket.gethostname(), pid=writer.pid, process_start=process_start_time(writer.pid),
+                            since=time.time(), command="raynas resume exp")
+        lock = experiment.root / "raynas.lock"
+        lock.write_text(holder.to_json())
+        experiment.status.write_text("{garbled")
+        code = main(["doctor", str(experiment.root), "--repair"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"pid {writer.pid}" in err and "raynas resume exp" in err
+        assert experiment.status.read_text() == "{garbled" and lock.exists()  # nothing repaired behind its back
+    finally:
+        writer.kill()
+        writer.wait()
+    code, out = doctor(capsys, experiment, "--repair")  # the writer is gone: its lock is stale, the repair runs
+    assert code == 0 and "removed (stale)" in out and json.loads(experiment.status.read_text())["status"]
+    assert not (experiment.root / "raynas.lock").exists()
+
+
 def test_a_damaged_ledger_is_one_line_for_mlflow_sync_and_set_aside_by_repair(capsys, experiment, tmp_path):
     ledger = next(experiment.mlflow.glob("runs-*.json"))
     ledger.write_text(json.dumps({"tracking_uri": "x", "trials": {"t1": 5}}))
