@@ -12,6 +12,15 @@ from raynas.benchmarks._declaration import (
     parse_declaration,
     table_declaration,
 )
+from raynas.benchmarks._mo_simulator import (
+    MultiObjectiveRun,
+    MultiObjectiveSummary,
+    front_spread,
+    objective_columns,
+    parse_objectives_text,
+    resolve_objectives,
+    simulate_multiobjective,
+)
 from raynas.benchmarks._nasbench201 import (
     EDGES,
     OPERATIONS,
@@ -27,7 +36,9 @@ from raynas.benchmarks._nasbench201 import (
 from raynas.benchmarks._simulator import simulate
 from raynas.benchmarks._table import BenchmarkTable, load_table, read_declared_table
 
-__all__ = ["ArchColumns", "BUNDLED_TABLES", "BenchmarkTable", "EDGES", "InjectedFailure", "OPERATIONS",
-           "TABLE_REGISTRY", "TableDeclaration", "TabularEvaluator", "TabularTrialSettings", "TableVariant",
-           "arch_to_string", "edge_key", "load_declaration", "load_table", "nasbench201_space", "parse_declaration",
-           "read_declared_table", "simulate", "string_to_arch", "table_declaration"]
+__all__ = ["ArchColumns", "BUNDLED_TABLES", "BenchmarkTable", "EDGES", "InjectedFailure", "MultiObjectiveRun",
+           "MultiObjectiveSummary", "OPERATIONS", "TABLE_REGISTRY", "TableDeclaration", "TabularEvaluator",
+           "TabularTrialSettings", "TableVariant", "arch_to_string", "edge_key", "front_spread", "load_declaration",
+           "load_table", "nasbench201_space", "objective_columns", "parse_declaration", "parse_objectives_text",
+           "read_declared_table", "resolve_objectives", "simulate", "simulate_multiobjective", "string_to_arch",
+           "table_declaration"]
