@@ -32,6 +32,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=int, default=10, help="stage-2 size: distinct top proxy archs (default 10)")
     parser.add_argument("--table", help="a CSV/Parquet file with the same columns as the declared table "
                                         "(default: the declaration's own, for nasbench201 the bundled CIFAR-10 one)")
+    parser.add_argument("--objectives", metavar="COLUMN:MODE,...",
+                        help="multi-objective: search for the Pareto front of these columns, e.g. "
+                             "accuracy:max,params:min (accuracy: the proxy column; or a metrics or cost column the "
+                             "table declares) and report each controller's hypervolume against the table's true "
+                             "front (default controllers: random, nsga2, mo-surrogate)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="controller option, e.g. --option population_size=10 (YAML value)")
     add_format_flag(parser)
@@ -65,6 +70,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise ConfigError("--top-k", args.top_k, "an integer >= 1")
     options = _parse_options(args.option)
+    if args.objectives is not None:  # multi-objective: hypervolume of the front found (raynas/cli/_benchmark_mo.py)
+        from raynas.cli._benchmark_mo import run_multiobjective
+
+        return run_multiobjective(args, options)
     names = args.controller or list(dict.fromkeys(["random", "evolution", "rl", DEFAULT_CONTROLLER]))
     accepted = {name: controller_options(name) for name in names}
     for key in options:
