@@ -61,10 +61,16 @@ def snapshot(paths: ExperimentPaths) -> dict[str, Any]:
     if records:
         plot = str(search_plot(records, paths.search_plot, mode_max=config.mode is Mode.MAX,
                                title=f"{config.name}: {len(records)} trials"))
+    front: dict[str, Any] = {}
+    if config.objectives:  # the Pareto front of the stored trials (the rules of raynas.config.front_summary)
+        from raynas.config import records_front
+
+        summary = records_front(config.objectives, records)[0]
+        front = {"front_size": summary.size, "hypervolume": summary.hypervolume}
     return {"experiment": config.name, "state": state, "done": len(records), "max_trials": config.max_trials,
             "running": (live or {}).get("running") if state == "running" else 0, "counts": counts, "best": best,
             "elapsed_s": (live or {}).get("elapsed_s"), "remaining_s": (live or {}).get("remaining_s"),
-            "status_line": None if not status else _status_line(status), "plot": plot}
+            "status_line": None if not status else _status_line(status), "plot": plot, **front}
 
 
 def _status_line(status: dict[str, Any]) -> str:
@@ -95,8 +101,12 @@ def _line(s: dict[str, Any]) -> str:
     running = "-" if s["running"] is None else s["running"]
     elapsed = "-" if s["elapsed_s"] is None else hms(s["elapsed_s"])
     remaining = "-" if s["remaining_s"] is None else hms(s["remaining_s"])
+    front = ""
+    if "front_size" in s:
+        hv = "-" if s.get("hypervolume") is None else f"{s['hypervolume']:.4g}"
+        front = f", front {s['front_size']}, hypervolume {hv}"
     return (f"{s['experiment']} ({s['state']}): {s['done']}/{s['max_trials']} trials done ({c.get('failed', 0)} failed, "
-            f"{c.get('invalid', 0)} invalid, {c.get('stopped', 0)} stopped), {running} running, best {best}, "
+            f"{c.get('invalid', 0)} invalid, {c.get('stopped', 0)} stopped), {running} running, best {best}{front}, "
             f"elapsed {elapsed}, remaining ~{remaining}")
 
 

@@ -7,10 +7,12 @@ from raynas.config._objectives import (
     FrontSummary,
     Mode,
     Objective,
+    completed_in_order,
     front_summary,
     in_metric_units,
     objective_vector,
     parse_objectives,
+    records_front,
     reference_point,
 )
 from raynas.config._resources import Resources, check_cpus, check_gpus, check_max_concurrent, check_pair
@@ -31,7 +33,7 @@ from raynas.config._yaml import EXAMPLES, empty_file_error, parse_yaml_text, rea
 
 __all__ = ["AutoStopConfig", "BUILTIN_TRAINER_METRICS", "ControllerConfig", "DEFAULT_MO_CONTROLLER", "EXAMPLES",
            "FrontSummary", "MAX_NAME_LENGTH", "Mode", "NAME_PATTERN", "Objective", "REFERENCE_TRIALS",
-           "Resources", "SCHEDULER_REGISTRY", "SCHEDULERS", "front_summary", "in_metric_units", "objective_vector",
-           "parse_objectives", "reference_point",
+           "Resources", "SCHEDULER_REGISTRY", "SCHEDULERS", "completed_in_order", "front_summary", "in_metric_units",
+           "objective_vector", "parse_objectives", "records_front", "reference_point",
            "SchedulerConfig", "SearchConfig", "TrackingConfig", "check_cpus", "check_gpus", "check_max_concurrent",
            "check_name", "check_pair", "empty_file_error", "load_search_config", "parse_yaml_text", "read_yaml_file"]

@@ -201,3 +201,17 @@ def front_summary(objectives: Sequence[Objective], vectors: Sequence[Sequence[fl
 def in_metric_units(objectives: Sequence[Objective], vector: Sequence[float]) -> tuple[float, ...]:
     """A maximised vector (or reference point) back in each metric's own units (``min`` objectives negated back)."""
     return tuple(o.sign * float(v) for o, v in zip(objectives, vector))
+
+
+def completed_in_order(records: Sequence[Any]) -> list[Any]:
+    """The completed trials of ``records`` (trial-store records) in completion order (end time, then number; a
+    trial without an end time last): the order that fixes the reference point."""
+    done = [r for r in records if str(getattr(r.status, "value", r.status)) == "completed"]
+    return sorted(done, key=lambda r: (r.end_time is None, r.end_time or 0.0, r.number))
+
+
+def records_front(objectives: Sequence[Objective], records: Sequence[Any]) -> tuple[FrontSummary, list[Any]]:
+    """The front of a search's stored trials: the :class:`FrontSummary` of its completed trials' objective vectors
+    and those trials (``summary.front`` indexes them), in completion order (see :func:`completed_in_order`)."""
+    done = completed_in_order(records)
+    return front_summary(objectives, [objective_vector(objectives, r.metrics) for r in done]), done

@@ -151,17 +151,21 @@ def search_tracking(config: "SearchConfig", *, interval_s: float = 1.0,
 
 
 def sync_search(config: "SearchConfig", *, status: Mapping[str, Any] | None = None, tracking_uri: str | None = None,
-                progress_every_s: float = 5.0) -> SyncReport:
+                progress_every_s: float = 5.0, trial_tags: Mapping[str, Mapping[str, str]] | None = None) -> SyncReport:
     """Send every stored trial of a search that MLflow has not received yet; with ``status`` (a SearchResult
-    as a dict) also write the final summary and close the parent run. Safe to run any number of times."""
+    as a dict) also write the final summary and close the parent run. Safe to run any number of times.
+
+    ``trial_tags`` (trial id -> tags, e.g. a multi-objective search's ``raynas.on_front``) are set on the trials' runs.
+    """
     return sync_stage(search_tracking(config, tracking_uri=tracking_uri), status=status,
-                      progress_every_s=progress_every_s)
+                      progress_every_s=progress_every_s, trial_tags=trial_tags)
 
 
 def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = None,
-               progress_every_s: float = 5.0) -> SyncReport:
+               progress_every_s: float = 5.0, trial_tags: Mapping[str, Mapping[str, str]] | None = None) -> SyncReport:
     """:func:`sync_search` for any stage whose trials are in the trial store of ``tracking.experiment_dir``
-    (a search, or a proxy-design tool run). ``status`` needs ``status``, ``reason`` and ``best_reward`` keys."""
+    (a search, or a proxy-design tool run). ``status`` needs ``status``, ``reason`` and ``best_reward`` keys.
+    ``trial_tags`` (trial id -> tags) are set on those trials' runs once they are sent."""
     target = tracking.target
     paths = ExperimentPaths(Path(tracking.experiment_dir))
     records = TrialStore(paths.trials).records()
@@ -193,6 +197,10 @@ def sync_stage(tracking: SearchTracking, *, status: Mapping[str, Any] | None = N
                 last = time.time()
                 tracker.save()
                 log.info(f"MLflow sync: {index + 1}/{len(todo)} trial records sent")
+        for trial_id, tags in (trial_tags or {}).items():
+            run = tracker.ledger.trials.get(trial_id)
+            if run is not None and tags:
+                tracker.tag_run(run.run_id, dict(tags))
         if status is not None:
             _close_parent(tracker, stage, records, status)
     except Exception as exc:  # noqa: BLE001 - the store went away in the middle: report what is left

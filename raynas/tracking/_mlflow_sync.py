@@ -333,6 +333,10 @@ class MlflowTracker:
         known.reports = max(known.reports, len(record.history))
         return known.run_id
 
+    def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set ``tags`` on a run (e.g. a trial's ``raynas.on_front``)."""
+        self._log(run_id, tags=tags)
+
     # --- low level ---------------------------------------------------------------------------------------
     def _search(self, experiment_id: str, filter_string: str, order_by: list[str] | None = None) -> list[Any]:
         runs: list[Any] = []

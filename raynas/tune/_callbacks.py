@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
@@ -16,6 +16,7 @@ from raynas._text import hms
 from raynas.controllers import TrialStatus
 from raynas.targets import CONTRACT_PREFIX, TrainerContractBroken
 from raynas.tracking import TrialRecord, TrialStore
+from raynas.tune._front import FrontTracker
 from raynas.tune._outcome import NODE_KEY, REASON_KEY, Outcome, classify, error_outcome, history_entry, user_metrics
 
 log = logging.getLogger(__name__)
@@ -316,10 +317,11 @@ def build_record(trial: Any, outcome: Outcome, *, start_time: float | None, hist
 class ProgressPrinter(Callback):
     """One plain progress line at most every ``interval_s`` seconds (works in logs, not only terminals), logged at
     INFO through the ``"raynas"`` logger; ``stream``, when given, takes the lines instead (e.g. a benchmark's
-    ``os.devnull``)."""
+    ``os.devnull``). With ``objectives`` (a multi-objective search) the line and ``progress.json`` also say the size
+    of the Pareto front so far and its hypervolume (:class:`raynas.tune._front.FrontTracker`)."""
 
     def __init__(self, max_trials: int, metric: str, *, mode_max: bool = True, interval_s: float = 5.0,
-                 stream: TextIO | None = None, live_path: str | None = None) -> None:
+                 stream: TextIO | None = None, live_path: str | None = None, objectives: Sequence[Any] = ()) -> None:
         self.max_trials = max_trials
         self.metric = metric
         self.interval_s = interval_s
@@ -333,18 +335,24 @@ class ProgressPrinter(Callback):
         #: Where the latest progress is written as JSON (``raynas monitor`` reads it while the search runs).
         self.live_path = live_path
         self._earlier: dict[str, str] = {}  # status of each trial of earlier runs (see seed), by trial id
+        self.front = FrontTracker(objectives) if objectives else None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["stream"] = None
         return state
 
+    def _front_fields(self) -> dict[str, Any]:
+        front = getattr(self, "front", None)
+        return front.fields() if front is not None else {}
+
     def setup(self, **info: Any) -> None:
         """Say at once that the search runs (``raynas monitor`` reads this before the first trial ends)."""
         if self.live_path:
             _write_live(self.live_path, {"time": time.time(), "done": sum(self.counts.values()),
                                          "max_trials": self.max_trials, "running": 0, "counts": dict(self.counts),
-                                         "best": self.best, "elapsed_s": 0, "remaining_s": None})
+                                         "best": self.best, "elapsed_s": 0, "remaining_s": None,
+                                         **self._front_fields()})
 
     def seed(self, records: list[TrialRecord]) -> None:
         """A resumed search counts on from the trials of its earlier runs (the store's records); a trial that runs
@@ -354,11 +362,15 @@ class ProgressPrinter(Callback):
             self.counts[record.status.value] += 1
             if record.status is TrialStatus.COMPLETED and record.reward is not None:
                 self._better(record.reward)
+        if getattr(self, "front", None) is not None:
+            self.front.seed(records)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         outcome = classify(trial.last_result, metric=self.metric)
         self._forget(trial)
         self._add(outcome)
+        if outcome.status is TrialStatus.COMPLETED and getattr(self, "front", None) is not None:
+            self.front.add(trial.trial_id, trial.last_result or {})
         self.maybe_print(trials)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -409,10 +421,12 @@ class ProgressPrinter(Callback):
         if self.live_path:
             _write_live(self.live_path, {"time": now, "done": done, "max_trials": self.max_trials, "running": running,
                                          "counts": dict(self.counts), "best": self.best, "elapsed_s": elapsed,
-                                         "remaining_s": remaining})
+                                         "remaining_s": remaining, **self._front_fields()})
+        front = getattr(self, "front", None)
+        front_words = f", {front.words()}" if front is not None else ""
         with log_to(self.stream):
             log.info(f"{done}/{self.max_trials} trials done ({self.counts['failed']} failed, "
-                     f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}, "
+                     f"{self.counts['invalid']} invalid), {running} running, best {self.metric} {best}{front_words}, "
                      f"elapsed {hms(elapsed)}, remaining ~{eta}")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ray.tune import Callback
 
 from raynas.controllers import TrialStatus
 from raynas.tracking import MlflowSyncProcess, SearchTracking, summary_metrics
 from raynas.tune._callbacks import build_record, end_of_search_outcome
+from raynas.tune._front import FrontTracker
 from raynas.tune._outcome import RUNNING, STATUS_KEY, classify, history_entry
 
 
@@ -35,10 +36,15 @@ class MlflowLogger(Callback):
     Where to log is read from the experiment's ``config.json`` when the search (re)starts, so a resumed search
     follows the current settings (e.g. a new ``--tracking-uri``); the experiment is the folder ``experiment_dir``,
     whatever workdir ``config.json`` names (a moved or copied experiment logs as itself).
+
+    With ``objectives`` (a multi-objective search) the parent run's summary also has ``front_size`` and
+    ``hypervolume`` (stepped by trials done) as the search runs; the final sync tags every trial run
+    ``raynas.on_front`` (:func:`raynas.tracking.sync_search`).
     """
 
     def __init__(self, experiment_dir: str, *, metric: str, resources: dict[str, float], mode_max: bool = True,
-                 interval_s: float = 1.0, tracking: SearchTracking | None = None) -> None:
+                 interval_s: float = 1.0, tracking: SearchTracking | None = None,
+                 objectives: Sequence[Any] = ()) -> None:
         self.experiment_dir = experiment_dir
         self.interval_s = interval_s
         #: Given: where and how to log (proxy-design tools); None: read from the search's config.json.
@@ -55,6 +61,7 @@ class MlflowLogger(Callback):
         self.ledger_state: dict[str, Any] | None = None
         self._earlier: dict[str, str] = {}  # status of each trial of earlier runs (see seed), by trial id
         self._worker: MlflowSyncProcess | _Disabled | None = None
+        self.front = FrontTracker(objectives) if objectives else None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -92,6 +99,8 @@ class MlflowLogger(Callback):
             if record.reward is not None and record.status is TrialStatus.COMPLETED and (
                     self.best is None or (record.reward > self.best if self.mode_max else record.reward < self.best)):
                 self.best = record.reward
+        if getattr(self, "front", None) is not None:
+            self.front.seed(records)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         start = self.started.setdefault(trial.trial_id, time.time())
@@ -135,6 +144,11 @@ class MlflowLogger(Callback):
                                           (record.reward > self.best if self.mode_max else record.reward < self.best)):
             self.best = record.reward
         summary = summary_metrics(self.counts, self.best)
+        front = getattr(self, "front", None)
+        if front is not None:
+            if record.status is TrialStatus.COMPLETED:
+                front.add(record.trial_id, record.metrics)
+            summary.update({k: float(v) for k, v in front.fields().items() if v is not None})
         self.worker.set_summary(int(summary["trials_done"]), summary)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from raynas.config import Mode
+from raynas.config import Mode, Objective
 
 if TYPE_CHECKING:
     from raynas.controllers import PastTrial
@@ -105,10 +105,12 @@ class ResumePlan:
 
 
 def plan_resume(records: Sequence[TrialRecord], launches: Mapping[int, Launch], runs: Sequence[Mapping[str, Any]], *,
-                max_trials: int, direction: Mode, seed: int, valid: Any = None) -> ResumePlan:
+                max_trials: int, direction: Mode, seed: int, valid: Any = None,
+                objectives: Sequence[Objective] = ()) -> ResumePlan:
     """The plan of a searcher rebuilt from ``records`` (the store's, one per trial id), ``launches`` (the ledger's)
     and ``runs`` (the run ledger, ``runs.json``: which run ended how). ``valid(genotype)`` says whether a ledger's
-    genotype is one of the space (a damaged line is proposed afresh instead)."""
+    genotype is one of the space (a damaged line is proposed afresh instead); with ``objectives`` the history's
+    rewards are objective vectors rebuilt from the stored metrics."""
     from raynas.tune._callbacks import END_OF_SEARCH_REASON
     from raynas.tune._searcher import store_history, trial_seed
 
@@ -127,7 +129,8 @@ def plan_resume(records: Sequence[TrialRecord], launches: Mapping[int, Launch], 
     top = max(known, default=0)
     missing = [n for n in range(1, min(top, max_trials) + 1) if n not in known]
     ordered = [reruns[n] for n in sorted(reruns)]
-    history = store_history(kept, direction, pending=[(launch.number, launch.genotype) for launch in ordered])
+    history = store_history(kept, direction, pending=[(launch.number, launch.genotype) for launch in ordered],
+                            objectives=objectives)
     return ResumePlan(history=history, reruns=ordered, missing=missing, top=top)
 
 

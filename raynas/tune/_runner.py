@@ -303,7 +303,8 @@ def _search(config: SearchConfig, space: Any, controller: Any, *, resume: bool, 
     try:
         resources = {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, evaluator=evaluator, metric=config.metric), resources)
+            tune.with_parameters(run_trial, evaluator=evaluator, metric=config.metric,
+                                 objectives=tuple(o.metric for o in config.objectives)), resources)
         t0 = time.time()
         from raynas.tune._resume import launch_ledger, plan_resume
         from raynas.tune._runs import read_runs
@@ -312,18 +313,22 @@ def _search(config: SearchConfig, space: Any, controller: Any, *, resume: bool, 
         mode_max = config.mode is Mode.MAX
         budget = FailureBudget(config.max_failed, config.metric, str(paths.budget), str(paths.trials))
         searcher = ControllerSearcher(controller, max_trials=config.max_trials, metric=config.metric,
-                                      mode=config.mode, seed=config.seed, store_dir=str(paths.trials), ledger=ledger)
+                                      mode=config.mode, seed=config.seed, store_dir=str(paths.trials), ledger=ledger,
+                                      objectives=config.objectives)
         auto_stop = AutoStop(config.auto_stop, metric=config.metric, mode_max=mode_max,
                              ledger_path=str(paths.auto_stop), store_dir=str(paths.trials),
                              config_path=str(paths.config))
         progress = ProgressPrinter(config.max_trials, config.metric, mode_max=mode_max,
-                                   interval_s=progress_interval_s, live_path=str(paths.live))
+                                   interval_s=progress_interval_s, live_path=str(paths.live),
+                                   objectives=config.objectives)
         # always present (a no-op when the config turns MLflow off), so a resume can turn it on
-        mlflow_logger = MlflowLogger(str(exp_dir), metric=config.metric, resources=resources, mode_max=mode_max)
+        mlflow_logger = MlflowLogger(str(exp_dir), metric=config.metric, resources=resources, mode_max=mode_max,
+                                     objectives=config.objectives)
         if resume:  # rebuilt from the trial store (the truth); Ray Tune's saved state is never read
             records = TrialStore(paths.trials).records()
             searcher.resume(plan_resume(records, ledger.read(), read_runs(paths.runs), max_trials=config.max_trials,
-                                        direction=config.mode, seed=config.seed, valid=_genotype_check(space)))
+                                        direction=config.mode, seed=config.seed, valid=_genotype_check(space),
+                                        objectives=config.objectives))
             budget.set_state({"failed": 0, "counted": []})
             auto_stop.set_state({})
             progress.seed(records)
@@ -413,7 +418,14 @@ def _finish_tracking(config: SearchConfig, result: SearchResult) -> SearchResult
     try:
         plot = ExperimentPaths(config.experiment_dir).search_plot
         status = {**result.to_dict(), "artifacts": [str(plot)] if plot.is_file() else []}
-        report = sync_search(config, status=status)
+        tags = None
+        if config.objectives:  # the final front: parent metrics, and each trial run's raynas.on_front tag
+            from raynas.tune._front import front_tracking
+
+            front, tags = front_tracking(config.objectives, TrialStore(ExperimentPaths(config.experiment_dir).trials)
+                                         .records())
+            status["metrics"] = {**dict(status.get("metrics") or {}), **front}
+        report = sync_search(config, status=status, trial_tags=tags)
         extra = {"mlflow": report.to_dict()}
         lines = report.lines(str(config.experiment_dir))
     except Exception as exc:  # noqa: BLE001

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ray.tune.search import Searcher
 
-from raynas.config import Mode
+from raynas.config import Mode, Objective, objective_vector
 from raynas.controllers import Controller, PastTrial
 from raynas.trials import TrialStatus
 from raynas.tune._outcome import classify
@@ -26,6 +26,8 @@ class ControllerSearcher(Searcher):
 
     Proposes the trial numbers 1..``max_trials``, each once, then returns ``Searcher.FINISHED``. Rewards are negated
     for a ``min`` metric (controllers always maximise). Failed, invalid and stopped trials are observed as such.
+    With ``objectives`` the controller is told each trial's objective vector (:func:`raynas.config.objective_vector`:
+    ``min`` objectives negated; a missing or non-finite value makes the trial invalid for it).
 
     Nothing is saved with Ray Tune's state: a resumed search builds a fresh searcher and :meth:`resume`-s it from the
     trial store and the launch ledger (``ledger``, written in :meth:`suggest`; see :mod:`raynas.tune._resume`).
@@ -33,12 +35,14 @@ class ControllerSearcher(Searcher):
     """
 
     def __init__(self, controller: Controller, *, max_trials: int, metric: str, mode: Mode, seed: int,
-                 store_dir: str | None = None, ledger: LaunchLedger | None = None) -> None:
+                 store_dir: str | None = None, ledger: LaunchLedger | None = None,
+                 objectives: Sequence[Objective] = ()) -> None:
         # metric/mode are kept out of the Searcher base on purpose: Ray Tune then requires every result to carry
         # the metric, but failed and invalid trials report none (they report a status and a reason instead).
         super().__init__(metric=None, mode=None)
         self.objective = metric
         self.direction = Mode(mode)
+        self.objectives = tuple(objectives)
         self.controller = controller
         self.max_trials = max_trials
         self.seed = seed
@@ -100,8 +104,10 @@ class ControllerSearcher(Searcher):
         if genotype is None:
             return
         outcome = classify(result, metric=self.objective, errored=error)
-        reward = outcome.value
-        if reward is not None and self.direction is Mode.MIN:
+        reward: Any = outcome.value
+        if reward is not None and self.objectives:
+            reward = objective_vector(self.objectives, result or {})
+        elif reward is not None and self.direction is Mode.MIN:
             reward = -reward
         self.controller.observe(genotype, reward if _keeps_reward(outcome.status) else None, outcome.status)
 
@@ -121,7 +127,8 @@ class ControllerSearcher(Searcher):
 
 
 def store_history(records: Sequence[TrialRecord], direction: Mode,
-                  pending: Sequence[tuple[int, tuple[int, ...]]] = ()) -> list[PastTrial]:
+                  pending: Sequence[tuple[int, tuple[int, ...]]] = (),
+                  objectives: Sequence[Objective] = ()) -> list[PastTrial]:
     """The controller's view of stored trials, in the order things happened as far as the store tells, for
     :meth:`Controller.replay`.
 
@@ -131,14 +138,15 @@ def store_history(records: Sequence[TrialRecord], direction: Mode,
     ended (the store has start times, not proposal times: a proposal made just before an outcome but started
     after it is replayed after it). Without times (records written by hand), each trial's outcome follows its
     proposal at once. ``pending`` (number, genotype) are trials launched without an outcome (to be run again):
-    proposals only, in their number's place.
+    proposals only, in their number's place. With ``objectives`` each reward is the trial's objective vector rebuilt
+    from its stored metrics (as :meth:`ControllerSearcher.on_trial_complete` builds it).
     """
     items: list[tuple[int, int, Any]] = [(r.number, 0, r) for r in records]
     items += [(number, 1, tuple(genotype)) for number, genotype in pending]
     items.sort(key=lambda item: item[:2])
     if any(kind == 0 and (r.start_time is None or r.end_time is None) for _, kind, r in items):
         # an outcome of a trial not pending is also its proposal
-        return [_outcome(r, direction) if kind == 0 else PastTrial(r, number=n) for n, kind, r in items]
+        return [_outcome(r, direction, objectives) if kind == 0 else PastTrial(r, number=n) for n, kind, r in items]
     events: list[tuple[float, int, int, PastTrial]] = []
     proposed_at = float("-inf")
     for number, kind, item in items:
@@ -148,14 +156,16 @@ def store_history(records: Sequence[TrialRecord], direction: Mode,
         r = item
         proposed_at = max(proposed_at, float(r.start_time or 0.0))  # launch order is number order
         events.append((proposed_at, 1, r.number, PastTrial(tuple(r.genotype), number=r.number)))
-        events.append((max(float(r.end_time or 0.0), proposed_at), 2, r.number, _outcome(r, direction)))
+        events.append((max(float(r.end_time or 0.0), proposed_at), 2, r.number, _outcome(r, direction, objectives)))
     return [event for *_, event in sorted(events, key=lambda e: e[:3])]
 
 
-def _outcome(record: TrialRecord, direction: Mode) -> PastTrial:
+def _outcome(record: TrialRecord, direction: Mode, objectives: Sequence[Objective] = ()) -> PastTrial:
     status = TrialStatus(record.status)
-    reward = record.reward if _keeps_reward(status) else None
-    if reward is not None and direction is Mode.MIN:
+    reward: Any = record.reward if _keeps_reward(status) else None
+    if reward is not None and objectives:
+        reward = objective_vector(objectives, record.metrics)
+    elif reward is not None and direction is Mode.MIN:
         reward = -reward
     return PastTrial(tuple(record.genotype), status, reward, record.number)
 

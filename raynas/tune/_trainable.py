@@ -20,11 +20,13 @@ class Evaluator(Protocol):
     def evaluate(self, arch: Any, *, seed: int, report: Any = None) -> dict[str, Any]: ...
 
 
-def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> None:
+def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str, objectives: tuple[str, ...] = ()) -> None:
     """Evaluate ``config['arch']`` and report to Ray Tune; never lets an exception escape.
 
     Exceptions become a final result with ``raynas_status`` failed (or invalid for InvalidTrialError and
     non-finite metrics) and ``raynas_reason``, so that a failure is counted, stored and explained, not retried.
+    ``objectives`` (metric names of a multi-objective search) must all be reported and finite too, else the trial is
+    invalid.
     """
     import ray
     from ray import tune
@@ -60,6 +62,12 @@ def run_trial(config: dict[str, Any], *, evaluator: Evaluator, metric: str) -> N
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
         send({**final, STATUS_KEY: "invalid", REASON_KEY: f"metric {metric!r} is {value}"})
         return
+    for name in objectives:
+        value = final.get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            what = "was not reported" if value is None else f"is {value!r}"
+            send({**final, STATUS_KEY: "invalid", REASON_KEY: f"objective {name!r} {what}"})
+            return
     checkpoint_dir = final.pop(CHECKPOINT_KEY, None)
     if checkpoint_dir:
         send({**final, STATUS_KEY: "completed", TIME_KEY: time.time()},
