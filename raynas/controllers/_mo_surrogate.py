@@ -46,7 +46,7 @@ class MultiObjectiveSurrogate(MultiObjectiveController):
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, max_trials: int | None = None, num_objectives: int = 2,
                  warmup_trials: int = 10, parent_pool: int = 5, num_candidates: int = 30, max_mutations: int = 3,
-                 exploration: float = 1.0, ridge: float = 1.0, random_fraction: float = 0.0,
+                 exploration: float = 2.0, ridge: float = 1.0, random_fraction: float = 0.0,
                  reward_transform: str = "rank", **kwargs: Any) -> None:
         super().__init__(space, seed=seed, max_trials=max_trials, num_objectives=num_objectives, **kwargs)
         check_int("warmup_trials", warmup_trials, 1)
