@@ -32,6 +32,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=int, default=10, help="stage-2 size: distinct top proxy archs (default 10)")
     parser.add_argument("--table", help="a CSV/Parquet file with the same columns as the declared table "
                                         "(default: the declaration's own, for nasbench201 the bundled CIFAR-10 one)")
+    parser.add_argument("--selection", choices=("corrected", "proxy"), default="corrected",
+                        help="how stage 2 chooses its set: 'corrected' (default: half by proxy rank, half by the full "
+                             "accuracy predicted from fully trained reference models, when that beats the proxy on "
+                             "them) or 'proxy' (the top-k by proxy score); the top-k by proxy is always reported too")
+    parser.add_argument("--reference-models", type=int, default=10,
+                        help="fully trained reference models per run for --selection corrected (default 10, what "
+                             "proxy design trains): random table rows, not charged to the budget")
     parser.add_argument("--objectives", metavar="COLUMN:MODE,...",
                         help="multi-objective: search for the Pareto front of these columns, e.g. "
                              "accuracy:max,params:min (accuracy: the proxy column; or a metrics or cost column the "
@@ -69,6 +76,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--budget-seconds", args.budget_seconds, "a positive number of seconds")
     if args.top_k < 1:
         raise ConfigError("--top-k", args.top_k, "an integer >= 1")
+    if args.reference_models < 0:
+        raise ConfigError("--reference-models", args.reference_models, "an integer >= 0",
+                          "e.g. --reference-models 10 (0: stage 2 always falls back to proxy rank)")
     options = _parse_options(args.option)
     if args.objectives is not None:  # multi-objective: hypervolume of the front found (raynas/cli/_benchmark_mo.py)
         from raynas.cli._benchmark_mo import run_multiobjective
@@ -88,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.format == "text":
             log.info(f"simulating {name} x {args.seeds} seeds ...")
         summaries.append(simulate(table, controller=name, budget_seconds=args.budget_seconds, seeds=args.seeds,
-                                  options=own, top_k=args.top_k, first_seed=args.first_seed))
+                                  options=own, top_k=args.top_k, first_seed=args.first_seed,
+                                  selection=args.selection, reference_models=args.reference_models))
     if args.format == "json":
         print_json([s.to_dict() for s in summaries])
         return 0
@@ -96,13 +107,18 @@ def _run(args: argparse.Namespace) -> int:
     declared = table.declaration
     print(f"{declared.label} ({first.table_source}), budget {args.budget_seconds:g} simulated s, {args.seeds} seeds; "
           f"table optimum ({declared.full_label()}) {first.optimum_full_accuracy:.4f}")
+    corrected = args.selection == "corrected"
     rows = [[s.controller + (" (default)" if s.controller == DEFAULT_CONTROLLER else ""),
-             _mean_text(s.stage1_mean, s.stage1_std, s.stage1_nan), _mean_text(s.stage2_mean, s.stage2_std, s.stage2_nan),
-             f"{s.mean_evaluations:.1f}",
-             _mean_text(first.optimum_full_accuracy - s.stage2_mean, 0.0, 0).split(" +- ")[0]] for s in summaries]
-    print_table(rows, ["controller", f"stage-1 pick ({declared.full_label(short=True)})", f"after stage 2 (top {args.top_k})",
-                       "evaluations", "gap to optimum"])
-    for summary in summaries:  # NaN full accuracies are left out of the averages: say how many
+             _mean_text(s.stage1_mean, s.stage1_std, s.stage1_nan),
+             _mean_text(s.stage2_proxy_mean, s.stage2_proxy_std, s.stage2_proxy_nan)]
+            + ([_mean_text(s.stage2_mean, s.stage2_std, s.stage2_nan)] if corrected else [])
+            + [f"{s.mean_evaluations:.1f}", _mean_text(first.optimum_full_accuracy - s.stage2_mean, 0.0, 0).split(" +- ")[0]]
+            for s in summaries]
+    print_table(rows, ["controller", f"stage-1 pick ({declared.full_label(short=True)})",
+                       f"after stage 2 (top {args.top_k} by proxy)"]
+                + ([f"after stage 2 ({args.top_k} chosen, corrected)"] if corrected else []) + ["evaluations", "gap to optimum"])
+    for summary in summaries:  # how each stage-2 set was chosen; NaN full accuracies are left out of the averages
+        print(f"stage 2: {summary.selection_note()}")
         note = summary.nan_note()
         if note:
             print(f"note: {note}")
