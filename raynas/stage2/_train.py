@@ -214,6 +214,10 @@ class Stage2Result:
     #: The top-k interval as {low, high, level} (what ``raynas analyze`` reads), and tau over top-k + controls.
     tau_interval: dict[str, Any] = field(default_factory=dict)
     kendall_tau_with_controls: float = math.nan
+    #: How the set was chosen (:func:`raynas.stage2._selection.choose_stage2_set`): the rule's explanation
+    #: (``method``, ``reason``, ``by_proxy``, ``by_prediction``, ``references``, ``coefficients``, ...), ``sources``
+    #: of the references and a one-line ``summary``; empty for a multi-objective search (a spread of its front).
+    selection: dict[str, Any] = field(default_factory=dict)
 
     @property
     def completed(self) -> list[Stage2Row]:
@@ -321,6 +325,19 @@ def _train_top_k(experiment_dir: Path, settings: Stage2Settings | None, *, subdi
     config = SearchConfig.from_dict(paths.read_config(), source=str(paths.config))
     stage1 = list(records) if records is not None else TrialStore(paths.trials).records()
     ranked = ranked_trials(stage1, mode=config.mode.value)
+    if config.objectives:  # a multi-objective search: a spread of its Pareto front (raynas.stage2._front)
+        from raynas.stage2._front import spread_order
+
+        ranked, how = spread_order(config.objectives, ranked, settings.top_k)
+        log.info(f"{STAGE}: full-training {how}")
+    selection: dict[str, Any] = {}
+    if not config.objectives:  # proxy rank, corrected by the fully trained models of the work folder (_selection)
+        from raynas.stage2._selection import choose_stage2_set
+
+        ranked, selection = choose_stage2_set(ranked, settings.top_k, experiment_dir=paths.root, name=config.name,
+                                              mode=config.mode.value, metric_name=config.metric,
+                                              exclude=paths.root / subdir)
+        log.info(f"{STAGE}: stage-2 set: {selection['summary']}")
     picked, available = ranked[:settings.top_k], len(ranked)
     controls = {rank: ranked[rank - 1] for rank in control_ranks(available, settings.top_k, settings.controls)}
     if not picked:
@@ -342,9 +359,11 @@ def _train_top_k(experiment_dir: Path, settings: Stage2Settings | None, *, subdi
     root = paths.root / subdir
     params = _params(config, settings, picked, label, controls)
     _prepare(root, params, overwrite=overwrite)
-    tracking = _tracking(config, root, params, settings, paths.root.parent)
+    shown = {**params, "stage2_selection": selection["summary"]} if selection else params  # MLflow: how it was chosen
+    tracking = _tracking(config, root, shown, settings, paths.root.parent)
     with ray_session(config.ray_address):
         return _train(config, settings, paths.root, root, picked, available, evaluator, tracking, label=label, note=note,
+                      selection=selection,
                       controls=controls, validation=validation)
 
 
@@ -452,7 +471,8 @@ def _tracking(config: SearchConfig, root: Path, params: dict[str, Any], settings
 def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path, root: Path,
            picked: Sequence[TrialRecord], available: int, evaluator: Any, tracking: Any, *, label: str | None,
            note: str | None, controls: Mapping[int, TrialRecord] | None = None,
-           validation: tuple[int | None, str] = (None, "the validation set")) -> Stage2Result:
+           validation: tuple[int | None, str] = (None, "the validation set"),
+           selection: Mapping[str, Any] | None = None) -> Stage2Result:
     from raynas.tune import Job, latest_records, run_jobs
 
     t0 = time.time()
@@ -482,6 +502,8 @@ def _train(config: SearchConfig, settings: Stage2Settings, experiment_dir: Path,
                   for rank, stage1 in controls.items())
     result = _summarize(config, experiment_dir, root, rows, available, settings, label, note, time.time() - t0,
                         validation=validation)
+    if selection:
+        result = replace(result, selection=dict(selection))
     json_path = root / RESULT_FILE
     write_json(json_path, result.to_dict())
     artifacts: list[Path] = [json_path, Path(result.table)]
