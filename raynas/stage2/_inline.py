@@ -1,4 +1,9 @@
-"""Inline stage 2: every ``every`` completed trials, full-train the current top ``top_k`` while the search goes on.
+"""Inline stage 2: every ``every`` completed trials, full-train ``top_k`` of the best trials while the search goes on.
+
+The set is chosen as ``raynas train`` chooses its own (:mod:`raynas.stage2._selection`): proxy rank, with half of it
+by the full accuracy predicted from the models already fully trained (the proxy design's reference models, earlier
+snapshots, earlier ``raynas train`` results) when that prediction beats the proxy on them; the snapshot's
+``selection`` says how.
 
 A Ray Tune callback on the driver picks the best distinct completed architectures from the trial store and
 submits one Ray task per architecture (full training with the search's full-training evaluator, with the
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from raynas._files import write_json
-from raynas.trials import CHECKPOINT_KEY, TrialStatus, top_trials
+from raynas.trials import CHECKPOINT_KEY, TrialStatus, ranked_trials
 from raynas.tune import SearchCallback, classify
 
 log = logging.getLogger(__name__)
@@ -83,7 +88,8 @@ class InlineStage2(SearchCallback):
                     continue
             except (OSError, ValueError, TypeError, KeyError):
                 continue  # a damaged snapshot is taken again
-            self.snapshots.setdefault(at, {"rows": rows, "done": bool(data.get("done"))})
+            self.snapshots.setdefault(at, {"rows": rows, "done": bool(data.get("done")),
+                                           "selection": data.get("selection") or {}})
         store = Path(self.experiment_dir) / "trials"
         if store.is_dir():
             done = sum(r.status is TrialStatus.COMPLETED for r in TrialStore(store).records())
@@ -124,14 +130,20 @@ class InlineStage2(SearchCallback):
             self._sender = None
 
     def _snapshot(self, at: int) -> None:
+        from raynas.stage2._selection import choose_stage2_set
         from raynas.tracking import TrialStore
 
         records = TrialStore(Path(self.experiment_dir) / "trials").records()
-        picked, _ = top_trials(records, self.top_k, mode="max" if self.mode_max else "min")
+        ranked = ranked_trials(records, mode="max" if self.mode_max else "min")
+        ordered, selection = choose_stage2_set(ranked, self.top_k, experiment_dir=Path(self.experiment_dir),
+                                               name=Path(self.experiment_dir).name,
+                                               mode="max" if self.mode_max else "min", metric_name=self.metric)
+        picked = ordered[:self.top_k]
+        log.info(f"inline stage 2 after {at} trials: {selection['summary']}")
         rows = [{"rank": rank, "trial_id": r.trial_id, "arch": r.arch, "stage1_reward": r.reward,
                  "full_accuracy": None, "full_reward": None, "status": "pending", "failure_reason": None}
                 for rank, r in enumerate(picked, start=1)]
-        self.snapshots[at] = {"rows": rows, "done": not rows}
+        self.snapshots[at] = {"rows": rows, "done": not rows, "selection": selection}
         self._submit(at, list(range(len(rows))))
         self._write(at)
 
@@ -235,7 +247,8 @@ class InlineStage2(SearchCallback):
         best = max(done, key=lambda r: r["full_accuracy"], default=None)
         data = {"after_trials": at, "top_k": self.top_k, "done": self.snapshots[at]["done"], "rows": rows,
                 "kendall_tau": agreement.kendall_tau, "spearman": agreement.spearman,
-                "picked_trial_id": None if best is None else best["trial_id"]}
+                "picked_trial_id": None if best is None else best["trial_id"],
+                "selection": self.snapshots[at].get("selection") or {}}
         self.directory.mkdir(parents=True, exist_ok=True)
         write_json(self.directory / f"after-{at}.json", data)
 
