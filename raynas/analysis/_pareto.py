@@ -34,28 +34,16 @@ class ParetoFront:
 
 def pareto_mask(costs: Sequence[float], rewards: Sequence[float], *, mode_max: bool = True) -> list[bool]:
     """Which (cost, reward) points are non-dominated, lower cost and higher reward (lower when ``mode_max`` is
-    false) being better. Identical points do not dominate each other."""
+    false) being better. Identical points do not dominate each other (:func:`raynas.pareto.pareto_mask`)."""
     import numpy as np
+
+    from raynas.pareto import pareto_mask as maximised_mask
 
     cost = np.asarray(costs, dtype=float)
     value = np.asarray(rewards, dtype=float)
-    if not mode_max:
-        value = -value
-    order = np.lexsort((-value, cost))  # by cost, then best reward first
-    on = np.zeros(len(cost), dtype=bool)
-    best_cheaper = -math.inf  # best reward among strictly cheaper points
-    i = 0
-    while i < len(order):
-        j = i
-        while j < len(order) and cost[order[j]] == cost[order[i]]:
-            j += 1
-        group = order[i:j]
-        top = value[group[0]]
-        if top > best_cheaper:
-            on[group[value[group] == top]] = True
-        best_cheaper = max(best_cheaper, top)
-        i = j
-    return on.tolist()
+    if len(cost) == 0:
+        return []
+    return maximised_mask(np.column_stack([-cost, value if mode_max else -value])).tolist()
 
 
 def pareto_front(records: Iterable[Any], cost: str, *, mode_max: bool = True) -> ParetoFront:

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from raynas._plotting import pyplot as _pyplot
 from raynas._plotting import save_figure
 from raynas.analysis._decisions import ALPHA, TARGET_POWER, advise, decision_stats, importance_plot, options_plot
+from raynas.analysis._objectives import objectives_front, objectives_plots
 from raynas.analysis._pareto import COST_METRICS, pareto_fronts, pareto_plot
 from raynas.errors import ConfigError, DamagedFileError
 from raynas.experiment import ExperimentPaths, find_experiment, read_json
@@ -55,13 +56,15 @@ class Report:
     pareto_metrics: tuple[str, ...]
     stage2: dict[str, Any] | None
     flags: tuple[str, ...] = ()
+    #: A multi-objective search's front of its configured objectives (:meth:`ObjectivesFront.to_dict`), else None.
+    front: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": str(self.experiment), "name": self.name, "directory": str(self.directory),
                 "html": str(self.html), "markdown": str(self.markdown), "plots": [str(p) for p in self.plots],
                 "n_trials": self.n_trials, "status_counts": dict(self.status_counts), "best": self.best,
                 "suggestions": list(self.suggestions), "pareto_metrics": list(self.pareto_metrics),
-                "stage2": self.stage2, "flags": list(self.flags)}
+                "stage2": self.stage2, "flags": list(self.flags), "front": self.front}
 
 
 # --- document model: rendered to both HTML and Markdown ----------------------------------------------------
@@ -131,6 +134,10 @@ def analyze(experiment_dir: str | Path | ExperimentPaths, *, top_k: int = 10, ou
     sections.append(_top_section(ctx, completed, top_k))
     stats_section, advice = _decisions_section(ctx, records, out_dir, plots, permutation, seed)
     sections.append(stats_section)
+    front = None
+    if ctx.config is not None and ctx.config.objectives:
+        objectives_section, front = _objectives_section(ctx, records, out_dir, plots)
+        sections.append(objectives_section)
     pareto_section, pareto_metrics = _pareto_section(ctx, records, out_dir, plots)
     sections.append(pareto_section)
     sections.append(_failures_section(records))
@@ -148,7 +155,8 @@ def analyze(experiment_dir: str | Path | ExperimentPaths, *, top_k: int = 10, ou
     md_path.write_text(_render_markdown(title, paths, ctx, sections, flags))
     return Report(experiment=paths.root, name=ctx.name, directory=out_dir, html=html_path, markdown=md_path,
                   plots=tuple(plots), n_trials=len(records), status_counts=counts, best=best,
-                  suggestions=tuple(advice), pareto_metrics=tuple(pareto_metrics), stage2=stage2, flags=tuple(flags))
+                  suggestions=tuple(advice), pareto_metrics=tuple(pareto_metrics), stage2=stage2, flags=tuple(flags),
+                  front=front)
 
 
 # --- context: what the experiment's config says ------------------------------------------------------------
@@ -337,6 +345,39 @@ def _decisions_section(ctx: _Context, records: Sequence[Any], out_dir: Path, plo
         "data cannot tell (inconclusive).", "note"))
     section.blocks.append(_Table(options))
     return section, advice
+
+
+def _objectives_section(ctx: _Context, records: Sequence[Any], out_dir: Path,
+                        plots: list[Path]) -> tuple[_Section, dict[str, Any]]:
+    """A multi-objective search: the front of its configured objectives, its hypervolume and reference point; a plot
+    for 2 objectives, one per pair for more, and the table of the front's trials."""
+    import pandas as pd
+
+    from raynas.config import REFERENCE_TRIALS
+
+    objectives = ctx.config.objectives
+    names = ", ".join(o.label() for o in objectives)
+    section = _Section(f"Pareto front of the objectives: {names}", "objectives")
+    front = objectives_front(objectives, records)
+    best = front.front
+    if front.hypervolume is None:
+        hv = (f"no hypervolume yet: its reference point is fixed by the first {REFERENCE_TRIALS} completed trials "
+              f"({len(front.points)} completed)")
+    else:
+        reference = ", ".join(f"{o.metric} {_fmt(v)}" for o, v in zip(objectives, front.reference))
+        configured = all(o.reference is not None for o in objectives)
+        rule = ("the config's `reference` values" if configured else f"the configured references, else the worst value "
+                f"of the first {REFERENCE_TRIALS} completed trials less a tenth of their range")
+        hv = f"hypervolume {front.hypervolume:.6g} against the reference point ({reference}: {rule})"
+    section.blocks.append(_Text(f"{len(best)} of {len(front.points)} completed trials are on the front (no other trial "
+                                f"is at least as good in every objective and better in one); {hv}.", "p"))
+    for path in objectives_plots(front, out_dir):
+        plots.append(path)
+        section.blocks.append(_Image(path, path.stem.replace("-", " ")))
+    table = pd.DataFrame({"#": best["number"], "trial id": best["trial_id"],
+                          **{o.label(): best[o.metric] for o in objectives}})
+    section.blocks.append(_Table(table))
+    return section, front.to_dict()
 
 
 def _pareto_section(ctx: _Context, records: Sequence[Any], out_dir: Path,
