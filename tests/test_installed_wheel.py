@@ -84,7 +84,7 @@ def test_the_wheel_holds_the_bundled_families_and_tasks_inside_the_package(insta
     for task in ("mnist1d", "digits", "cifar10"):
         assert f"raynas/proxy_tasks/{task}.yaml" in names
     assert {"raynas/examples/mnist1d_workflow.yaml", "raynas/examples/digits_workflow.yaml",
-            "raynas/examples/nasbench201_dryrun.yaml"} <= names
+            "raynas/examples/nasbench201_dryrun.yaml", "raynas/examples/nasbench201_multiobjective.yaml"} <= names
     assert not any(n.startswith(("search_spaces/", "proxy_tasks/")) for n in names)  # no top-level packages
 
 

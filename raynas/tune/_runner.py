@@ -46,9 +46,14 @@ class SearchResult:
         """The one-line final status a user sees."""
         best = "none" if self.best_reward is None else f"{self.best_reward:.6g} (trial {self.best_trial_id})"
         c = self.counts
+        front = self.extra.get("front")
+        if front:  # a multi-objective search
+            hv = front.get("hypervolume")
+            best += f"; Pareto front {front['front_size']} trials, hypervolume {'-' if hv is None else f'{hv:.6g}'}"
         return (f"search {self.name!r} {self.status}: {self.reason}. {self.trials} trials "
                 f"({c.get('completed', 0)} completed, {c.get('failed', 0)} failed, {c.get('invalid', 0)} invalid, "
-                f"{c.get('stopped', 0)} stopped); best reward {best}; trial store: {self.store_dir}")
+                f"{c.get('stopped', 0)} stopped); best {'reward' if not front else 'first objective'} {best}; "
+                f"trial store: {self.store_dir}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -532,9 +537,17 @@ def summarize(config: SearchConfig, *, wall_seconds: float) -> SearchResult:
         status = "interrupted"
         reason = (f"stopped after {len(records)} of {config.max_trials} trials; continue it with "
                   f"`raynas resume {config.name}`")
+    extra: dict[str, Any] = {}
+    if config.objectives:
+        from raynas.config import in_metric_units, records_front
+
+        front = records_front(config.objectives, records)[0]  # reference in the metrics' own units
+        extra["front"] = {"front_size": front.size, "hypervolume": front.hypervolume,
+                          "reference": None if front.reference is None else
+                          list(in_metric_units(config.objectives, front.reference))}
     return SearchResult(
         name=config.name, experiment_dir=str(exp_dir), store_dir=str(store.directory), status=status, reason=reason,
         trials=len(records), counts=counts, best_reward=None if best is None else best.reward,
         best_trial_id=None if best is None else best.trial_id, best_arch=None if best is None else best.arch,
-        wall_seconds=round(wall_seconds, 3),
+        wall_seconds=round(wall_seconds, 3), extra=extra,
     )

@@ -157,3 +157,13 @@ def test_the_front_and_its_hypervolume():
     assert front_summary(OBJ, vectors).hypervolume is None  # reference not fixed yet
     assert front_summary(OBJ, []).size == 0
     assert np.isfinite(front_summary(OBJ, vectors * 5).hypervolume)
+
+
+def test_the_shipped_multi_objective_example_is_valid():
+    from raynas.config._yaml import examples_dir
+
+    path = examples_dir() / "nasbench201_multiobjective.yaml"  # in the package's examples/ (package-data: *.yaml)
+    config = load_search_config(path)
+    config.validate_deep()
+    assert [(o.metric, o.mode) for o in config.objectives] == [("val_accuracy", Mode.MAX), ("params", Mode.MIN)]
+    assert config.controller.name == "mo-surrogate" and config.gpus_per_trial == 0

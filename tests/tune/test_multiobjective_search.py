@@ -198,6 +198,11 @@ def test_a_multi_objective_dry_run_search_and_its_resume(ray_cluster, tmp_path):
         top = max(top, y)
         area += (x - nxt) * (top - ref[1])
     assert summary.hypervolume == pytest.approx(area) and area > 0
+    assert result.extra["front"]["front_size"] == summary.size
+    assert result.extra["front"]["reference"] == pytest.approx([ref[0], -ref[1]])  # the metrics' own units
+    assert (f"Pareto front {summary.size} trials, hypervolume {summary.hypervolume:.6g}" in result.status_line())
+    status = json.loads((config.experiment_dir / "status.json").read_text())
+    assert status["extra"]["front"]["hypervolume"] == pytest.approx(summary.hypervolume)
     live = json.loads((config.experiment_dir / "progress.json").read_text())
     assert live["front_size"] == summary.size and live["hypervolume"] == pytest.approx(summary.hypervolume)
     from raynas.cli._monitor import snapshot
