@@ -210,3 +210,42 @@ def test_a_multi_objective_dry_run_search_and_its_resume(ray_cluster, tmp_path):
 
     state = snapshot(ExperimentPaths(config.experiment_dir))
     assert state["front_size"] == summary.size and state["hypervolume"] == pytest.approx(summary.hypervolume)
+
+
+def test_the_final_mlflow_sync_tags_every_trial_run_and_logs_the_front(tmp_path, session_mlflow_store):
+    """What a search's end sends (raynas.tune._runner._finish_tracking): parent front_size/hypervolume, and each
+    completed trial's run tagged raynas.on_front, in a real MLflow store."""
+    from mlflow import MlflowClient
+
+    from raynas.experiment import ExperimentPaths
+    from raynas.tune._runner import _finish_tracking, summarize
+
+    config = SearchConfig.from_dict({"name": "mo-mlflow", "workdir": str(tmp_path), "max_trials": 12,
+                                     "gpus_per_trial": 0, "objectives": OBJECTIVES, "controller": "nsga2"})
+    paths = ExperimentPaths(config.experiment_dir)
+    paths.root.mkdir(parents=True)
+    paths.uid()
+    paths.config.write_text(json.dumps(config.to_dict()))
+    store = TrialStore(paths.trials)
+    records = []
+    for i in range(12):
+        metrics = {"val_accuracy": 70.0 + (i * 7) % 12, "train_seconds": 20.0 + (i * 5) % 9}
+        status = "failed" if i == 3 else "completed"
+        records.append(TrialRecord(trial_id=f"m{i}", number=i + 1, arch={"i": i}, genotype=(i,),
+                                   reward=metrics["val_accuracy"] if status == "completed" else None, status=status,
+                                   metrics=metrics if status == "completed" else {}, start_time=100.0 + i,
+                                   end_time=100.5 + i))
+    store.append_many(records)
+    result = _finish_tracking(config, summarize(config, wall_seconds=1.0))
+    assert "error" not in result.extra["mlflow"], result.extra
+    summary, done = records_front(config.objectives, records)
+    client = MlflowClient(session_mlflow_store)
+    experiment = client.get_experiment_by_name("mo-mlflow")
+    runs = client.search_runs([experiment.experiment_id], "tags.`raynas.role` = 'trial'")
+    tags = {r.data.tags["raynas.trial_id"]: r.data.tags.get("raynas.on_front") for r in runs}
+    on_front = {done[i].trial_id for i in summary.front}
+    assert tags == {r.trial_id: ("true" if r.trial_id in on_front else "false") if r.status == "completed" else None
+                    for r in records}
+    parent = client.search_runs([experiment.experiment_id], "tags.`raynas.role` = 'parent'")[0]
+    assert parent.data.metrics["front_size"] == summary.size
+    assert parent.data.metrics["hypervolume"] == pytest.approx(summary.hypervolume)
