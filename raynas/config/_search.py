@@ -439,14 +439,8 @@ class SearchConfig:
         be invalid."""
         metric = self.metric if metric is None else metric
         known = self.reported_metrics()
-        measured_for_targets = ("latency_ms", "memory_mb", "latency_factor", "memory_factor")
-        if known is BUILTIN_TRAINER_METRICS and self.objectives:  # no targets with objectives: nothing measured
-            known = tuple(m for m in known if m not in measured_for_targets)
-            if metric in measured_for_targets:
-                raise ConfigError(field, metric, f"a metric the built-in trainer reports with `objectives:`: "
-                                  f"{', '.join(known)}", f"the built-in trainer measures {metric} only for reward "
-                                  "targets, which objectives replace: use params or flops, or a trainer of your own "
-                                  "that reports it")
+        if known is BUILTIN_TRAINER_METRICS and self.objectives:  # no reward targets, hence no reward factors
+            known = tuple(m for m in known if m not in ("latency_factor", "memory_factor"))
         if known is None or metric in known:
             return
         from raynas.errors import suggest

@@ -54,7 +54,11 @@ def task_target(task: Any) -> Target:
 def search_target(config: Any) -> Target:
     """The target of a search config: its task's, or its benchmark table's."""
     if config.task is not None:
-        return task_target(config.task_config())
+        target = task_target(config.task_config())
+        measured = {o.metric for o in getattr(config, "objectives", ())} & {"latency_ms", "memory_mb"}
+        if measured and hasattr(target, "measure_cost"):  # objectives name what only reward targets measure
+            target.measure_cost = True
+        return target
     return table_target(config.benchmark_settings())
 
 

@@ -15,6 +15,8 @@ class BuiltinTrainerTarget(TaskTarget):
 
     kind = "builtin"
     searches_augmentation = True
+    #: Measure latency and memory in every trial even without reward targets (a search whose objectives name them).
+    measure_cost = False
 
     def evaluator(self, *, variant: str, stage: Stage, experiment_dir: Path, device: str = "auto",
                   spec: Any = None, keep_checkpoint: bool | None = None,
@@ -30,7 +32,7 @@ class BuiltinTrainerTarget(TaskTarget):
         weights = tuple(w for w in (task.pretrained_weights(), init) if w is not None)
         return TrainingEvaluator(task, variant, str(Path(experiment_dir) / "split.parquet"), device,
                                  self.family().source, variant_spec=spec, keep_checkpoint=keep_checkpoint,
-                                 weights=weights)
+                                 weights=weights, measure=self.measure_cost)
 
     def validate(self) -> None:
         if self.task.dataset is None:  # pragma: no cover - the task file refuses it already

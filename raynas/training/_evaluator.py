@@ -76,6 +76,9 @@ class TrainingEvaluator:
     #: Weights loaded into every model built (the task's ``pretrained:``, stage 2's ``--init``):
     #: :class:`raynas.training.PretrainedWeights`; a checkpoint that does not fit stops the run.
     weights: tuple[Any, ...] = ()
+    #: Measure latency and memory (on the task's ``targets.device`` at its ``targets.batch_size``) even without reward
+    #: targets: a multi-objective search names them as objectives.
+    measure: bool = False
 
     def spec(self) -> Variant:
         """The variant trained: ``variant_spec`` when given, else the task's ``variant``."""
@@ -192,14 +195,14 @@ class TrainingEvaluator:
         return with_reward(metrics)
 
     def _cost(self, model: Any, input_shape: tuple[int, ...]) -> dict[str, Any]:
-        """Parameters and FLOPs always; latency and memory when the task sets targets (measured before
-        training: they do not depend on the weights)."""
+        """Parameters and FLOPs always; latency and memory when the task sets targets or ``measure`` is set
+        (measured before training: they do not depend on the weights)."""
         import torch
 
         from raynas.training._measure import count_flops, measure_model
 
         targets = self.task.targets
-        if not targets.active:
+        if not targets.active and not self.measure:
             flops = count_flops(model, torch.zeros(1, *input_shape))
             return {"params": int(sum(p.numel() for p in model.parameters())), "flops": flops}
         measured = measure_model(model, input_shape=tuple(input_shape), batch_size=targets.batch_size,

@@ -109,13 +109,25 @@ def test_reward_targets_in_the_task_are_refused_with_objectives(tmp_path):
     _config(task=str(task))  # the single reward with targets stays available
 
 
-def test_the_builtin_trainer_measures_latency_only_for_targets():
+def test_the_builtin_trainer_measures_latency_when_an_objective_names_it(tmp_path):
+    """Without reward targets the built-in trainer measures params and FLOPs only; a latency or memory objective
+    makes its trials measure latency and memory too (on the task's targets.device / batch_size)."""
+    import torch
+
+    from raynas.targets import Stage, search_target
+
     objectives = [{"metric": "val_accuracy"}, {"metric": "latency_ms", "mode": "min"}]
     config = _config(task="digits", objectives=objectives, controller="nsga2")
-    with pytest.raises(ConfigError, match=r"objectives\[1\]\.metric: got 'latency_ms'") as caught:
-        config._check_metric("latency_ms", "objectives[1].metric")
-    assert "use params or flops" in str(caught.value)
-    config._check_metric("params", "objectives[1].metric")
+    config._check_metric("latency_ms", "objectives[1].metric")
+    with pytest.raises(ConfigError, match="latency_factor"):  # a reward factor: there is no reward with targets
+        config._check_metric("latency_factor", "objectives[1].metric")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    measured = search_target(config).evaluator(variant="proxy", stage=Stage.SEARCH, experiment_dir=tmp_path)
+    assert {"latency_ms", "memory_mb", "params", "flops"} <= set(measured._cost(model, (1, 8, 8)))
+    plain = search_target(_config(task="digits", objectives=[{"metric": "val_accuracy"},
+                                                             {"metric": "params", "mode": "min"}], controller="nsga2"))
+    cost = plain.evaluator(variant="proxy", stage=Stage.SEARCH, experiment_dir=tmp_path)._cost(model, (1, 8, 8))
+    assert set(cost) == {"params", "flops"}
 
 
 def test_the_config_file_reports_the_entry_and_the_file(tmp_path):
