@@ -47,7 +47,7 @@ def assert_contained(case):
     assert all(code in bench.ALLOWED_EXIT for code in case["codes"].values()), case["codes"]
 
 
-@settings(max_examples=10, deadline=None, database=None, derandomize=True,
+@settings(max_examples=6, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(pick=st.integers(min_value=0, max_value=10**6), kind=st.sampled_from(bench.KINDS + ("any",)),
        seed=st.integers(min_value=0, max_value=2**16))
@@ -72,7 +72,7 @@ def pick(pristine: Path, where: str) -> Path:
     return next((p for p in files if "searcher" in p.name), files[0]).relative_to(pristine)
 
 
-@pytest.mark.parametrize("where", ["part", "tune"])
+@pytest.mark.parametrize("where", ["part"])  # damaged Tune state with resume: bench/damage_fuzz.py (resume every 100th)
 def test_resume_and_readers_as_subprocesses_on_a_damaged_experiment(built, where):
     folder, pristine, ids = built
     match = pick(pristine, where)
