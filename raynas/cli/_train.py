@@ -109,6 +109,8 @@ def _run(args: argparse.Namespace) -> int:
                  + ("  <- picked" if r.trial_id == result.picked_trial_id else "")] for r in result.rows]
         print_table(rows, ["rank", "trial", "stage-1 reward", "full accuracy", "status"])
         print()
+        if result.selection:
+            print(f"stage-2 set: {result.selection.get('summary')}")
         if result.note:
             print(f"note: {result.note}")
         interval = ("" if not math.isfinite(result.kendall_tau_low) else

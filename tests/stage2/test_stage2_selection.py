@@ -112,3 +112,48 @@ def test_min_mode_and_damaged_files(tmp_path, stage1):
     same, _ = choose_stage2_set(max_ranked, 10, experiment_dir=tmp_path / "b" / "exp", name="exp", mode="max",
                                 metric_name="reward")
     assert [r.trial_id for r in ordered[:10]] == [r.trial_id for r in same[:10]]
+
+
+@pytest.mark.ray
+def test_raynas_train_chooses_with_the_rule_and_prints_how(ray_cluster, tmp_path, capsys):
+    """A real tabular search and `raynas train`: first no references (top-k by proxy, and why), then an earlier
+    stage-2 result of 12 lower-ranked trials (the table's 200-epoch accuracy) feeds the rule."""
+    from raynas.benchmarks import arch_to_string, load_table
+    from raynas.cli import main
+    from raynas.config import ControllerConfig, SearchConfig, TrackingConfig
+    from raynas.tune import run_search
+
+    config = SearchConfig(name="s2-select", workdir=str(tmp_path), max_trials=30, max_concurrent=2, gpus_per_trial=0,
+                          cpus_per_trial=1, seed=0, controller=ControllerConfig("random"),
+                          mlflow=TrackingConfig(enabled=False))
+    assert run_search(config).status == "completed"
+    exp = config.experiment_dir
+    common = ["train", config.name, "--workdir", config.workdir, "--top-k", "4", "--no-mlflow"]
+    assert main(common) == 0
+    text = capsys.readouterr().out
+    assert ("stage-2 set: 4 chosen by proxy rank (0 fully trained references with a proxy score, at least 10 needed); "
+            "references: no fully trained models with a proxy score found") in text
+    stage1 = TrialStore(exp / "trials").records()
+    ranked = ranked_trials(stage1)
+    top4 = [r.trial_id for r in ranked[:4]]
+    assert [r["trial_id"] for r in json.loads((exp / "stage2" / "stage2.json").read_text())["rows"]] == top4
+
+    table = load_table()
+    full = table.column("val_acc_200ep")
+    lower = ranked[len(ranked) - 12:]
+    write_rows(exp / "stage2-earlier" / "stage2.json",
+               [{"trial_id": r.trial_id, "stage1_reward": r.reward, "status": "completed",
+                 "full_accuracy": float(full[table.row_of[arch_to_string(r.arch)]])} for r in lower])
+    assert main([*common, "--overwrite", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    how = data["selection"]
+    assert how["sources"] == {EARLIER_STAGE2: 12} and how["references"] == 12
+    cost = {r.trial_id: r.metrics["train_seconds"] for r in stage1 if "train_seconds" in r.metrics}
+    expected = choose_for_full_training(
+        [r.trial_id for r in ranked], [r.reward for r in ranked], 4, cost=[cost[r.trial_id] for r in ranked],
+        references=References([r.reward for r in lower], [float(full[table.row_of[arch_to_string(r.arch)]])
+                                                           for r in lower], [cost[r.trial_id] for r in lower]))
+    assert {r["trial_id"] for r in data["rows"]} == set(expected.chosen) == set(how["chosen"])
+    assert how["method"] == expected.method and how["reason"] == expected.reason
+    assert main(common) == 0  # the finished stage's text report says how its set was chosen
+    assert f"stage-2 set: {expected.summary()}; references: 12 earlier raynas train results" in capsys.readouterr().out
