@@ -9,8 +9,8 @@ as the search engine gives it.
 Scores of one run, each a hypervolume divided by that of the table's own front over every row (1.0: the run found
 the best front the table holds):
 
-- ``hypervolume``: the front the run found (the evaluated architectures no other evaluated one dominates by the
-  values the search saw), measured by **true** values: the full-training accuracy in place of the proxy accuracy,
+- ``hypervolume``: the front the run found (the distinct evaluated architectures no other evaluated one dominates
+  by the values the search saw), measured by **true** values: the full-training accuracy in place of the proxy accuracy,
   the other columns as they are;
 - ``proxy_hypervolume``: the same front by the values the search saw;
 - ``stage2_hypervolume``: the ``top_k`` members of that front stage 2 would full-train (a spread along the front:
@@ -251,7 +251,7 @@ def _score(seed: int, spent: float, evaluated: list[int], seen: np.ndarray, true
     """One run's front (by the values seen), its stage-2 spread and their normalised hypervolumes."""
     if not evaluated:
         return MultiObjectiveRun(seed, 0, spent, 0, 0.0, 0.0, 0.0)
-    rows = np.array(evaluated)
+    rows = np.array(sorted(set(evaluated)))  # a controller that proposes a row again paid twice, finds it once
     front = rows[pareto_mask(seen[rows])]
     spread = front[front_spread(seen[front], top_k)]
     with warnings.catch_warnings():  # a table whose front has no volume over the reference: the ratio is NaN

@@ -32,13 +32,15 @@ def toy(tmp_path, frame=None):
 
 
 class Recorder:
-    """A controller factory that proposes every architecture in the table's order and records what it observes."""
+    """A controller factory that proposes every architecture in the table's order (each ``repeat`` times) and
+    records what it observes."""
 
-    def __init__(self):
+    def __init__(self, repeat=1):
         self.observed = []
+        self.repeat = repeat
 
     def __call__(self, space, *, seed, max_trials, num_objectives):
-        order = list(space.enumerate())
+        order = [g for g in space.enumerate() for _ in range(self.repeat)]
         recorder = self
 
         class Walk:
@@ -97,6 +99,17 @@ def test_controllers_observe_maximised_vectors_with_min_objectives_negated(tmp_p
             assert status is TrialStatus.COMPLETED
             assert reward == (table.proxy()[row], -table.column("size")[row])
     assert 5 not in summary.runs[0].front_rows
+
+
+def test_an_architecture_proposed_again_is_charged_again_but_on_the_front_once(tmp_path):
+    table = toy(tmp_path)
+    once = simulate_multiobjective(table, controller=Recorder(), objectives=OBJECTIVES, budget_seconds=1e9, seeds=1)
+    twice = simulate_multiobjective(table, controller=Recorder(repeat=2), objectives=OBJECTIVES, budget_seconds=1e9,
+                                    seeds=1, top_k=3)
+    assert twice.runs[0].evaluations == 2 * len(table)
+    assert twice.runs[0].simulated_seconds == pytest.approx(2 * once.runs[0].simulated_seconds)
+    assert twice.runs[0].front_rows == once.runs[0].front_rows and len(set(twice.runs[0].stage2_rows)) == 3
+    assert twice.runs[0].hypervolume == once.runs[0].hypervolume
 
 
 def test_the_true_hypervolume_judges_the_front_by_full_accuracy(tmp_path):
