@@ -14,7 +14,9 @@ the best front the table holds):
   the other columns as they are;
 - ``proxy_hypervolume``: the same front by the values the search saw;
 - ``stage2_hypervolume``: the ``top_k`` members of that front stage 2 would full-train (a spread along the front:
-  :func:`front_spread`), by true values.
+  :func:`front_spread`), by true values. Members of the front only, thinned by crowding distance; a search's own
+  stage 2 (``raynas.stage2``, a layer above) fills ``top_k`` from the next fronts too and thins by max-min
+  distance, so this figure is a lower bound of what it full-trains.
 
 Reference point (stated in the summary, :attr:`MultiObjectiveSummary.reference`): per objective, the worst value
 over the whole table (the lowest accuracy, the largest parameter count); the proxy scores use the worst proxy
