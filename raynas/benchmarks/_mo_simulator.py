@@ -16,7 +16,7 @@ the best front the table holds):
 - ``stage2_hypervolume``: the ``top_k`` members of that front stage 2 would full-train (a spread along the front:
   :func:`front_spread`), by true values. Members of the front only, thinned by crowding distance; a search's own
   stage 2 (``raynas.stage2``, a layer above) fills ``top_k`` from the next fronts too and thins by max-min
-  distance, so this figure is a lower bound of what it full-trains.
+  distance (with a front of ``top_k`` members or fewer it full-trains these and more).
 
 Reference point (stated in the summary, :attr:`MultiObjectiveSummary.reference`): per objective, the worst value
 over the whole table (the lowest accuracy, the largest parameter count); the proxy scores use the worst proxy
