@@ -103,6 +103,48 @@ def crowding_distance(points: Any) -> np.ndarray:
     return distance
 
 
+def spread(points: Any, k: int) -> list[int]:
+    """``k`` indices of ``points`` spread along the Pareto front: what stage 2 of a multi-objective search full-trains.
+
+    Whole fronts (the non-dominated set, then the non-dominated set of what is left, ...) are taken while they fit in
+    ``k``; from the front that does not fit, members join by greedy max-min distance, each objective scaled to [0, 1]
+    by its range over all ``points`` (objectives in any units weigh the same): a front being thinned with nothing
+    chosen yet starts from its extremes (the best member of each objective), then the member farthest from everything
+    chosen so far joins. On evenly spaced points this picks evenly spaced ones, extremes included. All indices when
+    there are at most ``k`` points; in the order chosen.
+    """
+    pts = _as_points(points)
+    if k <= 0 or not len(pts):
+        return []
+    low, span = pts.min(axis=0), np.ptp(pts, axis=0)
+    scaled = (pts - low) / np.where(span > 0, span, 1.0)
+    chosen: list[int] = []
+    for front in non_dominated_sort(pts, until=k):
+        room = k - len(chosen)
+        chosen += front if room >= len(front) else _max_min(scaled, front, chosen, room)
+    return chosen
+
+
+def _max_min(scaled: np.ndarray, candidates: list[int], chosen: list[int], room: int) -> list[int]:
+    """``room`` of ``candidates`` by greedy max-min Euclidean distance to ``chosen`` and the picks so far (the
+    extremes first when nothing is chosen); ties go to the earlier candidate."""
+    picked: list[int] = []
+    if not chosen:
+        for j in range(scaled.shape[1]):
+            best = max(candidates, key=lambda i: (scaled[i, j], -i))
+            if best not in picked and len(picked) < room:
+                picked.append(best)
+    while len(picked) < room:
+        anchors = chosen + picked
+        pool = [i for i in candidates if i not in picked]
+        if not anchors:
+            picked.append(pool[0])
+            continue
+        distance = np.min(np.linalg.norm(scaled[pool][:, None, :] - scaled[anchors][None, :, :], axis=2), axis=1)
+        picked.append(pool[int(np.argmax(distance))])
+    return picked
+
+
 def hypervolume(points: Any, reference: Any) -> float:
     """The volume dominated by ``points`` and bounded below by ``reference`` (all objectives maximised).
 

@@ -139,3 +139,17 @@ def test_one_and_four_objectives():
     rng = np.random.default_rng(4)
     points = rng.integers(0, 4, size=(30, 4)).astype(float)
     assert pareto_mask(points).tolist() == brute_mask(points.tolist())
+
+
+def test_spread_takes_whole_fronts_then_evenly_spaced_members_with_the_extremes():
+    from raynas.pareto import spread
+
+    line = np.array([[float(i), 20.0 - i] for i in range(21)])  # one front of 21 evenly spaced points
+    assert sorted(spread(line, 5)) == [0, 5, 10, 15, 20]
+    assert sorted(spread(line, 2)) == [0, 20]
+    assert sorted(spread(line, 30)) == list(range(21))
+    # a front of 3 fits whole; the second front of 3 is thinned to the member farthest from the first front
+    two = np.array([[0.0, 10.0], [5.0, 5.0], [10.0, 0.0], [0.0, 9.0], [4.0, 4.0], [9.0, 0.0]])
+    picked = spread(two, 4)
+    assert picked[:3] == [0, 1, 2] and len(picked) == 4 and picked[3] in (3, 4, 5)
+    assert spread(two, 0) == [] and spread(np.empty((0, 2)), 3) == []

@@ -15,7 +15,6 @@ from raynas.benchmarks._declaration import (
 from raynas.benchmarks._mo_simulator import (
     MultiObjectiveRun,
     MultiObjectiveSummary,
-    front_spread,
     objective_columns,
     parse_objectives_text,
     resolve_objectives,
@@ -38,7 +37,7 @@ from raynas.benchmarks._table import BenchmarkTable, load_table, read_declared_t
 
 __all__ = ["ArchColumns", "BUNDLED_TABLES", "BenchmarkTable", "EDGES", "InjectedFailure", "MultiObjectiveRun",
            "MultiObjectiveSummary", "OPERATIONS", "TABLE_REGISTRY", "TableDeclaration", "TabularEvaluator",
-           "TabularTrialSettings", "TableVariant", "arch_to_string", "edge_key", "front_spread", "load_declaration",
+           "TabularTrialSettings", "TableVariant", "arch_to_string", "edge_key", "load_declaration",
            "load_table", "nasbench201_space", "objective_columns", "parse_declaration", "parse_objectives_text",
            "read_declared_table", "resolve_objectives", "simulate", "simulate_multiobjective", "string_to_arch",
            "table_declaration"]

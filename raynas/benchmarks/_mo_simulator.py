@@ -13,10 +13,9 @@ the best front the table holds):
   by the values the search saw), measured by **true** values: the full-training accuracy in place of the proxy accuracy,
   the other columns as they are;
 - ``proxy_hypervolume``: the same front by the values the search saw;
-- ``stage2_hypervolume``: the ``top_k`` members of that front stage 2 would full-train (a spread along the front:
-  :func:`front_spread`), by true values. Members of the front only, thinned by crowding distance; a search's own
-  stage 2 (``raynas.stage2``, a layer above) fills ``top_k`` from the next fronts too and thins by max-min
-  distance (with a front of ``top_k`` members or fewer it full-trains these and more).
+- ``stage2_hypervolume``: the ``top_k`` architectures stage 2 would full-train, by true values: the rule of a
+  search's own stage 2 (:func:`raynas.pareto.spread`: whole fronts while they fit, then max-min distance along the
+  front that does not, extremes kept).
 
 Reference point (stated in the summary, :attr:`MultiObjectiveSummary.reference`): per objective, the worst value
 over the whole table (the lowest accuracy, the largest parameter count); the proxy scores use the worst proxy
@@ -35,7 +34,8 @@ import numpy as np
 from raynas.benchmarks._table import BenchmarkTable
 from raynas.controllers import TrialStatus, make_controller
 from raynas.errors import ConfigError, suggest
-from raynas.pareto import crowding_distance, hypervolume, pareto_mask
+from raynas.pareto import hypervolume, pareto_mask
+from raynas.pareto import spread as pareto_spread
 
 STAGE2_TOP_K = 10
 #: The objective name that stands for the table's proxy accuracy column.
@@ -150,17 +150,6 @@ def parse_objectives_text(text: str, *, field: str = "--objectives") -> list[tup
     return out
 
 
-def front_spread(points: np.ndarray, k: int) -> list[int]:
-    """``k`` members of a front (``points``: its members, all objectives maximised) spread along it: NSGA-II's
-    truncation, removing the most crowded member (smallest crowding distance, recomputed after each removal) until
-    ``k`` are left, so the extremes always stay. All of them when there are at most ``k``."""
-    keep = list(range(len(points)))
-    while len(keep) > k:
-        distance = crowding_distance(points[keep])
-        keep.pop(int(np.argmin(distance)))
-    return keep
-
-
 def _values(table: BenchmarkTable, objectives: Sequence[tuple[str, str]], *, true: bool) -> np.ndarray:
     """The (rows, objectives) array of each row's maximised objective values: proxy accuracy replaced by the full
     accuracy when ``true``."""
@@ -255,7 +244,7 @@ def _score(seed: int, spent: float, evaluated: list[int], seen: np.ndarray, true
         return MultiObjectiveRun(seed, 0, spent, 0, 0.0, 0.0, 0.0)
     rows = np.array(sorted(set(evaluated)))  # a controller that proposes a row again paid twice, finds it once
     front = rows[pareto_mask(seen[rows])]
-    spread = front[front_spread(seen[front], top_k)]
+    spread = rows[pareto_spread(seen[rows], top_k)]  # the rule `raynas train` uses (raynas.pareto.spread)
     with warnings.catch_warnings():  # a table whose front has no volume over the reference: the ratio is NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         found = np.float64(hypervolume(true[front], true_norm[0])) / true_norm[1]

@@ -18,30 +18,24 @@ from raynas.config import Objective, objective_vector
 
 def spread_order(objectives: Sequence[Objective], records: Sequence[Any], k: int) -> tuple[list[Any], str]:
     """``records`` (completed stage-1 trials, one per architecture) reordered for stage 2: first the ``k`` spread
-    along the front (see the module docstring; ordered by front, then by the first objective, best first), then the
-    rest by front and crowding distance (lower-ranked trials, e.g. stage 2's controls); trials missing an objective
-    last. Also a sentence saying how the set was chosen."""
-    from raynas.pareto import crowding_distance, non_dominated_sort
+    along the front (:func:`raynas.pareto.spread`; ordered by front, then by the first objective, best first), then
+    the rest by front and crowding distance (lower-ranked trials, e.g. stage 2's controls); trials missing an
+    objective last. Also a sentence saying how the set was chosen."""
+    from raynas.pareto import crowding_distance, non_dominated_sort, spread
 
     vectors = [objective_vector(objectives, r.metrics) for r in records]
     usable = [i for i, v in enumerate(vectors) if all(np.isfinite(v))]
     unusable = [i for i in range(len(records)) if i not in set(usable)]
     points = np.array([vectors[i] for i in usable], dtype=float).reshape(len(usable), len(objectives))
-    span = points.max(axis=0) - points.min(axis=0) if len(points) else np.ones(len(objectives))
-    scaled = (points - (points.min(axis=0) if len(points) else 0.0)) / np.where(span > 0, span, 1.0)
-    chosen: list[int] = []
-    rest: list[int] = []
     fronts = non_dominated_sort(points) if len(points) else []
+    rank = {i: r for r, front in enumerate(fronts) for i in front}
+    picked = set(spread(points, k))
+    chosen = sorted(picked, key=lambda i: (rank[i], -points[i, 0], i))
+    rest: list[int] = []
     for front in fronts:
-        room = k - len(chosen)
-        if room >= len(front):
-            chosen += sorted(front, key=lambda i: (-points[i, 0], i))
-            continue
-        keep = max_min_spread(scaled, front, chosen, room)
-        chosen += sorted(keep, key=lambda i: (-points[i, 0], i))
         crowding = crowding_distance(points[front])
         rest += [front[j] for j in sorted(range(len(front)), key=lambda j: (-crowding[j], front[j]))
-                 if front[j] not in set(keep)]
+                 if front[j] not in picked]
     order = [usable[i] for i in chosen + rest] + unusable
     first = len(fronts[0]) if fronts else 0
     names = ", ".join(o.label() for o in objectives)
@@ -51,29 +45,3 @@ def spread_order(objectives: Sequence[Objective], records: Sequence[Any], k: int
         how = (f"the {first} trials on the Pareto front of {names}, then the next fronts to fill {k} (max-min "
                "distance within the last one)")
     return [records[i] for i in order], how
-
-
-def max_min_spread(scaled: np.ndarray, candidates: Sequence[int], chosen: Sequence[int], room: int) -> list[int]:
-    """``room`` of ``candidates`` (row indices of ``scaled``, the objectives scaled to [0, 1]) chosen greedily: with
-    nothing ``chosen`` yet, first the extremes (each objective's best candidate), then each time the candidate
-    farthest (Euclidean) from everything chosen; ties go to the earlier candidate."""
-    picked: list[int] = []
-    if room <= 0:
-        return picked
-    left = list(candidates)
-    if not chosen:
-        for j in range(scaled.shape[1]):
-            best = max(left, key=lambda i: (scaled[i, j], -i))
-            if best not in picked and len(picked) < room:
-                picked.append(best)
-    while len(picked) < room:
-        anchors = list(chosen) + picked
-        pool = [i for i in left if i not in picked]
-        if not pool:
-            break
-        if not anchors:
-            picked.append(pool[0])
-            continue
-        dist = np.min(np.linalg.norm(scaled[pool][:, None, :] - scaled[anchors][None, :, :], axis=2), axis=1)
-        picked.append(pool[int(np.argmax(dist))])
-    return picked
