@@ -23,7 +23,7 @@ import logging
 import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from raynas._files import write_json
 from raynas.trials import CHECKPOINT_KEY, TrialStatus, ranked_trials
@@ -50,8 +50,9 @@ class InlineStage2(SearchCallback):
     """Full-trains the top ``top_k`` after every ``every`` completed trials (see the module docstring)."""
 
     def __init__(self, *, every: int, top_k: int, experiment_dir: str, metric: str, mode_max: bool,
-                 evaluator: Any, resources: dict[str, float]) -> None:
+                 evaluator: Any, resources: dict[str, float], objectives: Sequence[Any] = ()) -> None:
         self.every = every
+        self.objectives = tuple(objectives)  # a multi-objective search: a spread of its front, as `raynas train`
         self.top_k = top_k
         self.experiment_dir = experiment_dir
         self.metric = metric
@@ -135,9 +136,15 @@ class InlineStage2(SearchCallback):
 
         records = TrialStore(Path(self.experiment_dir) / "trials").records()
         ranked = ranked_trials(records, mode="max" if self.mode_max else "min")
-        ordered, selection = choose_stage2_set(ranked, self.top_k, experiment_dir=Path(self.experiment_dir),
-                                               name=Path(self.experiment_dir).name,
-                                               mode="max" if self.mode_max else "min", metric_name=self.metric)
+        if self.objectives:
+            from raynas.stage2._front import spread_order
+
+            ordered, how = spread_order(self.objectives, ranked, self.top_k)
+            selection: dict[str, Any] = {"method": "front spread", "summary": f"full-training {how}"}
+        else:
+            ordered, selection = choose_stage2_set(ranked, self.top_k, experiment_dir=Path(self.experiment_dir),
+                                                   name=Path(self.experiment_dir).name,
+                                                   mode="max" if self.mode_max else "min", metric_name=self.metric)
         picked = ordered[:self.top_k]
         log.info(f"inline stage 2 after {at} trials: {selection['summary']}")
         rows = [{"rank": rank, "trial_id": r.trial_id, "arch": r.arch, "stage1_reward": r.reward,

@@ -22,6 +22,7 @@ def inline_stage2_callbacks(config: Any) -> list[Any]:
         return InlineStage2(every=config.inline_stage2.every, top_k=config.inline_stage2.top_k,
                             experiment_dir=str(exp_dir), metric=config.metric, mode_max=config.mode is Mode.MAX,
                             resources={"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial},
-                            evaluator=full_training_evaluator(config, exp_dir, Stage2Settings()))
+                            evaluator=full_training_evaluator(config, exp_dir, Stage2Settings()),
+                            objectives=config.objectives or ())
 
     return [make]

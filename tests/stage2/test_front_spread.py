@@ -56,6 +56,27 @@ def test_objectives_in_very_different_units_weigh_the_same():
     assert {r.trial_id for r in ordered[:3]} >= {"t0", "t10"}
 
 
+def test_inline_stage2_of_a_multi_objective_search_full_trains_the_same_spread(tmp_path, monkeypatch):
+    from raynas.stage2._inline import InlineStage2
+    from raynas.tracking import TrialStore
+
+    front = [(50 + i, 10 + i) for i in range(21)]
+    records = _records(front + [(40, 100)])
+    store = TrialStore(tmp_path / "exp" / "trials")
+    for record in records:
+        store.append(record)
+    inline = InlineStage2(every=5, top_k=5, experiment_dir=str(tmp_path / "exp"), metric="acc", mode_max=True,
+                          evaluator=None, resources={"cpu": 1.0}, objectives=OBJ)
+    monkeypatch.setattr(inline, "_submit", lambda at, indices: None)  # the full trainings themselves: Ray's
+    monkeypatch.setattr(inline, "_write", lambda at: None)
+    inline._snapshot(len(records))
+    snapshot = inline.snapshots[len(records)]
+    expected, how = spread_order(OBJ, store.records(), 5)
+    assert [row["trial_id"] for row in snapshot["rows"]] == [r.trial_id for r in expected[:5]]
+    assert {row["trial_id"] for row in snapshot["rows"]} == {"t0", "t5", "t10", "t15", "t20"}  # not the top 5 by acc
+    assert snapshot["selection"]["summary"] == f"full-training {how}"
+
+
 # --- the train path ---------------------------------------------------------------------------------------------------
 @pytest.mark.ray
 def test_raynas_train_full_trains_a_spread_of_the_front(ray_cluster, tmp_path):
