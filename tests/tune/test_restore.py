@@ -253,7 +253,7 @@ def test_a_timed_out_search_resumes_once_then_the_policy_refuses(tmp_path):
     config_path = tmp_path / "search.yaml"
     config_path.write_text(yaml.safe_dump({
         "name": "slow", "workdir": str(work), "max_trials": 500, "max_concurrent": 2, "gpus_per_trial": 0,
-        "cpus_per_trial": 0.5, "timeout": "30s", "max_total_time": "120s", "mlflow": False,
+        "cpus_per_trial": 0.5, "timeout": "12s", "max_total_time": "60s", "mlflow": False,
         "auto_stop": False,  # a fast machine may finish 200 trials, where auto stop could end the search first
         "benchmark": {"sleep_fraction": 1.0, "max_sleep_s": 0.3},
     }))
