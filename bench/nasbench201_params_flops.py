@@ -50,60 +50,15 @@ SMOKE = {"check": 4}
 
 
 def build_network(cell: dict[str, str]):  # noqa: ANN201 - torch imported inside
-    """NAS-Bench-201's CIFAR-10 network for one cell (``{"0->1": op, ...}``), as the benchmark builds it."""
-    import torch
-    from torch import nn
+    """NAS-Bench-201's CIFAR-10 network for one cell (``{"0->1": op, ...}``): the repository's real cell network
+    (``search_spaces/nasbench201_cell.py``, the benchmark's macro skeleton) at its full width and depth."""
+    import importlib.util
 
-    def relu_conv_bn(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Module:
-        return nn.Sequential(nn.ReLU(), nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
-                             nn.BatchNorm2d(c_out))
-
-    class Zero(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.mul(0.0)
-
-    def operation(name: str, channels: int) -> nn.Module:
-        if name == "nor_conv_3x3":
-            return relu_conv_bn(channels, channels, 3, 1)
-        if name == "nor_conv_1x1":
-            return relu_conv_bn(channels, channels, 1, 1)
-        if name == "avg_pool_3x3":
-            return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-        if name == "skip_connect":
-            return nn.Identity()
-        if name == "none":
-            return Zero()
-        raise ValueError(f"unknown operation {name!r}")
-
-    class Cell(nn.Module):
-        def __init__(self, channels: int) -> None:
-            super().__init__()
-            self.edges = nn.ModuleDict({edge_key(t, s): operation(cell[edge_key(t, s)], channels) for t, s in EDGES})
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            nodes = [x]
-            for target in (1, 2, 3):
-                nodes.append(sum(self.edges[edge_key(target, s)](nodes[s]) for s in range(target)))
-            return nodes[3]
-
-    class Reduction(nn.Module):
-        def __init__(self, c_in: int, c_out: int) -> None:
-            super().__init__()
-            self.conv_a = relu_conv_bn(c_in, c_out, 3, 2)
-            self.conv_b = relu_conv_bn(c_out, c_out, 3, 1)
-            self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.conv_b(self.conv_a(x)) + self.shortcut(x)
-
-    layers: list[nn.Module] = [nn.Conv2d(3, STAGES[0][0], 3, padding=1, bias=False), nn.BatchNorm2d(STAGES[0][0])]
-    for i, (channels, _) in enumerate(STAGES):
-        if i:
-            layers.append(Reduction(STAGES[i - 1][0], channels))
-        layers += [Cell(channels) for _ in range(CELLS_PER_STAGE)]
-    last = STAGES[-1][0]
-    layers += [nn.BatchNorm2d(last), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(last, NUM_CLASSES)]
-    return nn.Sequential(*layers)
+    path = ROOT / "search_spaces" / "nasbench201_cell.py"
+    spec = importlib.util.spec_from_file_location("nasbench201_cell", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build({"cell": cell}, in_channels=3, num_classes=NUM_CLASSES, image_size=32)
 
 
 def torch_counts(cell: dict[str, str]) -> tuple[int, int]:
