@@ -8,7 +8,7 @@ import logging
 import yaml
 
 from raynas.cli._output import add_format_flag, print_json, print_table
-from raynas.errors import ConfigError, suggest
+from raynas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _mean_text(mean: float, std: float, nans: int) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from raynas.benchmarks import load_table, simulate
-    from raynas.controllers import DEFAULT_CONTROLLER, controller_options
+    from raynas.controllers import DEFAULT_CONTROLLER
 
     if args.seeds < 1:
         raise ConfigError("--seeds", args.seeds, "an integer >= 1")
@@ -80,17 +80,12 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--reference-models", args.reference_models, "an integer >= 0",
                           "e.g. --reference-models 10 (0: stage 2 always falls back to proxy rank)")
     options = _parse_options(args.option)
-    if args.objectives is not None:  # multi-objective: hypervolume of the front found (raynas/cli/_benchmark_mo.py)
-        from raynas.cli._benchmark_mo import run_multiobjective
+    from raynas.cli._benchmark_mo import check_options, run_multiobjective
 
+    if args.objectives is not None:  # multi-objective: hypervolume of the front found (raynas/cli/_benchmark_mo.py)
         return run_multiobjective(args, options)
     names = args.controller or list(dict.fromkeys(["random", "evolution", "rl", DEFAULT_CONTROLLER]))
-    accepted = {name: controller_options(name) for name in names}
-    for key in options:
-        if not any(key in known for known in accepted.values()):
-            every = sorted({k for known in accepted.values() for k in known})
-            raise ConfigError("--option", key, f"an option of {', '.join(names)}: {', '.join(every)}",
-                              f"check the name{suggest(key, every)}")
+    accepted = check_options(names, options)
     table = load_table(args.benchmark, data=args.table)
     summaries = []
     for name in names:

@@ -24,19 +24,27 @@ def _text(mean: float, std: float) -> str:
     return "n/a" if mean != mean else f"{mean:.4f} +- {std:.4f}"
 
 
-def run_multiobjective(args: argparse.Namespace, options: dict[str, Any]) -> int:
-    """The ``--objectives`` form of ``raynas benchmark`` (``args`` already checked: seeds, budget, top-k)."""
-    from raynas.benchmarks import load_table, parse_objectives_text, resolve_objectives, simulate_multiobjective
+def check_options(names: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """Each controller of ``names`` with its options; every ``--option`` key must be one of at least one of them (else
+    one error line)."""
     from raynas.controllers import controller_options
 
-    pairs = parse_objectives_text(args.objectives)
-    names = args.controller or list(DEFAULT_MO_CONTROLLERS)
     accepted = {name: controller_options(name) for name in names}
     for key in options:
         if not any(key in known for known in accepted.values()):
             every = sorted({k for known in accepted.values() for k in known})
             raise ConfigError("--option", key, f"an option of {', '.join(names)}: {', '.join(every)}",
                               f"check the name{suggest(key, every)}")
+    return accepted
+
+
+def run_multiobjective(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """The ``--objectives`` form of ``raynas benchmark`` (``args`` already checked: seeds, budget, top-k)."""
+    from raynas.benchmarks import load_table, parse_objectives_text, resolve_objectives, simulate_multiobjective
+
+    pairs = parse_objectives_text(args.objectives)
+    names = args.controller or list(DEFAULT_MO_CONTROLLERS)
+    accepted = check_options(names, options)
     table = load_table(args.benchmark, data=args.table)
     objectives = resolve_objectives(table, pairs, field="--objectives")
     summaries = []
