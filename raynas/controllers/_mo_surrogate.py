@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from raynas.controllers._candidates import mutable_decisions, mutated_candidates
 from raynas.controllers._multi import MultiObjectiveController
-from raynas.controllers._options import check_int, check_number
+from raynas.controllers._options import check_surrogate_options
 from raynas.controllers._ridge import RidgeModel
-from raynas.errors import ConfigError
 from raynas.pareto import hypervolume_improvement, non_dominated_sort
 from raynas.space import Genotype, SearchSpace
 
@@ -49,16 +47,9 @@ class MultiObjectiveSurrogate(MultiObjectiveController):
                  exploration: float = 2.0, ridge: float = 1.0, random_fraction: float = 0.0,
                  reward_transform: str = "rank", **kwargs: Any) -> None:
         super().__init__(space, seed=seed, max_trials=max_trials, num_objectives=num_objectives, **kwargs)
-        check_int("warmup_trials", warmup_trials, 1)
-        check_int("parent_pool", parent_pool, 1)
-        check_int("num_candidates", num_candidates, 1)
-        check_int("max_mutations", max_mutations, 1)
-        check_number("exploration", exploration, 0.0, math.inf, "a finite number >= 0")
-        check_number("ridge", ridge, 0.0, math.inf, "a finite number > 0", strict_low=True)
-        check_number("random_fraction", random_fraction, 0.0, 1.0, "a number between 0 and 1")
-        if reward_transform not in ("rank", "none"):
-            raise ConfigError("controller.reward_transform", reward_transform, "'rank' or 'none'",
-                              "use 'rank' (robust to outliers and to each objective's scale) or 'none' (raw rewards)")
+        check_surrogate_options(warmup_trials=warmup_trials, parent_pool=parent_pool, num_candidates=num_candidates,
+                                max_mutations=max_mutations, exploration=exploration, ridge=ridge,
+                                random_fraction=random_fraction, reward_transform=reward_transform)
         self.warmup_trials = warmup_trials
         self.parent_pool = parent_pool
         self.num_candidates = num_candidates

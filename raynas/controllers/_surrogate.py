@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import bisect
-import math
 
 import numpy as np
 
 from raynas.controllers._base import Controller
 from raynas.controllers._candidates import mutable_decisions, mutated_candidates
-from raynas.controllers._options import check_int as _check_int
-from raynas.controllers._options import check_number as _check_number
+from raynas.controllers._options import check_surrogate_options
 from raynas.controllers._ridge import RidgeModel
-from raynas.errors import ConfigError
 from raynas.space import Genotype, SearchSpace
 
 #: Spaces up to this size are scanned exhaustively when random sampling cannot find an unproposed genotype.
@@ -76,17 +73,10 @@ class SurrogateSearch(Controller):
                  max_mutations: int = 3, exploration: float | None = None, ridge: float = 1.0,
                  random_fraction: float = 0.0, reward_transform: str = "rank", **kwargs) -> None:
         super().__init__(space, seed=seed, max_trials=max_trials, **kwargs)
-        _check_int("warmup_trials", warmup_trials, 1)
-        _check_int("parent_pool", parent_pool, 1)
-        _check_int("num_candidates", num_candidates, 1)
-        _check_int("max_mutations", max_mutations, 1)
-        if exploration is not None:
-            _check_number("exploration", exploration, 0.0, math.inf, "a finite number >= 0")
-        _check_number("ridge", ridge, 0.0, math.inf, "a finite number > 0", strict_low=True)
-        _check_number("random_fraction", random_fraction, 0.0, 1.0, "a number between 0 and 1")
-        if reward_transform not in ("rank", "none"):
-            raise ConfigError("controller.reward_transform", reward_transform, "'rank' or 'none'",
-                              "use 'rank' (robust to outliers) or 'none' (raw rewards)")
+        check_surrogate_options(warmup_trials=warmup_trials, parent_pool=parent_pool, num_candidates=num_candidates,
+                                max_mutations=max_mutations, exploration=exploration, ridge=ridge,
+                                random_fraction=random_fraction, reward_transform=reward_transform,
+                                derived_exploration=True)
         self.warmup_trials = warmup_trials
         self.parent_pool = parent_pool
         self.num_candidates = num_candidates
