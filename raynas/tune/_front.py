@@ -19,14 +19,16 @@ class FrontTracker:
         self.objectives = tuple(objectives)
         self.trial_ids: list[str] = []
         self.vectors: list[tuple[float, ...]] = []
+        self._index: dict[str, int] = {}  # trial id -> its place in the lists (a 10,000-trial search adds in O(1))
         self._summary: FrontSummary | None = None
 
     def add(self, trial_id: str, metrics: Mapping[str, Any]) -> None:
         """A trial completed with these metrics."""
         vector = objective_vector(self.objectives, metrics)
-        if trial_id in self.trial_ids:
-            self.vectors[self.trial_ids.index(trial_id)] = vector
+        if trial_id in self._index:
+            self.vectors[self._index[trial_id]] = vector
         else:
+            self._index[trial_id] = len(self.trial_ids)
             self.trial_ids.append(trial_id)
             self.vectors.append(vector)
         self._summary = None
