@@ -31,13 +31,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from raynas.benchmarks._simulator import STAGE2_TOP_K, run_within_budget
 from raynas.benchmarks._table import BenchmarkTable
-from raynas.controllers import TrialStatus, make_controller
+from raynas.controllers import make_controller
 from raynas.errors import ConfigError, suggest
 from raynas.pareto import hypervolume, pareto_mask
 from raynas.pareto import spread as pareto_spread
 
-STAGE2_TOP_K = 10
 #: The objective name that stands for the table's proxy accuracy column.
 ACCURACY = "accuracy"
 MODES = ("max", "min")
@@ -181,8 +181,6 @@ def simulate_multiobjective(table: BenchmarkTable, *, controller: str | Controll
     """
     resolved = resolve_objectives(table, objectives)
     space = table.space
-    row_of_genotype = table.row_of_genotype
-    canonical = space.canonical if space.is_conditional else None
     seen_values = _values(table, resolved, true=False)
     true_values = _values(table, resolved, true=True)
     usable = np.isfinite(seen_values).all(axis=1)
@@ -198,18 +196,8 @@ def simulate_multiobjective(table: BenchmarkTable, *, controller: str | Controll
                                    num_objectives=len(resolved))
         else:
             ctrl = controller(space, seed=seed, max_trials=expected_trials, num_objectives=len(resolved))
-        spent, evaluated = 0.0, []
-        while spent < budget_seconds:
-            genotype = ctrl.propose()
-            if genotype is None:
-                break
-            row = row_of_genotype.get(canonical(genotype) if canonical else genotype)
-            if row is None or not usable[row]:
-                ctrl.observe(genotype, None, TrialStatus.FAILED)
-                continue
-            spent += float(cost[row])
-            evaluated.append(row)
-            ctrl.observe(genotype, tuple(float(v) for v in seen_values[row]), TrialStatus.COMPLETED)
+        spent, evaluated = run_within_budget(ctrl, table, budget_seconds, usable=usable,
+                                             reward=lambda row: tuple(float(v) for v in seen_values[row]))
         runs.append(_score(seed, spent, evaluated, seen_values, true_values, (true_ref, true_best),
                            (proxy_ref, proxy_best), top_k))
         if progress is not None:

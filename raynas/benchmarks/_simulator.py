@@ -96,6 +96,31 @@ class SimulationSummary:
         return out
 
 
+def run_within_budget(ctrl: Any, table: BenchmarkTable, budget_seconds: float, *, usable: np.ndarray,
+                      reward: Callable[[int], Any]) -> tuple[float, list[int]]:
+    """One simulated search (the published NAS-Bench-201 protocol): ``ctrl`` proposes while the spent proxy time is
+    below ``budget_seconds``; each proposal's table row is charged its proxy cost and ``ctrl`` observes ``reward(row)``;
+    an architecture the table lacks, or whose row is not ``usable``, is observed as failed and costs nothing.
+    Returns the time spent and the rows evaluated, in order (a row proposed again appears again: it was paid again).
+    """
+    row_of_genotype = table.row_of_genotype
+    canonical = table.space.canonical if table.space.is_conditional else None
+    cost = table.proxy_cost()
+    spent, rows = 0.0, []
+    while spent < budget_seconds:
+        genotype = ctrl.propose()
+        if genotype is None:
+            break
+        row = row_of_genotype.get(canonical(genotype) if canonical else genotype)
+        if row is None or not usable[row]:
+            ctrl.observe(genotype, None, TrialStatus.FAILED)
+            continue
+        spent += float(cost[row])
+        rows.append(row)
+        ctrl.observe(genotype, reward(row), TrialStatus.COMPLETED)
+    return spent, rows
+
+
 def simulate(table: BenchmarkTable, *, controller: str, budget_seconds: float, seeds: int,
              options: Mapping[str, Any] | None = None, top_k: int = STAGE2_TOP_K, first_seed: int = 0,
              progress: Callable[[int], None] | None = None, selection: str = "corrected",
@@ -116,8 +141,6 @@ def simulate(table: BenchmarkTable, *, controller: str, budget_seconds: float, s
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
     space = table.space
-    row_of_genotype = table.row_of_genotype
-    canonical = space.canonical if space.is_conditional else None
     proxy = table.proxy()
     full = table.full()
     cost = table.proxy_cost()
@@ -127,18 +150,9 @@ def simulate(table: BenchmarkTable, *, controller: str, budget_seconds: float, s
     runs = []
     for seed in range(first_seed, first_seed + seeds):
         ctrl = make_controller(controller, space, seed=seed, max_trials=expected_trials, options=options)
-        spent, evaluated = 0.0, {}
-        while spent < budget_seconds:
-            genotype = ctrl.propose()
-            if genotype is None:
-                break
-            row = row_of_genotype.get(canonical(genotype) if canonical else genotype)
-            if row is None or not math.isfinite(proxy[row]):
-                ctrl.observe(genotype, None, TrialStatus.FAILED)
-                continue
-            spent += float(cost[row])
-            evaluated[row] = float(proxy[row])
-            ctrl.observe(genotype, float(proxy[row]), TrialStatus.COMPLETED)
+        spent, rows_run = run_within_budget(ctrl, table, budget_seconds, usable=np.isfinite(proxy),
+                                            reward=lambda row: float(proxy[row]))
+        evaluated = {row: float(proxy[row]) for row in rows_run}
         ranked = sorted(evaluated, key=lambda r: evaluated[r], reverse=True)
         stage1 = float(full[ranked[0]]) if ranked else math.nan
         by_proxy = _best(full, ranked[:top_k])
